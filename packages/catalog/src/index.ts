@@ -1,0 +1,4 @@
+export * from "./destination";
+export * from "./redis";
+export * from "./schemas";
+export * from "./store";

@@ -1,0 +1,88 @@
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { type Logger, wrapError } from "@aff/common";
+import type { z } from "zod";
+import { ident, type Sql, sql } from "./sql";
+
+/** Reads rows. Every query has a name for logs and metrics. */
+export interface Querier {
+  query<S extends z.ZodType>(name: string, query: Sql, row: S): Promise<z.output<S>[]>;
+  /** Rows as a stream of validated objects, for exports that must keep memory flat. */
+  stream<S extends z.ZodType>(name: string, query: Sql, row: S): AsyncIterable<z.output<S>>;
+  /** A statement with no result (DDL). */
+  exec(name: string, statement: Sql): Promise<void>;
+}
+
+/** Writes rows with JSONEachRow; resolves only once ClickHouse acknowledged the insert. */
+export interface Inserter {
+  insert(name: string, table: string, rows: readonly object[]): Promise<void>;
+}
+
+export type ClickHouse = Querier & Inserter & { ping(): Promise<boolean>; close(): Promise<void>; database: string };
+
+export type ClickHouseOptions = { url: string; database: string; username?: string; password?: string; log?: Logger; onQuery?: (name: string, ms: number, ok: boolean) => void };
+
+export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
+  const client: ClickHouseClient = createClient({
+    url: opts.url,
+    database: opts.database,
+    username: opts.username ?? "default",
+    password: opts.password ?? "",
+    compression: { request: true, response: true },
+    request_timeout: 30_000,
+  });
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      const out = await fn();
+      opts.onQuery?.(name, performance.now() - t0, true);
+      return out;
+    } catch (err) {
+      opts.onQuery?.(name, performance.now() - t0, false);
+      opts.log?.warn({ query: name, err }, "clickhouse_query_failed");
+      throw wrapError("clickhouse_error", err, true, { query: name });
+    }
+  };
+  return {
+    database: opts.database,
+    query: (name, query, row) =>
+      timed(name, async () => {
+        const rs = await client.query({ query: query.text, format: "JSONEachRow" });
+        const rows = await rs.json<unknown>();
+        return rows.map((r) => row.parse(r));
+      }),
+    async *stream(name, query, row) {
+      const rs = await timed(name, () => client.query({ query: query.text, format: "JSONEachRow" }));
+      for await (const batch of rs.stream()) {
+        for (const r of batch) yield row.parse(r.json());
+      }
+    },
+    exec: (name, statement) =>
+      timed(name, async () => {
+        await client.command({ query: statement.text });
+      }),
+    insert: (name, table, rows) =>
+      timed(name, async () => {
+        if (rows.length === 0) return;
+        await client.insert({ table: ident(table).text, values: rows as object[], format: "JSONEachRow" });
+      }),
+    ping: async () => {
+      try {
+        const r = await client.ping();
+        return r.success;
+      } catch {
+        return false;
+      }
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Creates the database through a client bound to `default` (the named one may not exist yet). */
+export async function ensureDatabase(opts: Omit<ClickHouseOptions, "database">, database: string): Promise<void> {
+  const admin = createClickHouse({ ...opts, database: "default" });
+  try {
+    await admin.exec("create_database", sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}`);
+  } finally {
+    await admin.close();
+  }
+}

@@ -1,0 +1,7 @@
+export * from "./client";
+export * from "./clicks";
+export * from "./ledger";
+export * from "./migrate";
+export * from "./reports";
+export * from "./sql";
+export * from "./time";

@@ -1,0 +1,65 @@
+import { z } from "zod";
+
+/** Shared fragments that several services' config schemas spread into their own `z.object`. */
+export const logEnv = {
+  /** pino level: trace, debug, info, warn, error, fatal */
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+};
+export const kafkaEnv = {
+  /** comma-separated host:port list of Kafka brokers */
+  KAFKA_BROKERS: z.string().min(1).default("127.0.0.1:19092"),
+  /** Kafka client id prefix */
+  KAFKA_CLIENT_ID: z.string().min(1).default("aff"),
+  /** topic carrying click events */
+  TOPIC_CLICKS: z.string().min(1).default("clicks"),
+  /** topic carrying merchant postback events, keyed by conversion id */
+  TOPIC_POSTBACKS: z.string().min(1).default("postbacks"),
+  /** topic for messages the attribution worker could not process */
+  TOPIC_DEAD_LETTERS: z.string().min(1).default("dead_letters"),
+  /** partitions for topics created at boot (>= 6 for the main topics) */
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  /** replication factor for topics created at boot */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(10).default(1),
+};
+export const clickhouseEnv = {
+  /** ClickHouse HTTP interface URL */
+  CLICKHOUSE_URL: z.string().url().default("http://127.0.0.1:18123"),
+  /** ClickHouse database holding our tables */
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain identifier").default("aff"),
+  /** ClickHouse user */
+  CLICKHOUSE_USER: z.string().default("default"),
+  /** ClickHouse password */
+  CLICKHOUSE_PASSWORD: z.string().default(""),
+};
+export const redisEnv = {
+  /** Redis URL for the catalog (merchants, campaigns, influencers, links) */
+  REDIS_URL: z.string().default("redis://127.0.0.1:16379/0"),
+  /** key prefix, so several deployments or test runs can share one Redis */
+  REDIS_PREFIX: z.string().default("aff:"),
+};
+export const secretsEnv = {
+  /** HMAC key signing click ids (shared by redirect and attribution); at least 16 characters */
+  CLICK_ID_SECRET: z.string().min(16).default("dev-only-click-id-secret-change-me"),
+};
+export const httpEnv = {
+  /** address the HTTP server binds */
+  HOST: z.string().default("127.0.0.1"),
+  /** milliseconds allowed for a graceful shutdown before exit(1) */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+};
+
+/** Thrown for a bad environment; `main` prints it and exits 1. */
+export class ConfigError extends Error {
+  constructor(service: string, readonly issues: string[]) {
+    super(`invalid configuration for ${service}:\n  ${issues.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parse the environment once at boot. Each issue names the variable and the reason. */
+export function parseConfig<S extends z.ZodType>(service: string, schema: S, env: Record<string, string | undefined> = process.env): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+  throw new ConfigError(service, issues);
+}

@@ -1,0 +1,122 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import type { z } from "zod";
+import type { Logger } from "./logger";
+
+export type ReadinessCheck = { name: string; check: () => Promise<boolean> | boolean };
+
+export type Metrics = {
+  registry: Registry;
+  httpRequests: Counter<"route" | "status">;
+  httpDuration: Histogram<"route">;
+};
+
+/** A Prometheus registry with process metrics and the HTTP metrics every service records. */
+export function createMetrics(service: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const httpRequests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests answered, by route and status",
+    labelNames: ["route", "status"] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration in seconds, by route",
+    labelNames: ["route"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  return { registry, httpRequests, httpDuration };
+}
+
+/** /healthz (process alive), /readyz (every dependency check passes, not shutting down), /metrics. */
+export function opsRouter(opts: { metrics: Metrics; checks: ReadinessCheck[]; isStopping: () => boolean }): express.Router {
+  const router = express.Router();
+  router.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  router.get("/readyz", async (_req, res) => {
+    const results: Record<string, boolean> = {};
+    await Promise.all(
+      opts.checks.map(async (c) => {
+        try {
+          results[c.name] = await c.check();
+        } catch {
+          results[c.name] = false;
+        }
+      }),
+    );
+    const ready = !opts.isStopping() && Object.values(results).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", stopping: opts.isStopping(), checks: results });
+  });
+  router.get("/metrics", async (_req, res) => {
+    res.set("Content-Type", opts.metrics.registry.contentType);
+    res.send(await opts.metrics.registry.metrics());
+  });
+  return router;
+}
+
+/** Records count and duration per matched route (never the raw path, to keep label cardinality bounded). */
+export function httpMetricsMiddleware(metrics: Metrics): express.RequestHandler {
+  return (req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = (req.route?.path as string | undefined) ?? "unmatched";
+      metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+      end({ route });
+    });
+    next();
+  };
+}
+
+export type FieldIssue = { path: string; message: string; code: string };
+
+/** zod issues as `{path, message}` pairs for a 4xx body. */
+export function zodIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join(".") || "(body)", message: i.message, code: i.code }));
+}
+
+export function sendValidationError(res: express.Response, error: z.ZodError, status = 400): void {
+  res.status(status).json({ error: "validation_failed", issues: zodIssues(error) });
+}
+
+/** JSON 4xx/5xx for errors thrown by express itself (bad JSON, oversize body) and anything unexpected. */
+export function errorHandler(log: Logger): express.ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    const status = typeof err?.status === "number" && err.status >= 400 && err.status < 600 ? err.status : 500;
+    if (status >= 500) log.error({ err }, "http_unhandled_error");
+    const code = status === 413 ? "body_too_large" : status === 400 ? "malformed_body" : status >= 500 ? "internal_error" : "bad_request";
+    if (!res.headersSent) res.status(status).json({ error: code, message: status >= 500 ? "internal error" : String(err?.message ?? code) });
+  };
+}
+
+export type RunningServer = { server: http.Server; port: number; close: () => Promise<void> };
+
+/** Listen and resolve once bound; `close` stops accepting, lets in-flight requests finish, then drops idle sockets. */
+export function listen(handler: http.RequestListener, port: number, host: string): Promise<RunningServer> {
+  const server = http.createServer(handler);
+  server.keepAliveTimeout = 5_000;
+  return new Promise((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE") reject(new Error(`port ${port} on ${host} is already in use`));
+      else reject(err);
+    });
+    server.listen(port, host, () => {
+      const bound = (server.address() as AddressInfo).port;
+      resolve({
+        server,
+        port: bound,
+        close: () =>
+          new Promise<void>((res, rej) => {
+            server.close((err) => (err ? rej(err) : res()));
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}

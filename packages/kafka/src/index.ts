@@ -1,0 +1,128 @@
+import { errorMessage, type Logger } from "@aff/common";
+import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage, logLevel, type Producer } from "kafkajs";
+
+export type { Consumer, KafkaMessage, Producer } from "kafkajs";
+
+/** A kafkajs client whose own logs go through our pino logger. */
+export function createKafka(opts: { brokers: string; clientId: string; log: Logger }): Kafka {
+  const toPino = (level: logLevel) => (level === logLevel.ERROR ? "error" : level === logLevel.WARN ? "warn" : level === logLevel.INFO ? "info" : "debug");
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers.split(",").map((b) => b.trim()),
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...rest } = log;
+        opts.log[toPino(level)]({ kafkajs: rest }, `kafkajs_${String(message).toLowerCase().replace(/[^a-z0-9]+/g, "_").slice(0, 60)}`);
+      },
+  });
+}
+
+export type TopicSpec = { topic: string; numPartitions: number; replicationFactor: number };
+
+/** Creates missing topics; existing ones are left as they are. */
+export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Idempotent producer; every send uses acks from all in-sync replicas. */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
+export const ACKS_ALL = -1;
+
+export type BatchHandler = (messages: KafkaMessage[], ctx: { topic: string; partition: number }) => Promise<void>;
+
+export type BatchConsumerOptions = {
+  kafka: Kafka;
+  groupId: string;
+  topic: string;
+  log: Logger;
+  handle: BatchHandler;
+  /** called after each committed batch with its size and duration */
+  onBatch?: (info: { topic: string; partition: number; size: number; ms: number }) => void;
+  /** batches slower than this log a warning */
+  slowBatchMs?: number;
+  partitionsConsumedConcurrently?: number;
+  /** test-only fault injection: runs after the write, before the commit */
+  afterWriteBeforeCommit?: () => void;
+  fromBeginning?: boolean;
+};
+
+export type BatchConsumer = {
+  consumer: Consumer;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** false when no fetch completed for `stallMs` (a stuck loop) */
+  healthy(stallMs?: number): boolean;
+};
+
+/**
+ * eachBatch consumption where offsets are committed only after `handle` resolved (the write was acknowledged).
+ * A failing handler is retried with backoff, heartbeating, until it succeeds or we shut down; the batch is then
+ * abandoned uncommitted and will be delivered again.
+ */
+export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
+  const consumer = o.kafka.consumer({ groupId: o.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 4 * 1024 * 1024 });
+  let stopping = false;
+  let lastFetchAt = Date.now();
+  consumer.on(consumer.events.FETCH, () => {
+    lastFetchAt = Date.now();
+  });
+
+  const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    if (batch.messages.length === 0) return;
+    const t0 = performance.now();
+    const ctx = { topic: batch.topic, partition: batch.partition };
+    for (let attempt = 0; ; attempt++) {
+      if (!isRunning() || isStale() || stopping) return;
+      try {
+        await o.handle(batch.messages, ctx);
+        break;
+      } catch (err) {
+        const delay = Math.min(5_000, 200 * 2 ** attempt);
+        o.log.warn({ ...ctx, attempt, delay_ms: delay, err: errorMessage(err) }, "batch_write_failed");
+        await new Promise((r) => setTimeout(r, delay));
+        await heartbeat().catch(() => undefined);
+      }
+    }
+    o.afterWriteBeforeCommit?.();
+    const last = batch.messages[batch.messages.length - 1];
+    if (!last) return;
+    const next = (BigInt(last.offset) + 1n).toString();
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    const ms = performance.now() - t0;
+    o.onBatch?.({ ...ctx, size: batch.messages.length, ms });
+    if (ms > (o.slowBatchMs ?? 5_000)) o.log.warn({ ...ctx, size: batch.messages.length, ms }, "slow_batch");
+    await heartbeat();
+  };
+
+  return {
+    consumer,
+    async start() {
+      await consumer.connect();
+      await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 3, eachBatch });
+    },
+    async stop() {
+      stopping = true;
+      await consumer.disconnect();
+    },
+    healthy(stallMs = 60_000) {
+      return !stopping && Date.now() - lastFetchAt < stallMs;
+    },
+  };
+}

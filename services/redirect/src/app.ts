@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Catalog, createRedis } from "@aff/catalog";
+import { createMetrics, errorHandler, httpMetricsMiddleware, type Lifecycle, listen, type Logger, opsRouter } from "@aff/common";
+import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import express from "express";
+import { Counter, Gauge } from "prom-client";
+import { adminApi } from "./admin-api";
+import { ClickPublisher } from "./click-publisher";
+import type { RedirectConfig } from "./config";
+import { LinkCache } from "./link-cache";
+import { createRedirectHandler } from "./redirect";
+import { Spool } from "./spool";
+
+const API_PREFIXES = ["/api/", "/healthz", "/readyz", "/metrics"];
+
+/** Builds the redirect service and registers each resource's cleanup. Nothing here waits on Kafka to be up. */
+export async function startRedirect(config: RedirectConfig, deps: { catalog: Catalog; log: Logger; lifecycle: Lifecycle }) {
+  const { catalog, log, lifecycle } = deps;
+  const metrics = createMetrics("redirect");
+  const outcomes = new Counter({ name: "redirects_total", help: "redirect requests by outcome", labelNames: ["outcome"] as const, registers: [metrics.registry] });
+  const clicksSent = new Counter({ name: "clicks_published_total", help: "click events acknowledged by Kafka", registers: [metrics.registry] });
+  const clicksSpooled = new Counter({ name: "clicks_spooled_total", help: "click events written to the spool file", registers: [metrics.registry] });
+
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-redirect`, log });
+  const producer = createProducer(kafka);
+  const spool = new Spool(config.CLICK_SPOOL_DIR, `clicks-${config.PORT}`);
+  const publisher = new ClickPublisher({
+    producer,
+    topic: config.TOPIC_CLICKS,
+    spool,
+    log,
+    batchMax: config.CLICK_BATCH_MAX,
+    flushMs: config.CLICK_FLUSH_MS,
+    queueMax: config.CLICK_QUEUE_MAX,
+    onSent: (n) => clicksSent.inc(n),
+    onSpooled: (n) => clicksSpooled.inc(n),
+  });
+  new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
+  lifecycle.defer("kafka_producer", () => producer.disconnect());
+  lifecycle.defer("click_publisher", () => publisher.stop());
+
+  // Topic creation is best effort at boot: the redirect must start and serve while Kafka is away.
+  ensureTopics(kafka, [{ topic: config.TOPIC_CLICKS, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR }]).catch((err) =>
+    log.warn({ err: String(err) }, "topic_setup_deferred"),
+  );
+  publisher.start();
+
+  const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX, ttlMs: config.LINK_CACHE_TTL_MS });
+  const subscriber = createRedis(config.REDIS_URL);
+  subscriber.on("error", () => undefined);
+  lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
+  await links.subscribe(subscriber);
+
+  const redirect = createRedirectHandler({
+    links,
+    publisher,
+    clickIdSecret: config.CLICK_ID_SECRET,
+    trustProxy: config.TRUST_PROXY,
+    notFoundUrl: config.NOT_FOUND_URL,
+    count: (outcome) => outcomes.inc({ outcome }),
+  });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(httpMetricsMiddleware(metrics));
+  app.use(opsRouter({ metrics, isStopping: () => lifecycle.isStopping, checks: [{ name: "kafka", check: () => publisher.healthy }, { name: "redis", check: () => catalog.redis.status === "ready" }] }));
+  app.use("/api", adminApi(catalog, config.ADMIN_API_KEY));
+  app.use(errorHandler(log));
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "/";
+    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p))) {
+      void redirect(req, res).catch((err) => {
+        log.error({ err }, "redirect_failed");
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
+    app(req, res);
+  };
+  const server = await listen(handler, config.PORT, config.HOST);
+  lifecycle.defer("http_server", () => server.close());
+  log.info({ port: server.port }, "redirect_listening");
+  return { server, publisher, links };
+}

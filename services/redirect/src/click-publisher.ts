@@ -1,0 +1,111 @@
+import { errorMessage, type Logger } from "@aff/common";
+import type { ClickEvent } from "@aff/events";
+import { ACKS_ALL, type Producer } from "@aff/kafka";
+import type { Spool } from "./spool";
+
+type Pending = { key: string; value: string };
+
+export type ClickPublisherDeps = {
+  producer: Producer;
+  topic: string;
+  spool: Spool;
+  log: Logger;
+  batchMax: number;
+  flushMs: number;
+  queueMax: number;
+  onSent?: (n: number) => void;
+  onSpooled?: (n: number) => void;
+};
+
+/**
+ * Takes click events off the response path. They are sent to Kafka in batches; while Kafka is away they wait in
+ * a bounded queue, and past that bound (or at shutdown) in an append-only spool file that is replayed first when
+ * Kafka is back. No click is dropped.
+ */
+export class ClickPublisher {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private connected = false;
+  private kafkaHealthy = true;
+  private stopped = false;
+
+  constructor(private readonly d: ClickPublisherDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.d.flushMs);
+    this.timer.unref();
+  }
+
+  publish(event: ClickEvent): void {
+    this.queue.push({ key: event.click_id, value: JSON.stringify(event) });
+    if (this.queue.length > this.d.queueMax) {
+      const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
+      this.d.spool.append(overflow.map((p) => p.value));
+      this.d.onSpooled?.(overflow.length);
+      this.d.log.warn({ spooled: overflow.length }, "click_queue_overflow_spooled");
+    }
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get healthy(): boolean {
+    return this.kafkaHealthy;
+  }
+
+  /** One flush at a time: spool first (older clicks), then the queue. */
+  flush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.flushOnce().finally(() => {
+        this.flushing = undefined;
+      });
+    }
+    return this.flushing;
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    if (!this.connected) {
+      await this.d.producer.connect();
+      this.connected = true;
+    }
+    await this.d.producer.send({ topic: this.d.topic, acks: ACKS_ALL, messages: batch });
+    this.d.onSent?.(batch.length);
+  }
+
+  private async flushOnce(): Promise<void> {
+    try {
+      if (this.d.spool.hasData) {
+        const n = await this.d.spool.drain((lines) => this.send(lines.map((value) => ({ key: (JSON.parse(value) as ClickEvent).click_id, value }))), this.d.batchMax);
+        if (n > 0) this.d.log.info({ replayed: n }, "click_spool_replayed");
+      }
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.d.batchMax);
+        try {
+          await this.send(batch);
+        } catch (err) {
+          // After stop() the queue has already been spooled; a late failure spools its own batch.
+          if (this.stopped) this.d.spool.append(batch.map((p) => p.value));
+          else this.queue.unshift(...batch);
+          throw err;
+        }
+      }
+      if (!this.kafkaHealthy) this.d.log.info("click_kafka_recovered");
+      this.kafkaHealthy = true;
+    } catch (err) {
+      if (this.kafkaHealthy) this.d.log.warn({ err: errorMessage(err), queued: this.queue.length }, "click_kafka_unavailable");
+      this.kafkaHealthy = false;
+    }
+  }
+
+  /** Stop the timer, try a last flush within `timeoutMs`, spool whatever is left. */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.race([this.flush().then(() => this.flush()), new Promise((r) => setTimeout(r, timeoutMs))]);
+    this.stopped = true;
+    const left = this.queue.splice(0);
+    this.d.spool.append(left.map((p) => p.value));
+    if (left.length > 0) this.d.log.warn({ spooled: left.length }, "click_spooled_at_shutdown");
+  }
+}

@@ -1,0 +1,42 @@
+import { isIPv4, isIPv6 } from "node:net";
+import type { IncomingMessage } from "node:http";
+import { isbot } from "isbot";
+
+/** IPv4 with the last octet zeroed, IPv6 with the last 80 bits zeroed; anything else becomes "". */
+export function truncateIp(ip: string): string {
+  const v4 = ip.startsWith("::ffff:") && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+  if (isIPv4(v4)) return v4.replace(/\.\d+$/, ".0");
+  if (!isIPv6(ip)) return "";
+  const [head = "", tail = ""] = ip.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = ip.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => Number.parseInt(g || "0", 16).toString(16))
+    .join(":")}::`;
+}
+
+const PREFETCH_HEADERS = ["purpose", "sec-purpose", "x-purpose", "x-moz"] as const;
+
+/** Why a request is not a person clicking, or undefined when it looks like one. */
+export function botReason(req: IncomingMessage): string | undefined {
+  if (req.method === "HEAD") return "head";
+  for (const h of PREFETCH_HEADERS) {
+    const v = req.headers[h];
+    if (typeof v === "string" && /prefetch|preview|prerender/i.test(v)) return "prefetch";
+  }
+  const ua = req.headers["user-agent"];
+  if (!ua) return "no_user_agent";
+  if (isbot(ua)) return "crawler";
+  return undefined;
+}
+
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = req.headers["x-forwarded-for"];
+    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(",")[0]?.trim();
+    if (first) return first;
+  }
+  return req.socket.remoteAddress ?? "";
+}

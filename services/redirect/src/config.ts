@@ -1,0 +1,36 @@
+import { httpEnv, kafkaEnv, logEnv, parseConfig, redisEnv, secretsEnv } from "@aff/common";
+import { z } from "zod";
+
+export const RedirectConfig = z.object({
+  ...logEnv,
+  ...httpEnv,
+  ...kafkaEnv,
+  ...redisEnv,
+  ...secretsEnv,
+  /** port for redirects, the management API and ops endpoints */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** bearer key for the management API (admin role) */
+  ADMIN_API_KEY: z.string().min(16).default("dev-admin-key-change-me"),
+  /** most links held in the in-process cache */
+  LINK_CACHE_MAX: z.coerce.number().int().min(1).default(2_000_000),
+  /** ms after which a cached link is refreshed from Redis in the background (served stale meanwhile) */
+  LINK_CACHE_TTL_MS: z.coerce.number().int().min(100).default(60_000),
+  /** most click events per Kafka produce request */
+  CLICK_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  /** ms between click flushes to Kafka */
+  CLICK_FLUSH_MS: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** click events held in memory while Kafka is unreachable before they go to the spool file */
+  CLICK_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
+  /** folder of the append-only spool file for clicks Kafka could not take */
+  CLICK_SPOOL_DIR: z.string().default(".stack/spool/redirect"),
+  /** take the client IP from X-Forwarded-For (only behind a trusted proxy) */
+  TRUST_PROXY: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+  /** page shown for unknown or revoked codes when set (absolute URL); otherwise a small 404 page */
+  NOT_FOUND_URL: z.string().url().optional(),
+});
+export type RedirectConfig = z.infer<typeof RedirectConfig>;
+
+export const loadConfig = (env: Record<string, string | undefined> = process.env) => parseConfig("redirect", RedirectConfig, env);
