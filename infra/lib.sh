@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by infra/stack.sh
 # Shared variables and helpers for infra/stack.sh.
 # Single-node native stack (Kafka KRaft, ClickHouse, Redis) for a Debian 12 host.
 # Everything (binaries we download, configs, data, logs, pids) lives under $STACK_DIR.
@@ -90,6 +91,7 @@ proc_starttime() {
   # field 2 (comm) may contain spaces: strip up to the last ')' first.
   local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
   s=${s##*) }
+  # shellcheck disable=SC2086  # split on purpose
   set -- $s
   [ "$1" = "Z" ] && return 0
   echo "${20}"

@@ -5,6 +5,18 @@
 #
 # Idempotent; run as root on Debian 12. Data, logs, pids under $REPO/.stack/.
 # `start` writes $REPO/.stack/env (KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL).
+# Ports (env overridable): KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 CLICKHOUSE_HTTP_PORT=18123
+#                          CLICKHOUSE_TCP_PORT=19000 REDIS_PORT=16379
+#
+# ClickHouse here is Debian 12's 18.16.1 (docker-compose uses 25.8). Verified on 18.16:
+#   OK : ReplacingMergeTree(version) + SELECT ... FINAL, OPTIMIZE ... FINAL, argMax, JSONEachRow
+#        insert/select over HTTP, input_format_skip_unknown_fields, date_time_input_format=best_effort
+#        (accepts ISO-8601 '...T..Z'), Nullable, Decimal(18,4), DEFAULT now(), ORDER BY tuple(),
+#        ALTER TABLE ... DELETE, materialized views, @clickhouse/client 1.x (ping/query/insert/command).
+#   NOT: DateTime64/toDateTime64, LowCardinality (experimental flag), TTL clauses,
+#        query parameters {name:Type} / param_*, WITH <name> AS (subquery) CTEs,
+#        settings date_time_output_format / async_insert / max_server_memory_usage.
+#   UInt64 is quoted in JSON output by default (output_format_json_quote_64bit_integers=1).
 set -euo pipefail
 # shellcheck source=infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -172,7 +184,13 @@ kafka_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; }
 # Metadata round-trip: kafkajs if the repo has it (fast), else Kafka's own TopicCommand.
 kafka_metadata_ok() {
   kafka_port_open || return 1
-  if [ -d "$REPO/node_modules/kafkajs" ] && command -v node >/dev/null; then
+  # KAFKA_READY_CHECK=auto|kafkajs|java (auto: kafkajs when the repo has it installed).
+  local how="${KAFKA_READY_CHECK:-auto}"
+  if [ "$how" = auto ]; then
+    how=java
+    if [ -d "$REPO/node_modules/kafkajs" ] && command -v node >/dev/null; then how=kafkajs; fi
+  fi
+  if [ "$how" = kafkajs ]; then
     (cd "$REPO" && KAFKAJS_NO_PARTITIONER_WARNING=1 timeout 15 node -e '
       const { Kafka, logLevel } = require("kafkajs");
       const k = new Kafka({ clientId: "stack-ready", brokers: [process.argv[1]], logLevel: logLevel.NOTHING,
@@ -199,6 +217,7 @@ start_kafka() {
   ensure_port_free "$KAFKA_CONTROLLER_PORT" "kafka (controller)"
   provision_kafka
   local t0; t0=$(now_ms)
+  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of flags
   launch kafka "$LOG_DIR/kafka.out" \
     java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true \

@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS conversions_v1 (
   influencer_id UInt32 COMMENT 'credited influencer, 0 when unattributed',
   link_id UInt32 COMMENT 'link of the credited click, 0 when none',
   click_id String COMMENT 'click id sent by the merchant, empty when none',
-  attribution String COMMENT 'how it was credited: click, coupon, unattributed, forged_click',
+  attribution String COMMENT 'how it was credited: click, coupon, unattributed, forged_click, expired_click, foreign_click',
   suspect UInt8 COMMENT '1 when click-to-conversion time is under the campaign minimum',
   status String COMMENT 'pending, approved, rejected, refunded',
   order_amount_minor Int64 COMMENT 'order amount in minor units of order_currency',

@@ -34,7 +34,7 @@ export const ConversionRow = z.object({
   influencer_id: z.number().int().min(0),
   link_id: z.number().int().min(0),
   click_id: z.string(),
-  attribution: z.enum(["click", "coupon", "unattributed", "forged_click"]),
+  attribution: z.enum(["click", "coupon", "unattributed", "forged_click", "expired_click", "foreign_click"]),
   suspect: z.union([z.literal(0), z.literal(1)]),
   status: z.enum(["pending", "approved", "rejected", "refunded"]),
   order_amount_minor: z.number().int(),

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
@@ -119,4 +120,18 @@ export function listen(handler: http.RequestListener, port: number, host: string
       });
     });
   });
+}
+
+/** Requires `Authorization: Bearer <key>` matching one of `keys` (compared in constant time); sets `res.locals.apiKey`. */
+export function bearerAuth(keys: readonly string[]): express.RequestHandler {
+  const expected = keys.map((k) => Buffer.from(k));
+  return (req, res, next) => {
+    const given = Buffer.from((req.headers.authorization ?? "").replace(/^Bearer\s+/i, ""));
+    const match = expected.find((e) => e.length === given.length && timingSafeEqual(e, given));
+    if (match) {
+      res.locals.apiKey = match.toString();
+      return next();
+    }
+    res.status(401).json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
+  };
 }

@@ -6,3 +6,4 @@ export * from "./ids";
 export * from "./lifecycle";
 export * from "./logger";
 export * from "./money";
+export * from "./main";

@@ -1,19 +1,9 @@
-import { timingSafeEqual } from "node:crypto";
 import { type Catalog, CampaignInput, InfluencerInput, LinkCode, LinkInput, MerchantInput } from "@aff/catalog";
-import { AppError, sendValidationError } from "@aff/common";
+import { AppError, bearerAuth, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 
 const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
-
-function bearer(key: string): express.RequestHandler {
-  const expected = Buffer.from(key);
-  return (req, res, next) => {
-    const given = Buffer.from((req.headers.authorization ?? "").replace(/^Bearer\s+/i, ""));
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
-    res.status(401).json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
-  };
-}
 
 const STATUS: Record<string, number> = { not_found: 422, invalid_destination: 400, conflict: 409 };
 
@@ -28,7 +18,7 @@ function sendAppError(res: express.Response, err: unknown): void {
 /** Create and read merchants, campaigns, influencers and links. Admin key only for now. */
 export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   const r = express.Router();
-  r.use(bearer(adminKey));
+  r.use(bearerAuth([adminKey]));
   r.use(express.json({ limit: "64kb" }));
 
   const create = <S extends z.ZodType, T>(path: string, schema: S, make: (input: z.output<S>) => Promise<T>) => {

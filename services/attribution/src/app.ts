@@ -1,0 +1,86 @@
+import { type Campaign, connectCatalog } from "@aff/catalog";
+import { createClickHouse, ensureDatabase, migrate } from "@aff/clickhouse";
+import { createMetrics, errorHandler, type Lifecycle, listen, type Logger, opsRouter } from "@aff/common";
+import { createBatchConsumer, createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import express from "express";
+import { LRUCache } from "lru-cache";
+import { Counter, Histogram } from "prom-client";
+import type { AttributionConfig } from "./config";
+import { createClickHandler, createConversionHandler, createDeadLetterSink } from "./worker";
+
+/** The attribution worker: two consumer groups (conversions, clicks) writing to ClickHouse, plus ops endpoints. */
+export async function startAttribution(config: AttributionConfig, deps: { log: Logger; lifecycle: Lifecycle }) {
+  const { log, lifecycle } = deps;
+  const metrics = createMetrics("attribution");
+  const processed = new Counter({ name: "messages_processed_total", help: "messages handled and committed", labelNames: ["topic"] as const, registers: [metrics.registry] });
+  const dead = new Counter({ name: "messages_dead_lettered_total", help: "messages sent to the dead-letter topic", labelNames: ["reason"] as const, registers: [metrics.registry] });
+  const batchSeconds = new Histogram({ name: "batch_duration_seconds", help: "write-and-commit time per batch", labelNames: ["topic"] as const, registers: [metrics.registry] });
+  const batchSize = new Histogram({ name: "batch_size", help: "messages per batch", labelNames: ["topic"] as const, buckets: [1, 10, 100, 500, 1000, 5000], registers: [metrics.registry] });
+
+  const chOpts = { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, log };
+  await ensureDatabase(chOpts, config.CLICKHOUSE_DATABASE);
+  const ch = createClickHouse({ ...chOpts, database: config.CLICKHOUSE_DATABASE });
+  lifecycle.defer("clickhouse", () => ch.close());
+  await migrate(ch, log);
+
+  const catalog = connectCatalog(config, deps);
+  const campaigns = new LRUCache<number, Campaign>({
+    max: 100_000,
+    ttl: Math.max(1, config.CAMPAIGN_CACHE_TTL_MS),
+    allowStaleOnFetchRejection: true,
+    fetchMethod: (id) => catalog.getCampaign(id),
+  });
+
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-attribution`, log });
+  const spec = (topic: string) => ({ topic, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
+  await ensureTopics(kafka, [spec(config.TOPIC_POSTBACKS), spec(config.TOPIC_CLICKS), spec(config.TOPIC_DEAD_LETTERS)]);
+  const producer = createProducer(kafka);
+  await producer.connect();
+  lifecycle.defer("kafka_producer", () => producer.disconnect());
+
+  const counters = (topic: string) => ({ processed: (n: number) => processed.inc({ topic }, n), deadLettered: (reason: string) => dead.inc({ reason }) });
+  const deadLetter = createDeadLetterSink(producer, config.TOPIC_DEAD_LETTERS, log, counters(config.TOPIC_DEAD_LETTERS));
+  const afterWriteBeforeCommit = config.FAULT_KILL_AFTER_WRITE
+    ? () => {
+        log.warn("fault_kill_after_write");
+        process.kill(process.pid, "SIGKILL");
+      }
+    : undefined;
+  const onBatch = ({ topic, size, ms }: { topic: string; size: number; ms: number }) => {
+    batchSeconds.observe({ topic }, ms / 1000);
+    batchSize.observe({ topic }, size);
+  };
+  const common = { kafka, log, onBatch, slowBatchMs: config.SLOW_BATCH_MS, partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY };
+  const conversions = createBatchConsumer({
+    ...common,
+    groupId: config.GROUP_CONVERSIONS,
+    topic: config.TOPIC_POSTBACKS,
+    afterWriteBeforeCommit,
+    handle: createConversionHandler({ ch, clickIdSecret: config.CLICK_ID_SECRET, getCampaign: (id) => campaigns.fetch(id), deadLetter, counters: counters(config.TOPIC_POSTBACKS) }),
+  });
+  const clicks = createBatchConsumer({ ...common, groupId: config.GROUP_CLICKS, topic: config.TOPIC_CLICKS, handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS) }) });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(
+    opsRouter({
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [
+        { name: "clickhouse", check: () => ch.ping() },
+        { name: "conversions_loop", check: () => conversions.healthy(config.STALL_MS) },
+        { name: "clicks_loop", check: () => clicks.healthy(config.STALL_MS) },
+      ],
+    }),
+  );
+  app.use(errorHandler(log));
+  const server = await listen(app, config.PORT, config.HOST);
+  lifecycle.defer("http_server", () => server.close());
+
+  await conversions.start();
+  lifecycle.defer("conversions_consumer", () => conversions.stop());
+  await clicks.start();
+  lifecycle.defer("clicks_consumer", () => clicks.stop());
+  log.info({ port: server.port }, "attribution_started");
+  return { server, ch };
+}

@@ -1,0 +1,98 @@
+import { conversionId, deterministicId, isCurrency, parseDecimalToMinor } from "@aff/common";
+import { ConversionEventType, type ConversionEvent, EntityId } from "@aff/events";
+import { z } from "zod";
+
+const IntText = z.union([
+  z.number(),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, "must be an integer number of minor units")
+    .transform(Number),
+]);
+const AmountMinorText = IntText.pipe(z.number().int("must be an integer number of minor units").min(0, "must not be negative").max(Number.MAX_SAFE_INTEGER, "beyond safe integer range"));
+const Text = (max: number) => z.string().trim().min(1).max(max);
+const Optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === "" ? undefined : v), t.optional());
+
+/** Unix seconds, unix ms or an ISO 8601 date-time with offset. */
+const Instant = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
+  const n = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  const ms = Number.isFinite(n) ? (n < 1e11 ? n * 1000 : n) : /^\d{4}-\d\d-\d\dT/.test(String(v)) ? Date.parse(String(v)) : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0) {
+    ctx.addIssue({ code: "custom", message: "must be unix seconds, unix ms or an ISO 8601 date-time" });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/**
+ * One postback in the conventions merchants already use, from a query string, a form or JSON.
+ * `transaction_id` is an alias of `click_id`; `sale_amount` is a decimal alias of `amount` (minor units).
+ */
+export const PostbackInput = z
+  .object({
+    merchant_id: z.coerce.number().pipe(EntityId),
+    click_id: Optional(Text(64)),
+    transaction_id: Optional(Text(64)),
+    order_id: Text(128),
+    type: Optional(ConversionEventType),
+    status: Optional(ConversionEventType),
+    amount: Optional(AmountMinorText),
+    sale_amount: Optional(z.string().trim().max(32)),
+    currency: Optional(z.string().trim().toUpperCase().refine(isCurrency, "must be an ISO 4217 currency code")),
+    coupon_code: Optional(Text(64)),
+    reason: Optional(Text(512)),
+    occurred_at: Optional(Instant),
+    sub1: Optional(z.string().max(255)),
+    sub2: Optional(z.string().max(255)),
+    sub3: Optional(z.string().max(255)),
+    sub4: Optional(z.string().max(255)),
+    sub5: Optional(z.string().max(255)),
+    token: Optional(z.string().max(256)),
+  })
+  .transform((p, ctx) => {
+    const type = p.type ?? p.status ?? "sale";
+    let amount = p.amount;
+    if (p.sale_amount !== undefined) {
+      if (amount !== undefined) ctx.addIssue({ code: "custom", path: ["sale_amount"], message: "send either amount or sale_amount, not both" });
+      else if (!p.currency) ctx.addIssue({ code: "custom", path: ["currency"], message: "required with sale_amount" });
+      else {
+        try {
+          amount = parseDecimalToMinor(p.sale_amount, p.currency);
+          if (amount < 0) throw new RangeError("must not be negative");
+        } catch (err) {
+          ctx.addIssue({ code: "custom", path: ["sale_amount"], message: (err as Error).message });
+        }
+      }
+    }
+    if ((type === "sale" || type === "refund" || type === "adjust") && amount === undefined) ctx.addIssue({ code: "custom", path: ["amount"], message: `required for ${type}` });
+    if (amount !== undefined && !p.currency) ctx.addIssue({ code: "custom", path: ["currency"], message: "required with an amount" });
+    if (type === "reject" && !p.reason) ctx.addIssue({ code: "custom", path: ["reason"], message: "required for reject" });
+    const clickId = p.click_id ?? p.transaction_id;
+    return { ...p, type, amount, click_id: clickId };
+  });
+export type PostbackInput = z.output<typeof PostbackInput>;
+
+/** The Kafka event for a validated postback. Ids are derived from merchant and order, so a resend maps to the same ids. */
+export function toConversionEvent(p: PostbackInput, receivedAtMs: number): ConversionEvent {
+  const conversion = conversionId(p.merchant_id, p.order_id);
+  // A sale, approval or rejection happens once per order; refunds and adjustments are told apart by amount and time.
+  const discriminator = p.type === "refund" || p.type === "adjust" ? [p.amount ?? 0, p.occurred_at ?? 0] : [];
+  const subs = { sub1: p.sub1, sub2: p.sub2, sub3: p.sub3, sub4: p.sub4, sub5: p.sub5 };
+  return {
+    v: 1,
+    event_id: deterministicId(conversion, p.type, ...discriminator),
+    conversion_id: conversion,
+    merchant_id: p.merchant_id,
+    order_id: p.order_id,
+    type: p.type,
+    click_id: p.click_id,
+    coupon_code: p.coupon_code,
+    amount_minor: p.amount,
+    currency: p.currency,
+    reason: p.reason,
+    subs: Object.values(subs).some((v) => v !== undefined) ? subs : undefined,
+    occurred_at_ms: p.occurred_at ?? receivedAtMs,
+    received_at_ms: receivedAtMs,
+  };
+}

@@ -1,0 +1,17 @@
+import { clickhouseEnv, httpEnv, logEnv, parseConfig } from "@aff/common";
+import { z } from "zod";
+
+export const ReportsConfig = z.object({
+  ...logEnv,
+  ...httpEnv,
+  ...clickhouseEnv,
+  /** port for the finance API, CSV exports and ops endpoints */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8083),
+  /** bearer key with the finance role (sees every figure) */
+  REPORTS_API_KEY: z.string().min(16).default("dev-finance-key-change-me"),
+  /** longest period one report may cover, in days */
+  MAX_RANGE_DAYS: z.coerce.number().int().min(1).max(3660).default(400),
+});
+export type ReportsConfig = z.infer<typeof ReportsConfig>;
+
+export const loadConfig = (env: Record<string, string | undefined> = process.env) => parseConfig("reports", ReportsConfig, env);
