@@ -20,8 +20,8 @@ describe("checkDestination", () => {
     ["https://exаmple.org/", /not on the campaign/], // Cyrillic a: an IDN look-alike
     ["https://shop.example.com/\r\nSet-Cookie: x=1", /control/],
     ["//shop.example.com/", /absolute/],
-    [`https://shop.example.com/${"a".repeat(3000)}`, /2048/],
-  ])("refuses %s", (dest, reason) => {
+    [`https://shop.example.com/${"a".repeat(3000)}`, /2048/], // a 3000-character path
+  ])("refuses destination #%#", (dest, reason) => {
     const r = checkDestination(dest, allowed);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(reason);

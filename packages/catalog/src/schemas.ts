@@ -1,5 +1,6 @@
 import { AmountMinor, Currency, EntityId } from "@aff/events";
 import { z } from "zod";
+import { checkDestination } from "./destination";
 
 const Name = z.string().trim().min(1).max(200);
 /** A bare host name such as `shop.example.com`; IDNs are kept in their ASCII (punycode) form. */
@@ -34,14 +35,14 @@ export const Merchant = MerchantInput.extend({
 });
 export type Merchant = z.infer<typeof Merchant>;
 
-export const CampaignInput = z.strictObject({
+export const CampaignInputFields = z.strictObject({
   merchant_id: EntityId,
   name: Name,
   commission: CommissionRule,
   /** settlement currency of the commission */
   currency: Currency,
   allowed_domains: z.array(Domain).min(1).max(50),
-  default_destination: z.string().url().max(2048),
+  default_destination: z.string().max(2048),
   /** days after a click during which a sale is credited to it */
   attribution_window_days: z.number().int().min(1).max(365).default(30),
   /** query parameter carrying the click id to the merchant */
@@ -50,7 +51,12 @@ export const CampaignInput = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .default("click_id"),
 });
-export const Campaign = CampaignInput.extend({ id: EntityId, created_at_ms: z.number().int() });
+/** The destination must be on the campaign's own allowlist: checked with every other field, so all issues come back at once. */
+export const CampaignInput = CampaignInputFields.superRefine((c, ctx) => {
+  const check = checkDestination(c.default_destination, c.allowed_domains);
+  if (!check.ok) ctx.addIssue({ code: "custom", path: ["default_destination"], message: check.reason });
+});
+export const Campaign = CampaignInputFields.extend({ id: EntityId, created_at_ms: z.number().int() });
 export type Campaign = z.infer<typeof Campaign>;
 
 export const InfluencerInput = z.strictObject({ name: Name, handle: z.string().trim().max(100).optional() });

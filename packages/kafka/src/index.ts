@@ -1,5 +1,5 @@
 import { errorMessage, type Logger } from "@aff/common";
-import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage, logLevel, type Producer } from "kafkajs";
+import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage, logLevel, Partitioners, type Producer } from "kafkajs";
 
 export type { Consumer, KafkaMessage, Producer } from "kafkajs";
 
@@ -11,7 +11,7 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
     brokers: opts.brokers.split(",").map((b) => b.trim()),
     connectionTimeout: 3_000,
     requestTimeout: 30_000,
-    retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+    retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 10 },
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -39,7 +39,7 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<v
 
 /** Idempotent producer; every send uses acks from all in-sync replicas. */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
 export const ACKS_ALL = -1;

@@ -3,7 +3,7 @@ import { PostbackInput, toConversionEvent } from "./input";
 
 const paths = (input: unknown) => {
   const r = PostbackInput.safeParse(input);
-  return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+  return r.success ? [] : [...new Set(r.error.issues.map((i) => i.path.join(".")))];
 };
 
 describe("PostbackInput", () => {

@@ -1,0 +1,85 @@
+import { randomBytes } from "node:crypto";
+import { createClickHouse, type ClickHouse, ensureDatabase, ident, migrate, sql } from "@aff/clickhouse";
+import { Catalog, createRedis } from "@aff/catalog";
+import { createLogger, Lifecycle, type Logger } from "@aff/common";
+import type { StackEnv } from "./stack";
+
+/** Refuses to touch a ClickHouse database or Redis prefix whose name does not say it is for tests. */
+export function assertTestName(name: string): void {
+  if (!/test/i.test(name)) throw new Error(`refusing to use ${JSON.stringify(name)}: test resources must have "test" in their name`);
+}
+
+/**
+ * Everything one test file needs, isolated from every other file and run: its own topics, consumer groups,
+ * ClickHouse database and Redis key prefix, and the environment variables that point a service at them.
+ */
+export type TestWorld = {
+  id: string;
+  env: Record<string, string>;
+  log: Logger;
+  lifecycle: Lifecycle;
+  ch: ClickHouse;
+  catalog: Catalog;
+  close(): Promise<void>;
+};
+
+export async function createTestWorld(stack: StackEnv, name: string): Promise<TestWorld> {
+  const id = `test_${name}_${randomBytes(4).toString("hex")}`;
+  assertTestName(id);
+  const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? "silent");
+  const lifecycle = new Lifecycle(log, 20_000);
+  const env: Record<string, string> = {
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+    KAFKA_BROKERS: stack.KAFKA_BROKERS,
+    CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
+    CLICKHOUSE_DATABASE: id,
+    REDIS_URL: stack.REDIS_URL,
+    REDIS_PREFIX: `${id}:`,
+    TOPIC_CLICKS: `${id}.clicks`,
+    TOPIC_POSTBACKS: `${id}.postbacks`,
+    TOPIC_DEAD_LETTERS: `${id}.dead_letters`,
+    GROUP_CONVERSIONS: `${id}.conversions`,
+    GROUP_CLICKS: `${id}.clicks`,
+    CLICK_SPOOL_DIR: `.stack/test-spool/${id}`,
+    PORT: "0",
+    KAFKAJS_NO_PARTITIONER_WARNING: "1",
+  };
+  await ensureDatabase({ url: stack.CLICKHOUSE_URL }, id);
+  const ch = createClickHouse({ url: stack.CLICKHOUSE_URL, database: id });
+  await migrate(ch);
+  const redis = createRedis(stack.REDIS_URL);
+  redis.on("error", () => undefined);
+  const catalog = new Catalog(redis, `${id}:`);
+  return {
+    id,
+    env,
+    log,
+    lifecycle,
+    ch,
+    catalog,
+    async close() {
+      await lifecycle.stop("test_done");
+      assertTestName(id);
+      await ch.exec("drop_test_database", sql`DROP DATABASE IF EXISTS ${ident(id)}`).catch(() => undefined);
+      await ch.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a value that `done` accepts, or fails with the last value seen. */
+export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (done(last)) return last;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`condition not met in ${timeoutMs} ms; last value ${JSON.stringify(last)}${lastErr ? `; last error ${String(lastErr)}` : ""}`);
+}
