@@ -1,6 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { startContainerStack, stopContainerStack } from "../packages/testing/src/containers";
-import { stackMode, startNativeStack, type StackEnv } from "../packages/testing/src/stack";
+import { type StackEnv, stackMode, startNativeStack } from "../packages/testing/src/stack";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,3 +1,4 @@
+import type { TestWorld } from "../../packages/testing/src";
 import { startAttribution } from "../../services/attribution/src/app";
 import { loadConfig as attributionConfig } from "../../services/attribution/src/config";
 import { startPostback } from "../../services/postback/src/app";
@@ -6,7 +7,6 @@ import { startRedirect } from "../../services/redirect/src/app";
 import { loadConfig as redirectConfig } from "../../services/redirect/src/config";
 import { startReports } from "../../services/reports/src/app";
 import { loadConfig as reportsConfig } from "../../services/reports/src/config";
-import type { TestWorld } from "../../packages/testing/src";
 
 export const ADMIN_KEY = "test-admin-key-0123456789";
 export const FINANCE_KEY = "test-finance-key-0123456789";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { z } from "zod";
 import { raw } from "../../packages/clickhouse/src";
 import { createTestWorld, eventually, type TestWorld } from "../../packages/testing/src";
-import { z } from "zod";
 import { ADMIN_KEY, AROUND_TODAY, click, commissions, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
 
 let world: TestWorld;

@@ -12,7 +12,7 @@ describe("checkDestination", () => {
   it.each([
     ["javascript:alert(1)", /scheme/],
     ["data:text/html,hi", /scheme/],
-    ["https://shop.example.com@evil.example/", /not on the campaign/],
+    ["https://shop.example.com@evil.example/", /credentials/],
     ["https://user:pw@shop.example.com/", /credentials/],
     ["https://evil.example/?u=shop.example.com", /not on the campaign/],
     ["https://shop.example.com.evil.example/", /not on the campaign/],

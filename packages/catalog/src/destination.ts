@@ -7,6 +7,7 @@ export type DestinationCheck = { ok: true; url: URL } | { ok: false; reason: str
 
 export function checkDestination(destination: string, allowedDomains: readonly string[]): DestinationCheck {
   if (destination.length > 2048) return { ok: false, reason: "longer than 2048 characters" };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\x00-\x20\x7f]/.test(destination)) return { ok: false, reason: "contains whitespace or control characters" };
   let url: URL;
   try {

@@ -1,6 +1,6 @@
 import type { Lifecycle, Logger } from "@aff/common";
-import { Catalog } from "./store";
 import { Redis } from "ioredis";
+import { Catalog } from "./store";
 
 /** A Redis client that fails fast instead of queueing commands forever while the server is away. */
 export function createRedis(url: string): Redis {

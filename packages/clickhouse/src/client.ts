@@ -1,5 +1,5 @@
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { type Logger, wrapError } from "@aff/common";
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import type { z } from "zod";
 import { ident, type Sql, sql } from "./sql";
 

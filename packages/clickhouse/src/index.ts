@@ -1,5 +1,5 @@
-export * from "./client";
 export * from "./clicks";
+export * from "./client";
 export * from "./ledger";
 export * from "./migrate";
 export * from "./reports";

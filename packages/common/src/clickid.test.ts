@@ -19,8 +19,8 @@ describe("click id", () => {
   it("refuses a forged or altered id", () => {
     const id = signClickId(secret, { linkId: 1, influencerId: 2, campaignId: 3, clickedAtMs: Date.now() });
     expect(verifyClickId("another-secret-0123456", id)).toEqual({ ok: false, reason: "bad_signature" });
-    const flipped = (id[5] === "A" ? "B" : "A") + "";
-    expect(verifyClickId(secret, id.slice(0, 5) + flipped + id.slice(6))).toMatchObject({ ok: false });
+    const flipped = id[5] === "A" ? "B" : "A";
+    expect(verifyClickId(secret, `${id.slice(0, 5)}${flipped}${id.slice(6)}`)).toMatchObject({ ok: false });
     expect(verifyClickId(secret, "short")).toEqual({ ok: false, reason: "malformed" });
     expect(verifyClickId(secret, `${id.slice(0, -1)}!`)).toEqual({ ok: false, reason: "malformed" });
   });

@@ -5,5 +5,5 @@ export * from "./http";
 export * from "./ids";
 export * from "./lifecycle";
 export * from "./logger";
-export * from "./money";
 export * from "./main";
+export * from "./money";

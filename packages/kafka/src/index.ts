@@ -60,6 +60,8 @@ export type BatchConsumerOptions = {
   /** test-only fault injection: runs after the write, before the commit */
   afterWriteBeforeCommit?: () => void;
   fromBeginning?: boolean;
+  /** ms without a heartbeat before the group drops a member (a killed worker's partitions wait this long) */
+  sessionTimeoutMs?: number;
 };
 
 export type BatchConsumer = {
@@ -76,7 +78,14 @@ export type BatchConsumer = {
  * abandoned uncommitted and will be delivered again.
  */
 export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
-  const consumer = o.kafka.consumer({ groupId: o.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const sessionTimeout = o.sessionTimeoutMs ?? 10_000;
+  const consumer = o.kafka.consumer({
+    groupId: o.groupId,
+    sessionTimeout,
+    rebalanceTimeout: Math.max(sessionTimeout, 10_000),
+    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
   let stopping = false;
   let lastFetchAt = Date.now();
   consumer.on(consumer.events.FETCH, () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createClickHouse, type ClickHouse, ensureDatabase, ident, migrate, sql } from "@aff/clickhouse";
 import { Catalog, createRedis } from "@aff/catalog";
+import { type ClickHouse, createClickHouse, ensureDatabase, ident, migrate, sql } from "@aff/clickhouse";
 import { createLogger, Lifecycle, type Logger } from "@aff/common";
 import type { StackEnv } from "./stack";
 

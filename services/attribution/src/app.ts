@@ -1,6 +1,6 @@
 import { type Campaign, connectCatalog } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, migrate } from "@aff/clickhouse";
-import { createMetrics, errorHandler, type Lifecycle, listen, type Logger, opsRouter } from "@aff/common";
+import { createMetrics, errorHandler, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
 import { createBatchConsumer, createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
 import { LRUCache } from "lru-cache";
@@ -50,7 +50,7 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     batchSeconds.observe({ topic }, ms / 1000);
     batchSize.observe({ topic }, size);
   };
-  const common = { kafka, log, onBatch, slowBatchMs: config.SLOW_BATCH_MS, partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY };
+  const common = { kafka, log, onBatch, slowBatchMs: config.SLOW_BATCH_MS, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY };
   const conversions = createBatchConsumer({
     ...common,
     groupId: config.GROUP_CONVERSIONS,

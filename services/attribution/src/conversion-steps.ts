@@ -1,7 +1,7 @@
 import type { Campaign } from "@aff/catalog";
-import { applyBasisPoints, deterministicId, verifyClickId } from "@aff/common";
 import type { ConversionRow, LedgerRow } from "@aff/clickhouse";
 import { toDateTimeText } from "@aff/clickhouse";
+import { applyBasisPoints, deterministicId, verifyClickId } from "@aff/common";
 import { ConversionEvent, decodeJson } from "@aff/events";
 import { dlq, ok, type Step } from "./pipeline";
 

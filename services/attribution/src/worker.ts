@@ -1,5 +1,5 @@
 import type { Campaign } from "@aff/catalog";
-import { type ClickHouse, clickRow, insertClicks, insertConversions, insertLedgerEntries, type LedgerRow, type ConversionRow, type ClickRow } from "@aff/clickhouse";
+import { type ClickHouse, type ClickRow, type ConversionRow, clickRow, insertClicks, insertConversions, insertLedgerEntries, type LedgerRow } from "@aff/clickhouse";
 import type { Logger } from "@aff/common";
 import { ClickEvent, decodeJson } from "@aff/events";
 import { ACKS_ALL, type BatchHandler, type KafkaMessage, type Producer } from "@aff/kafka";

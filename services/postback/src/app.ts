@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Catalog, Merchant } from "@aff/catalog";
-import { createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, listen, type Logger, opsRouter, sendValidationError } from "@aff/common";
+import { createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
 import { ACKS_ALL, createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
 import { LRUCache } from "lru-cache";

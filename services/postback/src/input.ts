@@ -1,5 +1,5 @@
 import { conversionId, deterministicId, isCurrency, parseDecimalToMinor } from "@aff/common";
-import { ConversionEventType, type ConversionEvent, EntityId } from "@aff/events";
+import { type ConversionEvent, ConversionEventType, EntityId } from "@aff/events";
 import { z } from "zod";
 
 const IntText = z.union([
@@ -65,7 +65,7 @@ export const PostbackInput = z
         }
       }
     }
-    if ((type === "sale" || type === "refund" || type === "adjust") && amount === undefined) ctx.addIssue({ code: "custom", path: ["amount"], message: `required for ${type}` });
+    if ((type === "sale" || type === "refund" || type === "adjust") && amount === undefined && p.sale_amount === undefined) ctx.addIssue({ code: "custom", path: ["amount"], message: `required for ${type}` });
     if (amount !== undefined && !p.currency) ctx.addIssue({ code: "custom", path: ["currency"], message: "required with an amount" });
     if (type === "reject" && !p.reason) ctx.addIssue({ code: "custom", path: ["reason"], message: "required for reject" });
     const clickId = p.click_id ?? p.transaction_id;

@@ -1,4 +1,4 @@
-import { type Catalog, CampaignInput, InfluencerInput, LinkCode, LinkInput, MerchantInput } from "@aff/catalog";
+import { CampaignInput, type Catalog, InfluencerInput, LinkCode, LinkInput, MerchantInput } from "@aff/catalog";
 import { AppError, bearerAuth, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";

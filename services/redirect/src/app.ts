@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Catalog, createRedis } from "@aff/catalog";
-import { createMetrics, errorHandler, httpMetricsMiddleware, type Lifecycle, listen, type Logger, opsRouter } from "@aff/common";
+import { createMetrics, errorHandler, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
 import { Counter, Gauge } from "prom-client";

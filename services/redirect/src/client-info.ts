@@ -1,5 +1,5 @@
-import { isIPv4, isIPv6 } from "node:net";
 import type { IncomingMessage } from "node:http";
+import { isIPv4, isIPv6 } from "node:net";
 import { isbot } from "isbot";
 
 /** IPv4 with the last octet zeroed, IPv6 with the last 80 bits zeroed; anything else becomes "". */

@@ -3,8 +3,8 @@ import { checkDestination, LinkCode } from "@aff/catalog";
 import { signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
 import { LRUCache } from "lru-cache";
-import { botReason, clientIp, truncateIp } from "./client-info";
 import type { ClickPublisher } from "./click-publisher";
+import { botReason, clientIp, truncateIp } from "./client-info";
 import type { LinkCache } from "./link-cache";
 
 export type RedirectDeps = {
@@ -51,7 +51,7 @@ export function createRedirectHandler(d: RedirectDeps) {
       d.count("unavailable");
       return plain(res, 503, "Temporarily unavailable, please retry\n");
     }
-    if (!link || link.status !== "active") {
+    if (link?.status !== "active") {
       d.count("not_found");
       return notFound(res, d.notFoundUrl);
     }

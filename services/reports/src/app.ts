@@ -1,5 +1,5 @@
 import { createClickHouse, getCommissionByInfluencer } from "@aff/clickhouse";
-import { bearerAuth, createMetrics, errorHandler, formatMinor, httpMetricsMiddleware, type Lifecycle, listen, type Logger, opsRouter, sendValidationError } from "@aff/common";
+import { bearerAuth, createMetrics, errorHandler, formatMinor, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
 import { stringify } from "csv-stringify";
 import express from "express";
 import type { ReportsConfig } from "./config";

@@ -1,8 +1,10 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 const pkgs = ["common", "events", "clickhouse", "kafka", "catalog", "testing"];
-const alias = Object.fromEntries(pkgs.map((p) => [`@aff/${p}`, path.resolve(__dirname, `packages/${p}/src/index.ts`)]));
+const root = path.dirname(fileURLToPath(import.meta.url));
+const alias = Object.fromEntries(pkgs.map((p) => [`@aff/${p}`, path.resolve(root, `packages/${p}/src/index.ts`)]));
 
 export default defineConfig({
   resolve: { alias },

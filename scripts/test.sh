@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# npm test: install what is missing, build, lint, then unit and integration tests against real servers
+# (the test harness starts the native stack, or testcontainers where a Docker engine runs).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+t0=$(date +%s)
+ensure_built
+say "lint (biome)"
+npx biome check .
+say "tests (vitest)"
+npx vitest run "$@"
+say "npm test finished in $(( $(date +%s) - t0 ))s"
