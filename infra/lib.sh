@@ -10,6 +10,10 @@ STACK_DIR="${STACK_DIR:-$REPO/.stack}"
 RUN_DIR="$STACK_DIR/run"
 LOG_DIR="$STACK_DIR/logs"
 
+# A checkout may pin its own ports (several checkouts on one machine): .stack.local is git-ignored.
+# shellcheck disable=SC1091
+[ -f "$REPO/.stack.local" ] && source "$REPO/.stack.local"
+
 # Ports: deliberately non-standard so the Debian packages' own default daemons never collide.
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"

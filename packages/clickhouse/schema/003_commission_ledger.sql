@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS commission_ledger_v1 (
   commission_minor Int64 COMMENT 'commission delta in minor units of commission_currency (signed)',
   commission_currency FixedString(3) COMMENT 'ISO 4217 settlement currency',
   event_time DateTime('UTC') COMMENT 'when the change happened per the merchant',
+  payable_at DateTime('UTC') COMMENT 'approved entries: event_time plus the campaign holding period, after which the money is payable; other entries: event_time',
   recorded_at DateTime('UTC') COMMENT 'when the postback service accepted the event (taken from the event, so a replay writes an identical row)',
   version UInt64 COMMENT 'ms the event was received by the postback service'
 ) ENGINE = ReplacingMergeTree(version)

@@ -21,6 +21,7 @@ export const LedgerRow = z.object({
   commission_minor: z.number().int(),
   commission_currency: z.string().length(3),
   event_time: z.string(),
+  payable_at: z.string(),
   recorded_at: z.string(),
   version: z.number().int(),
 });

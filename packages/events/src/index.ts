@@ -45,6 +45,8 @@ export const ConversionEvent = z.object({
   amount_minor: AmountMinor.optional(),
   currency: Currency.optional(),
   reason: z.string().max(512).optional(),
+  /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
+  change_id: z.string().max(128).optional(),
   subs: Subs.optional(),
   /** when the merchant says it happened (ms since epoch) */
   occurred_at_ms: z.number().int().min(0),

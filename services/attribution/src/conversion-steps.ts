@@ -92,6 +92,7 @@ export function createBuildStep(): Step<Resolved, Built> {
             commission_minor: commission,
             commission_currency: commissionCurrency,
             event_time: toDateTimeText(e.occurred_at_ms),
+            payable_at: toDateTimeText(e.occurred_at_ms),
             recorded_at: toDateTimeText(e.received_at_ms),
             version: e.received_at_ms,
           },
