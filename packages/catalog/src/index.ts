@@ -1,3 +1,4 @@
+export * from "./api-keys";
 export * from "./destination";
 export * from "./redis";
 export * from "./schemas";

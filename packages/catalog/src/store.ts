@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { AppError } from "@aff/common";
 import type { Redis } from "ioredis";
 import type { z } from "zod";
+import { ApiKeys } from "./api-keys";
 import { checkDestination } from "./destination";
 import {
   Campaign,
@@ -29,10 +30,14 @@ export function randomCode(length = 7): string {
  * Every change of a link is announced on a pub/sub channel so redirect caches drop it within a second.
  */
 export class Catalog {
+  readonly apiKeys: ApiKeys;
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
-  ) {}
+  ) {
+    this.apiKeys = new ApiKeys(redis, prefix);
+  }
 
   get linkChannel(): string {
     return `${this.prefix}links:changed`;

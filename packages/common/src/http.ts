@@ -135,3 +135,26 @@ export function bearerAuth(keys: readonly string[]): express.RequestHandler {
     res.status(401).json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
   };
 }
+
+/**
+ * Authenticates `Authorization: Bearer <key>` with `resolve` (which returns the caller, or undefined) and stores the
+ * caller in `res.locals.principal`. 401 without a valid key; 503 when the key store cannot be reached.
+ */
+export function keyAuth<P>(resolve: (key: string) => Promise<P | undefined>): express.RequestHandler {
+  return async (req, res, next) => {
+    const key = (req.headers.authorization ?? "").replace(/^Bearer\s+/i, "");
+    let principal: P | undefined;
+    try {
+      principal = key ? await resolve(key) : undefined;
+    } catch {
+      res.status(503).json({ error: "auth_unavailable", message: "the key store cannot be reached; retry" });
+      return;
+    }
+    if (principal === undefined) {
+      res.status(401).json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
+      return;
+    }
+    res.locals.principal = principal;
+    next();
+  };
+}

@@ -24,14 +24,30 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
 
 export type TopicSpec = { topic: string; numPartitions: number; replicationFactor: number };
 
-/** Creates missing topics; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<void> {
+/**
+ * Creates missing topics and waits until every partition has a leader. A fresh broker may briefly answer
+ * "does not host this topic-partition" for a topic it just created, and two services may race to create the
+ * same topic: both are retried here rather than failing the boot.
+ */
+export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs = 60_000): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
+  const deadline = Date.now() + timeoutMs;
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !existing.has(t.topic));
+        if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: false });
+        const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        const ready = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+        if (ready) return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`topics not ready after ${timeoutMs} ms: ${topics.map((t) => t.topic).join(", ")}`);
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+    }
   } finally {
     await admin.disconnect();
   }
