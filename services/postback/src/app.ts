@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { acceptedCredentials, type Catalog, type Merchant } from "@aff/catalog";
-import { AppError, createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, sendValidationError, zodIssues } from "@aff/common";
+import { AppError, createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, zodIssues } from "@aff/common";
 import type { ConversionEvent, EventSource } from "@aff/events";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
