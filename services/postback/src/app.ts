@@ -8,6 +8,7 @@ import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
 import type { z } from "zod";
 import { type AuthResult, ipAllowlist, verifyPlatformHmac, verifySignature, verifyToken } from "./auth";
+import { bodyReader } from "./body";
 import type { PostbackConfig } from "./config";
 import { PostbackGuard } from "./guard";
 import { MerchantId, PostbackInput, toConversionEvent } from "./input";
@@ -133,15 +134,10 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     if (b === undefined || (typeof b === "object" && b !== null && !Array.isArray(b) && !Buffer.isBuffer(b))) return (b ?? {}) as Record<string, unknown>;
     throw new Refusal(400, "malformed_body", "the body must be a JSON object or a form");
   };
-  const requireParsedBody = (req: express.Request) => {
-    if (req.method === "POST" && Number(req.get("content-length") ?? 0) > 0 && req.body === undefined)
-      throw new Refusal(415, "unsupported_media_type", "send application/json or application/x-www-form-urlencoded");
-  };
 
   /** GET/POST in the conventions merchants use; signature or (weaker) token. */
   const postback = (source: EventSource, tokenOk: boolean) =>
     route(async (req, res) => {
-      requireParsedBody(req);
       const fields: Record<string, unknown> = { ...(req.query as Record<string, unknown>), ...objectBody(req) };
       if (req.get("x-merchant-id")) fields.merchant_id = req.get("x-merchant-id");
       const caller = await authenticate(req, fields.merchant_id, signed(req, tokenOk ? (typeof fields.token === "string" ? fields.token : undefined) : false));
@@ -153,7 +149,6 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
 
   /** Up to MAX_BATCH_EVENTS signed events; each gets its own result, the answer is 202, 207 (mixed) or 400. */
   const batch = route(async (req, res) => {
-    requireParsedBody(req);
     const body = objectBody(req);
     const caller = await authenticate(req, req.get("x-merchant-id") ?? body.merchant_id, signed(req, false));
     const list = body.events;
@@ -222,10 +217,11 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
       res.status(results.every((r) => r.duplicate) ? 200 : 202).json({ accepted: true, events: results });
     });
 
-  const keepRaw = (req: RawRequest, _res: unknown, buf: Buffer) => {
-    req.rawBody = buf;
-  };
-  const bodies = [express.json({ limit: config.MAX_BODY_BYTES, verify: keepRaw }), express.urlencoded({ extended: false, limit: config.MAX_BODY_BYTES, verify: keepRaw })];
+  const bodies = bodyReader(config.MAX_BODY_BYTES, (res, e) => {
+    outcomes.inc({ outcome: e.code });
+    log.info({ code: e.code, status: e.status }, "postback_refused");
+    res.status(e.status).json({ error: e.code, message: e.message });
+  });
   const rawBodies = express.raw({ type: () => true, limit: config.MAX_BODY_BYTES });
 
   const app = express();
@@ -236,9 +232,9 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
   app.use(httpMetricsMiddleware(metrics));
   app.use(opsRouter({ metrics, isStopping: () => lifecycle.isStopping, checks: [{ name: "kafka", check: () => kafkaOk }, { name: "redis", check: () => catalog.redis.status === "ready" }] }));
   app.get("/postback", postback("postback", true));
-  app.post("/postback", ...bodies, postback("postback", true));
-  app.post("/v1/conversions", ...bodies, postback("api", false));
-  app.post("/v1/conversions/batch", ...bodies, batch);
+  app.post("/postback", bodies, postback("postback", true));
+  app.post("/v1/conversions", bodies, postback("api", false));
+  app.post("/v1/conversions/batch", bodies, batch);
   app.post("/webhooks/shopify/:merchantId", rawBodies, platform("shopify", "x-shopify-hmac-sha256", (m) => m.shopify_webhook_secret, fromShopify, "x-shopify-topic"));
   app.post("/webhooks/woocommerce/:merchantId", rawBodies, platform("woocommerce", "x-wc-webhook-signature", (m) => m.woocommerce_webhook_secret, fromWooCommerce, "x-wc-webhook-topic"));
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));

@@ -2,6 +2,15 @@ import type { Catalog } from "@aff/catalog";
 
 type Redis = Catalog["redis"];
 
+/** KEYS[1] the signature's replay key (ARGV[1] = "1" when there is one), KEYS[2..] sale keys; ARGV[2] replay ttl. */
+const CLAIM = `
+local out = {"1"}
+if ARGV[1] == "1" then
+  if not redis.call("SET", KEYS[1], "1", "EX", ARGV[2], "NX") then return {"0"} end
+end
+for i = 2, #KEYS do out[#out + 1] = redis.call("GET", KEYS[i]) end
+return out`;
+
 export type PriorSale = { event_id: string; received_at_ms: number };
 
 /**
@@ -24,17 +33,13 @@ export class PostbackGuard {
 
   /**
    * Claims a signature (false when it was used before) and reads which of `conversionIds` already have an
-   * acknowledged sale, in one round trip.
+   * acknowledged sale: one script, one round trip, and nothing is claimed for a request that is a replay.
    */
   async claim(signature: { merchantId: number; mac: string } | undefined, conversionIds: string[]): Promise<{ fresh: boolean; prior: (PriorSale | undefined)[] }> {
-    const p = this.redis.pipeline();
-    if (signature) p.set(this.replayKey(signature.merchantId, signature.mac), "1", "EX", this.opts.replayTtlS, "NX");
-    for (const id of conversionIds) p.get(this.saleKey(id));
-    const results = (await p.exec()) ?? [];
-    for (const [err] of results) if (err) throw err;
-    const values = results.map(([, v]) => v);
-    const fresh = signature ? values.shift() === "OK" : true;
-    return { fresh, prior: values.map((v) => (typeof v === "string" ? (JSON.parse(v) as PriorSale) : undefined)) };
+    const keys = [signature ? this.replayKey(signature.merchantId, signature.mac) : "", ...conversionIds.map((id) => this.saleKey(id))];
+    const reply = (await this.redis.eval(CLAIM, keys.length, ...keys, signature ? "1" : "0", this.opts.replayTtlS)) as (string | null)[];
+    const [fresh, ...values] = reply;
+    return { fresh: fresh === "1", prior: values.map((v) => (typeof v === "string" ? (JSON.parse(v) as PriorSale) : undefined)) };
   }
 
   /** A send that was not acknowledged must stay retryable with the same signed request. */
@@ -44,7 +49,9 @@ export class PostbackGuard {
 
   /** Remembers acknowledged sales; the first one recorded stays the original. */
   async recordSales(sales: { conversionId: string; sale: PriorSale }[]): Promise<void> {
-    if (sales.length === 0) return;
+    const [only, ...more] = sales;
+    if (!only) return;
+    if (more.length === 0) return void (await this.redis.set(this.saleKey(only.conversionId), JSON.stringify(only.sale), "EX", this.opts.saleTtlS, "NX"));
     const p = this.redis.pipeline();
     for (const s of sales) p.set(this.saleKey(s.conversionId), JSON.stringify(s.sale), "EX", this.opts.saleTtlS, "NX");
     await p.exec();
