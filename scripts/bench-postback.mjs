@@ -16,7 +16,7 @@ const stackEnv = Object.fromEntries(
     .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
 );
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 200);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 const runId = `bench_${randomBytes(4).toString("hex")}`;
 const topic = `${runId}.postbacks`;
 

@@ -142,11 +142,12 @@ describe("bad input: a 4xx with a code and the field paths, and the service stay
 
 describe("batch endpoint", () => {
   it("answers each event: accepted, duplicate (also within the batch) or refused with its path", async () => {
-    const a = await sendSigned(merchant, { events: [{ order_id: "BA-1", amount: 100, currency: "USD" }, { order_id: "BA-2", amount: -1, currency: "USD" }, { order_id: "BA-1", amount: 100, currency: "USD" }, { order_id: "BA-3", status: "approved" }] }, { path: "/v1/conversions/batch" });
+    const a = await sendSigned(merchant, { events: [{ order_id: "BA-1", amount: 100, currency: "USD" }, { order_id: "BA-2", amount: -1, currency: "USD" }, { order_id: "BA-1", amount: 100, currency: "USD" }, { order_id: "BA-3", status: "approved" }, 42] }, { path: "/v1/conversions/batch" });
     expect(a.status).toBe(207);
     const results = a.json.results as { index: number; status: number; duplicate?: boolean; issues?: { path: string }[] }[];
-    expect(results.map((r) => r.status)).toEqual([202, 400, 200, 202]);
+    expect(results.map((r) => r.status)).toEqual([202, 400, 200, 202, 400]);
     expect(results[1]?.issues?.map((i) => i.path)).toEqual(["events.1.amount"]);
+    expect(results[4]?.issues?.map((i) => i.path)).toEqual(["events.4"]);
     expect(results[2]?.duplicate).toBe(true);
     expect(await topic.forOrder(merchant.id, "BA-1", 1)).toHaveLength(1);
   });

@@ -131,6 +131,7 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
   const answerOne = (res: express.Response, r: EventResult | undefined) => {
     if (!r) throw new Error("no result for the event");
     outcomes.inc({ outcome: r.duplicate ? "duplicate" : "accepted" });
+    log.debug({ conversion_id: r.conversion_id, event_id: r.event_id, type: r.type, duplicate: r.duplicate }, "postback_accepted");
     if (r.duplicate) return void res.status(200).json({ accepted: true, duplicate: true, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
     res.status(202).json({ accepted: true, duplicate: false, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
   };
@@ -171,7 +172,8 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
       }
       const parsed = PostbackInput.safeParse(item && typeof item === "object" ? { ...item, merchant_id: caller.merchant.id } : item);
       if (!parsed.success) {
-        results[index] = { index, status: 400, error: "validation_failed", issues: zodIssues(parsed.error).map((i) => ({ ...i, path: `events.${index}.${i.path}` })) };
+        const at = (path: string) => (path === "(body)" ? `events.${index}` : `events.${index}.${path}`);
+        results[index] = { index, status: 400, error: "validation_failed", issues: zodIssues(parsed.error).map((i) => ({ ...i, path: at(i.path) })) };
         return;
       }
       events.push(toConversionEvent(parsed.data, now, "api"));
