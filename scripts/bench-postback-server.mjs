@@ -3,6 +3,10 @@
 import http from "node:http";
 
 const mode = process.argv[2];
+// CPU time this process spent, so the bench can report cost per request independent of a busy machine.
+process.on("message", (m) => {
+  if (m === "cpu") process.send({ cpu: process.cpuUsage() });
+});
 
 if (mode === "baseline") {
   // The least a POST handler can do: read the body, answer 202 with a small JSON body.

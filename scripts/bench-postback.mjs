@@ -17,6 +17,7 @@ const stackEnv = Object.fromEntries(
 );
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const runId = `bench_${randomBytes(4).toString("hex")}`;
 const topic = `${runId}.postbacks`;
 
@@ -54,6 +55,19 @@ function signedRequests(merchantId, secret) {
   ];
 }
 
+function cpuMicros(child) {
+  return new Promise((resolve) => {
+    const on = (m) => {
+      if (m?.cpu) {
+        child.off("message", on);
+        resolve(m.cpu.user + m.cpu.system);
+      }
+    };
+    child.on("message", on);
+    child.send("cpu");
+  });
+}
+
 async function load(port, requests, title) {
   const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: DURATION_S, requests, title });
   const ok = result["2xx"];
@@ -77,9 +91,6 @@ async function messagesOnTopic() {
 }
 
 const baseline = await start("baseline");
-const base = await load(baseline.info.port, signedRequests(1, "baseline-secret"), "baseline node:http POST");
-await stop(baseline.child);
-
 const postback = await start("postback", {
   KAFKA_BROKERS: stackEnv.KAFKA_BROKERS,
   REDIS_URL: stackEnv.REDIS_URL,
@@ -91,7 +102,29 @@ const postback = await start("postback", {
   KAFKAJS_NO_PARTITIONER_WARNING: "1",
 });
 const { port, merchant_id, secret } = postback.info;
-const acked = await load(port, signedRequests(merchant_id, secret), "postback signed sale, 202 after Kafka ack");
+const baselineRequests = signedRequests(1, "baseline-secret");
+const postbackRequests = signedRequests(merchant_id, secret);
+// Rounds alternate so both sides see the same (shared, noisy) machine; each side's figure is its mean.
+const base = { perS: 0, ok: 0, cpu: 0 };
+const acked = { perS: 0, ok: 0, non2xx: 0, cpu: 0 };
+for (let round = 1; round <= ROUNDS; round++) {
+  const b0 = await cpuMicros(baseline.child);
+  const b = await load(baseline.info.port, baselineRequests, `round ${round}: baseline node:http POST`);
+  base.cpu += (await cpuMicros(baseline.child)) - b0;
+  const a0 = await cpuMicros(postback.child);
+  const a = await load(port, postbackRequests, `round ${round}: postback signed sale, 202 after Kafka ack`);
+  acked.cpu += (await cpuMicros(postback.child)) - a0;
+  base.perS += b.perS / ROUNDS;
+  base.ok += b.ok;
+  acked.perS += a.perS / ROUNDS;
+  acked.ok += a.ok;
+  acked.non2xx += a.non2xx;
+}
+const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const metric = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+const sends = metric("postback_kafka_send_messages_count");
+console.error(`kafka sends: ${sends}, mean messages per send ${(metric("postback_kafka_send_messages_sum") / sends).toFixed(1)}`);
+await stop(baseline.child);
 await stop(postback.child);
 
 // Every 202 must be on the topic (a resend could add more, never fewer).
@@ -102,5 +135,9 @@ if (onTopic < acked.ok) {
   process.exitCode = 1;
 }
 const ratio = acked.perS / base.perS;
+// Server CPU per answered request: what the service itself costs, whatever else the machine is doing.
+const cpuPerAck = Math.round(acked.cpu / Math.max(1, acked.ok));
+const cpuPerBase = Math.round(base.cpu / Math.max(1, base.ok));
+console.error(`server CPU per request: postback ${cpuPerAck} µs, baseline ${cpuPerBase} µs (a core could ack ~${Math.round(1e6 / cpuPerAck)}/s)`);
 console.error(`acked ${Math.round(acked.perS)}/s vs baseline ${Math.round(base.perS)}/s: ratio ${ratio.toFixed(3)}`);
-console.log(JSON.stringify({ ratio: Number(ratio.toFixed(4)), acked_per_s: Math.round(acked.perS), baseline_per_s: Math.round(base.perS), on_topic: onTopic, acked: acked.ok, non2xx: acked.non2xx, connections: CONNECTIONS, duration_s: DURATION_S }));
+console.log(JSON.stringify({ ratio: Number(ratio.toFixed(4)), acked_per_s: Math.round(acked.perS), baseline_per_s: Math.round(base.perS), on_topic: onTopic, cpu_us_per_ack: cpuPerAck, cpu_us_per_baseline_request: cpuPerBase, acked: acked.ok, non2xx: acked.non2xx, connections: CONNECTIONS, duration_s: DURATION_S, rounds: ROUNDS }));
