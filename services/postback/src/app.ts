@@ -1,4 +1,5 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseQuery } from "node:querystring";
 import { acceptedCredentials, type Catalog, type Merchant } from "@aff/catalog";
 import { AppError, createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, zodIssues } from "@aff/common";
 import type { ConversionEvent, EventSource } from "@aff/events";
@@ -8,7 +9,7 @@ import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
 import type { z } from "zod";
 import { type AuthResult, ipAllowlist, verifyPlatformHmac, verifySignature, verifyToken } from "./auth";
-import { bodyReader } from "./body";
+import { type BodyError, bodyReader, parseBody, readRaw } from "./body";
 import type { PostbackConfig } from "./config";
 import { PostbackGuard } from "./guard";
 import { MerchantId, PostbackInput, toConversionEvent } from "./input";
@@ -18,8 +19,11 @@ import { fromShopify } from "./platforms/shopify";
 import { fromWooCommerce } from "./platforms/woocommerce";
 import { createCoalescingPublisher } from "./publisher";
 
-type RawRequest = IncomingMessage & { rawBody?: Buffer };
 type Caller = { merchant: Merchant; signature?: Signature };
+/** The part of a request the routes read: an express request, or the lean one of the fast path below. */
+type Ask = { ip?: string; path: string; body: unknown; query: unknown; params: Record<string, string>; rawBody?: Buffer; get(name: string): string | undefined };
+/** The part of a response the routes write. */
+type Answer = { set(field: string, value: string): unknown; status(code: number): { json(body: unknown): unknown } };
 /** A refusal: status, machine-readable code, message and, for validation, the field issues. */
 class Refusal extends Error {
   constructor(
@@ -72,7 +76,7 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
   };
 
   /** Finds the merchant and checks its IP allowlist; `verify` then checks the credentials the route accepts. */
-  const authenticate = async (req: express.Request, rawId: unknown, verify: (m: Merchant) => AuthResult): Promise<Caller> => {
+  const authenticate = async (req: Ask, rawId: unknown, verify: (m: Merchant) => AuthResult): Promise<Caller> => {
     const id = MerchantId.safeParse(rawId);
     if (!id.success) throw invalid(id.error, "merchant_id");
     let merchant: Merchant | undefined;
@@ -90,8 +94,8 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     if (!auth.ok) throw new Refusal(401, auth.code, auth.message);
     return { merchant, signature: auth.mac ? { merchantId: merchant.id, mac: auth.mac } : undefined };
   };
-  const rawBody = (req: express.Request) => (req as RawRequest).rawBody ?? Buffer.alloc(0);
-  const signed = (req: express.Request, tokenAllowed: string | undefined | false) => (m: Merchant) => {
+  const rawBody = (req: Ask) => req.rawBody ?? Buffer.alloc(0);
+  const signed = (req: Ask, tokenAllowed: string | undefined | false) => (m: Merchant) => {
     const creds = acceptedCredentials(m, Date.now());
     const header = req.get("x-signature");
     if (header) return verifySignature(header, creds.secrets, rawBody(req), Date.now(), config.SIGNATURE_TOLERANCE_S);
@@ -115,8 +119,8 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
 
   /** Runs a route body; a Refusal becomes its 4xx/503 answer with a log line and a metric. */
   const route =
-    (fn: (req: express.Request, res: express.Response) => Promise<void>): express.RequestHandler =>
-    async (req, res) => {
+    (fn: (req: Ask, res: Answer) => Promise<void>) =>
+    async (req: Ask, res: Answer): Promise<void> => {
       try {
         if (lifecycle.isStopping) throw new Refusal(503, "shutting_down", "retry shortly");
         await fn(req, res);
@@ -128,14 +132,14 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
         res.status(err.status).json({ error: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) });
       }
     };
-  const answerOne = (res: express.Response, r: EventResult | undefined) => {
+  const answerOne = (res: Answer, r: EventResult | undefined) => {
     if (!r) throw new Error("no result for the event");
     outcomes.inc({ outcome: r.duplicate ? "duplicate" : "accepted" });
     log.debug({ conversion_id: r.conversion_id, event_id: r.event_id, type: r.type, duplicate: r.duplicate }, "postback_accepted");
     if (r.duplicate) return void res.status(200).json({ accepted: true, duplicate: true, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
     res.status(202).json({ accepted: true, duplicate: false, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
   };
-  const objectBody = (req: express.Request): Record<string, unknown> => {
+  const objectBody = (req: Ask): Record<string, unknown> => {
     const b: unknown = req.body;
     if (b === undefined || (typeof b === "object" && b !== null && !Array.isArray(b) && !Buffer.isBuffer(b))) return (b ?? {}) as Record<string, unknown>;
     throw new Refusal(400, "malformed_body", "the body must be a JSON object or a form");
@@ -195,7 +199,7 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       // WooCommerce checks a new webhook URL with an unsigned form post `webhook_id=<n>`; it carries no order.
       if (source === "woocommerce" && !req.get(topicHeader) && /^webhook_id=\d+$/.test(raw.toString("utf8"))) return void res.status(200).json({ pong: true });
-      const caller = await authenticate(req, req.params.merchantId, (m) => {
+      const caller = await authenticate(req, req.params.merchantId ?? "", (m) => {
         const own = secretOf(m);
         return verifyPlatformHmac(req.get(header), header, own ? [own] : acceptedCredentials(m, Date.now()).secrets, raw);
       });
@@ -224,11 +228,12 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
       res.status(results.every((r) => r.duplicate) ? 200 : 202).json({ accepted: true, events: results });
     });
 
-  const bodies = bodyReader(config.MAX_BODY_BYTES, (res, e) => {
+  const bodyRefused = (res: Answer, e: BodyError) => {
     outcomes.inc({ outcome: e.code });
     log.info({ code: e.code, status: e.status }, "postback_refused");
     res.status(e.status).json({ error: e.code, message: e.message });
-  });
+  };
+  const bodies = bodyReader(config.MAX_BODY_BYTES, bodyRefused);
   const rawBodies = express.raw({ type: () => true, limit: config.MAX_BODY_BYTES });
 
   const app = express();
@@ -237,9 +242,11 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
   app.set("query parser", "simple");
   app.set("trust proxy", config.TRUST_PROXY);
   app.use(httpMetricsMiddleware(metrics));
+  const postbackPost = postback("postback", true);
+  const conversionsApi = postback("api", false);
   app.get("/postback", postback("postback", true));
-  app.post("/postback", bodies, postback("postback", true));
-  app.post("/v1/conversions", bodies, postback("api", false));
+  app.post("/postback", bodies, postbackPost);
+  app.post("/v1/conversions", bodies, conversionsApi);
   app.post("/v1/conversions/batch", bodies, batch);
   app.post("/webhooks/shopify/:merchantId", rawBodies, platform("shopify", "x-shopify-hmac-sha256", (m) => m.shopify_webhook_secret, fromShopify, "x-shopify-topic"));
   app.post("/webhooks/woocommerce/:merchantId", rawBodies, platform("woocommerce", "x-wc-webhook-signature", (m) => m.woocommerce_webhook_secret, fromWooCommerce, "x-wc-webhook-topic"));
@@ -248,7 +255,60 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
   app.use(errorHandler(log));
 
-  const server = await listen(app, config.PORT, config.HOST);
+  // The two single-event POST routes skip express (its routing and response helpers cost more per request than
+  // everything else we do but Kafka); they run the very same route functions. Behind a proxy, express handles
+  // everything, as it resolves the client address.
+  const fast = new Map<string, (req: Ask, res: Answer) => Promise<void>>([
+    ["/v1/conversions", conversionsApi],
+    ["/postback", postbackPost],
+  ]);
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const fn = req.method === "POST" && !config.TRUST_PROXY ? fast.get(path) : undefined;
+    if (!fn) return void app(req, res);
+    void serveFast(fn, path, q < 0 ? "" : url.slice(q + 1), req, res);
+  };
+  const serveFast = async (fn: (req: Ask, res: Answer) => Promise<void>, path: string, search: string, req: IncomingMessage, res: ServerResponse) => {
+    const end = metrics.httpDuration.startTimer();
+    const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+    const answer: Answer = {
+      set: (field, value) => {
+        headers[field] = value;
+      },
+      status: (code) => ({
+        json: (body) => {
+          res.writeHead(code, headers);
+          res.end(JSON.stringify(body));
+        },
+      }),
+    };
+    try {
+      let raw: Buffer;
+      try {
+        raw = await readRaw(req, config.MAX_BODY_BYTES);
+      } catch (err) {
+        if (err && typeof err === "object" && "status" in err) return bodyRefused(answer, err as BodyError);
+        throw err;
+      }
+      const parsed = parseBody(raw, req.headers["content-type"]);
+      if (!("body" in parsed)) return bodyRefused(answer, parsed);
+      const get = (name: string) => {
+        const v = req.headers[name.toLowerCase()];
+        return Array.isArray(v) ? v.join(", ") : v;
+      };
+      await fn({ ip: req.socket.remoteAddress, path, body: parsed.body, rawBody: raw, query: parseQuery(search), params: {}, get }, answer);
+    } catch (err) {
+      log.error({ err: errorMessage(err), path }, "http_unhandled_error");
+      if (!res.headersSent) answer.status(500).json({ error: "internal_error", message: "internal error" });
+    } finally {
+      metrics.httpRequests.inc({ route: path, status: String(res.statusCode) });
+      end({ route: path });
+    }
+  };
+
+  const server = await listen(handler, config.PORT, config.HOST);
   lifecycle.defer("http_server", () => server.close());
   log.info({ port: server.port }, "postback_listening");
   return { server };
