@@ -11,6 +11,8 @@ end
 for i = 2, #KEYS do out[#out + 1] = redis.call("GET", KEYS[i]) end
 return out`;
 
+type ClaimCommand = { postbackClaim(...args: (string | number)[]): Promise<unknown> };
+
 export type PriorSale = { event_id: string; received_at_ms: number };
 
 /**
@@ -22,7 +24,9 @@ export class PostbackGuard {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly opts: { replayTtlS: number; saleTtlS: number },
-  ) {}
+  ) {
+    if (!("postbackClaim" in redis)) redis.defineCommand("postbackClaim", { lua: CLAIM });
+  }
 
   private replayKey(merchantId: number, mac: string) {
     return `${this.prefix}postback:sig:${merchantId}:${mac}`;
@@ -37,7 +41,8 @@ export class PostbackGuard {
    */
   async claim(signature: { merchantId: number; mac: string } | undefined, conversionIds: string[]): Promise<{ fresh: boolean; prior: (PriorSale | undefined)[] }> {
     const keys = [signature ? this.replayKey(signature.merchantId, signature.mac) : "", ...conversionIds.map((id) => this.saleKey(id))];
-    const reply = (await this.redis.eval(CLAIM, keys.length, ...keys, signature ? "1" : "0", this.opts.replayTtlS)) as (string | null)[];
+    // EVALSHA: the script is sent once per connection, not with every postback.
+    const reply = (await (this.redis as Redis & ClaimCommand).postbackClaim(keys.length, ...keys, signature ? "1" : "0", this.opts.replayTtlS)) as (string | null)[];
     const [fresh, ...values] = reply;
     return { fresh: fresh === "1", prior: values.map((v) => (typeof v === "string" ? (JSON.parse(v) as PriorSale) : undefined)) };
   }
