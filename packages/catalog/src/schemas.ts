@@ -25,15 +25,46 @@ export const CommissionRule = z.discriminatedUnion("type", [
 export type CommissionRule = z.infer<typeof CommissionRule>;
 
 export const MerchantInput = z.strictObject({ name: Name });
+
+/** A secret and token replaced by a rotation, still accepted until `not_after_ms` so merchants can switch over. */
+export const RetiredCredential = z.object({ secret: z.string(), token: z.string(), not_after_ms: z.number().int() });
+export type RetiredCredential = z.infer<typeof RetiredCredential>;
+
+/** An IPv4/IPv6 address or CIDR block allowed to send postbacks. */
+export const IpRule = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: "must be an IPv4/IPv6 address or CIDR block" });
+
+/** Postback settings an admin may change; platform secrets are the ones the store platform signs its webhooks with. */
+export const MerchantPostbackSettings = z.strictObject({
+  /** empty: any address may send */
+  ip_allowlist: z.array(IpRule).max(100).optional(),
+  /** Shopify app / webhook signing secret (X-Shopify-Hmac-Sha256); null removes it */
+  shopify_webhook_secret: z.string().min(8).max(256).nullable().optional(),
+  /** WooCommerce webhook secret (X-WC-Webhook-Signature); null removes it */
+  woocommerce_webhook_secret: z.string().min(8).max(256).nullable().optional(),
+});
+export type MerchantPostbackSettings = z.infer<typeof MerchantPostbackSettings>;
+
 export const Merchant = MerchantInput.extend({
   id: EntityId,
   /** HMAC key for signed postbacks */
   postback_secret: z.string(),
   /** shared token for pixel-style GET postbacks (weaker than a signature) */
   postback_token: z.string(),
+  /** credentials replaced by rotation, accepted until their not_after_ms */
+  retired_credentials: z.array(RetiredCredential).default([]),
+  /** addresses allowed to send postbacks; empty means any */
+  ip_allowlist: z.array(IpRule).default([]),
+  shopify_webhook_secret: z.string().optional(),
+  woocommerce_webhook_secret: z.string().optional(),
   created_at_ms: z.number().int(),
 });
 export type Merchant = z.infer<typeof Merchant>;
+
+/** Secrets and tokens accepted at `nowMs`: the current one first, then retired ones still inside their overlap. */
+export function acceptedCredentials(m: Merchant, nowMs: number): { secrets: string[]; tokens: string[] } {
+  const live = m.retired_credentials.filter((c) => c.not_after_ms > nowMs);
+  return { secrets: [m.postback_secret, ...live.map((c) => c.secret)], tokens: [m.postback_token, ...live.map((c) => c.token)] };
+}
 
 export const CampaignInputFields = z.strictObject({
   merchant_id: EntityId,

@@ -13,6 +13,7 @@ import {
   type LinkInput,
   Merchant,
   type MerchantInput,
+  type MerchantPostbackSettings,
 } from "./schemas";
 
 const CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -62,6 +63,8 @@ export class Catalog {
       id: await this.nextId("merchant"),
       postback_secret: randomBytes(32).toString("base64url"),
       postback_token: randomBytes(18).toString("base64url"),
+      retired_credentials: [],
+      ip_allowlist: [],
       created_at_ms: Date.now(),
     };
     await this.redis.set(this.key("merchant", m.id), JSON.stringify(m));
@@ -70,6 +73,52 @@ export class Catalog {
 
   getMerchant(id: number): Promise<Merchant | undefined> {
     return this.getJson(Merchant, this.key("merchant", id));
+  }
+
+  /**
+   * New postback secret and token; the old pair keeps working for `overlapS` seconds so a merchant can deploy the
+   * new one without refused postbacks. Retired pairs past their overlap are dropped. WATCH makes concurrent
+   * rotations or setting changes retry instead of losing one another's write.
+   */
+  rotateMerchantCredentials(id: number, overlapS: number, nowMs = Date.now()): Promise<Merchant | undefined> {
+    return this.updateMerchant(id, (m) => ({
+      ...m,
+      postback_secret: randomBytes(32).toString("base64url"),
+      postback_token: randomBytes(18).toString("base64url"),
+      retired_credentials: [
+        { secret: m.postback_secret, token: m.postback_token, not_after_ms: nowMs + overlapS * 1000 },
+        ...m.retired_credentials.filter((c) => c.not_after_ms > nowMs),
+      ].slice(0, 5),
+    }));
+  }
+
+  /** IP allowlist and store-platform webhook secrets; absent fields stay, null removes a secret. */
+  setMerchantPostbackSettings(id: number, s: MerchantPostbackSettings): Promise<Merchant | undefined> {
+    const secret = (next: string | null | undefined, current: string | undefined) => (next === undefined ? current : (next ?? undefined));
+    return this.updateMerchant(id, (m) => ({
+      ...m,
+      ip_allowlist: s.ip_allowlist ?? m.ip_allowlist,
+      shopify_webhook_secret: secret(s.shopify_webhook_secret, m.shopify_webhook_secret),
+      woocommerce_webhook_secret: secret(s.woocommerce_webhook_secret, m.woocommerce_webhook_secret),
+    }));
+  }
+
+  private async updateMerchant(id: number, change: (m: Merchant) => Merchant): Promise<Merchant | undefined> {
+    const key = this.key("merchant", id);
+    // WATCH belongs to a connection: a short-lived one keeps other callers' commands out of the transaction.
+    const conn = this.redis.duplicate();
+    try {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await conn.watch(key);
+        const raw = await conn.get(key);
+        if (raw === null) return undefined;
+        const next = change(Merchant.parse(JSON.parse(raw)));
+        if (await conn.multi().set(key, JSON.stringify(next)).exec()) return next;
+      }
+      throw new AppError("conflict", `merchant ${id} is being changed concurrently; retry`, { retryable: true, context: { path: "id" } });
+    } finally {
+      conn.disconnect();
+    }
   }
 
   async createCampaign(input: z.output<typeof CampaignInput>): Promise<Campaign> {

@@ -30,6 +30,8 @@ export type ClickEvent = z.infer<typeof ClickEvent>;
 
 export const ConversionEventType = z.enum(["sale", "approve", "reject", "refund", "adjust"]);
 export type ConversionEventType = z.infer<typeof ConversionEventType>;
+export const EventSource = z.enum(["postback", "api", "shopify", "woocommerce"]);
+export type EventSource = z.infer<typeof EventSource>;
 
 /** A merchant postback after validation (topic `postbacks`, key = conversion id). */
 export const ConversionEvent = z.object({
@@ -48,6 +50,8 @@ export const ConversionEvent = z.object({
   /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
   change_id: z.string().max(128).optional(),
   subs: Subs.optional(),
+  /** how it reached us: a postback (GET/POST), the signed JSON API, or a store platform's webhook */
+  source: EventSource.optional(),
   /** when the merchant says it happened (ms since epoch) */
   occurred_at_ms: z.number().int().min(0),
   /** when our postback service accepted it */

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { BlockList, isIPv4, isIPv6 } from "node:net";
 
-export type AuthResult = { ok: true; method: "signature" | "token" } | { ok: false; code: string; message: string };
+export type AuthResult = { ok: true; method: "signature" | "token" | "platform_hmac"; mac?: string } | { ok: false; code: string; message: string };
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -14,17 +15,53 @@ export function signBody(secret: string, body: string | Buffer, unixSeconds: num
   return `t=${unixSeconds},v1=${mac}`;
 }
 
-export function verifySignature(header: string, secret: string, body: Buffer, nowMs: number, toleranceS: number): AuthResult {
+/**
+ * Checks `t=<unix seconds>,v1=<hex>` against every accepted secret (the current one and those retired but still in
+ * their overlap). On success `mac` is the signature, the key for replay protection.
+ */
+export function verifySignature(header: string, secrets: string | readonly string[], body: Buffer, nowMs: number, toleranceS: number): AuthResult {
   const parts = Object.fromEntries(header.split(",").map((kv) => kv.trim().split("=", 2) as [string, string]));
   const t = Number(parts.t);
-  if (!/^\d{1,12}$/.test(parts.t ?? "") || !/^[0-9a-f]{64}$/.test(parts.v1 ?? "")) return { ok: false, code: "bad_signature", message: "X-Signature must be t=<unix seconds>,v1=<64 hex>" };
+  const given = parts.v1 ?? "";
+  if (!/^\d{1,12}$/.test(parts.t ?? "") || !/^[0-9a-f]{64}$/.test(given)) return { ok: false, code: "bad_signature", message: "X-Signature must be t=<unix seconds>,v1=<64 hex>" };
   if (Math.abs(nowMs / 1000 - t) > toleranceS) return { ok: false, code: "stale_signature", message: `signature timestamp is more than ${toleranceS}s from now` };
-  if (!safeEqual(signBody(secret, body, t).split("v1=")[1] ?? "", parts.v1 ?? "")) return { ok: false, code: "bad_signature", message: "signature does not match the body" };
-  return { ok: true, method: "signature" };
+  const list = typeof secrets === "string" ? [secrets] : secrets;
+  if (!list.some((secret) => safeEqual(signBody(secret, body, t).slice(-64), given))) return { ok: false, code: "bad_signature", message: "signature does not match the body" };
+  return { ok: true, method: "signature", mac: given };
 }
 
 /** A shared token, for pixel-style GET postbacks that cannot sign (weaker: it travels in URLs and logs). */
-export function verifyToken(given: string | undefined, expected: string): AuthResult {
+export function verifyToken(given: string | undefined, expected: string | readonly string[]): AuthResult {
   if (!given) return { ok: false, code: "missing_credentials", message: "send an X-Signature header or a token parameter" };
-  return safeEqual(given, expected) ? { ok: true, method: "token" } : { ok: false, code: "bad_token", message: "token does not match" };
+  const list = typeof expected === "string" ? [expected] : expected;
+  return list.some((e) => safeEqual(given, e)) ? { ok: true, method: "token" } : { ok: false, code: "bad_token", message: "token does not match" };
+}
+
+/** Store platforms (Shopify, WooCommerce) send base64 HMAC-SHA256 of the raw body, without a timestamp. */
+export function platformHmac(secret: string, body: string | Buffer): string {
+  return createHmac("sha256", secret).update(body).digest("base64");
+}
+
+export function verifyPlatformHmac(header: string | undefined, headerName: string, secrets: readonly string[], body: Buffer): AuthResult {
+  if (!header) return { ok: false, code: "missing_signature", message: `the ${headerName} header is required` };
+  if (secrets.length === 0) return { ok: false, code: "platform_not_configured", message: "no webhook secret is set for this merchant and platform" };
+  if (!secrets.some((s) => safeEqual(platformHmac(s, body), header.trim()))) return { ok: false, code: "bad_signature", message: `${headerName} does not match the body` };
+  return { ok: true, method: "platform_hmac" };
+}
+
+/** An allowlist of addresses and CIDR blocks; an empty list allows everyone. */
+export function ipAllowlist(rules: readonly string[]): (ip: string) => boolean {
+  if (rules.length === 0) return () => true;
+  const list = new BlockList();
+  for (const rule of rules) {
+    const [addr = "", bits] = rule.split("/");
+    const type = isIPv4(addr) ? "ipv4" : "ipv6";
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return (ip) => {
+    const plain = ip.startsWith("::ffff:") && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+    if (isIPv4(plain)) return list.check(plain, "ipv4");
+    return isIPv6(plain) && list.check(plain, "ipv6");
+  };
 }

@@ -12,8 +12,21 @@ export const PostbackConfig = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
   /** seconds a signature timestamp may differ from our clock */
   SIGNATURE_TOLERANCE_S: z.coerce.number().int().min(1).max(3600).default(300),
-  /** ms a merchant record is cached in memory */
+  /** ms a merchant record is cached in memory (also how long a rotated or changed credential may take to apply) */
   MERCHANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** most events in one POST /v1/conversions/batch */
+  MAX_BATCH_EVENTS: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  /** most messages coalesced into one Kafka send */
+  PUBLISH_MAX_BATCH: z.coerce.number().int().min(1).max(20_000).default(2_000),
+  /** ms a postback waits for Kafka's acknowledgement before answering 503 (it may be retried safely) */
+  PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** seconds an acknowledged sale is remembered to answer resends with duplicate: true (default 400 days) */
+  SALE_DEDUP_TTL_S: z.coerce.number().int().min(60).default(400 * 86_400),
+  /** take the client IP (for merchant IP allowlists) from X-Forwarded-For (only behind a trusted proxy) */
+  TRUST_PROXY: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
 });
 export type PostbackConfig = z.infer<typeof PostbackConfig>;
 

@@ -1,5 +1,5 @@
 import { conversionId, deterministicId, isCurrency, parseDecimalToMinor } from "@aff/common";
-import { type ConversionEvent, ConversionEventType, EntityId } from "@aff/events";
+import { type ConversionEvent, type ConversionEventType, EntityId, type EventSource } from "@aff/events";
 import { z } from "zod";
 
 const IntText = z.union([
@@ -13,6 +13,42 @@ const IntText = z.union([
 const AmountMinorText = IntText.pipe(z.number().int("must be an integer number of minor units").min(0, "must not be negative").max(Number.MAX_SAFE_INTEGER, "beyond safe integer range"));
 const Text = (max: number) => z.string().trim().min(1).max(max);
 const Optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === "" ? undefined : v), t.optional());
+
+/** A number or a string of digits; `true`, `[5]` or `""` are refused instead of being coerced. */
+export const MerchantId = z.union([z.number(), z.string().trim().regex(/^\d{1,10}$/, "must be a positive integer").transform(Number)]).pipe(EntityId);
+
+/** The status words merchants and networks use, mapped onto our event types. */
+const STATUS_WORDS: Record<string, ConversionEventType> = {
+  sale: "sale",
+  new: "sale",
+  pending: "sale",
+  created: "sale",
+  approve: "approve",
+  approved: "approve",
+  confirmed: "approve",
+  completed: "approve",
+  reject: "reject",
+  rejected: "reject",
+  declined: "reject",
+  cancelled: "reject",
+  canceled: "reject",
+  refund: "refund",
+  refunded: "refund",
+  adjust: "adjust",
+  adjusted: "adjust",
+};
+const Status = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((v, ctx) => {
+    const type = STATUS_WORDS[v];
+    if (!type) {
+      ctx.addIssue({ code: "custom", message: `must be one of ${Object.keys(STATUS_WORDS).join(", ")}` });
+      return z.NEVER;
+    }
+    return type;
+  });
 
 /** Unix seconds, unix ms or an ISO 8601 date-time with offset. */
 const Instant = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
@@ -31,17 +67,20 @@ const Instant = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
  */
 export const PostbackInput = z
   .object({
-    merchant_id: z.coerce.number().pipe(EntityId),
+    merchant_id: MerchantId,
     click_id: Optional(Text(64)),
     transaction_id: Optional(Text(64)),
     order_id: Text(128),
-    type: Optional(ConversionEventType),
-    status: Optional(ConversionEventType),
+    type: Optional(Status),
+    status: Optional(Status),
     amount: Optional(AmountMinorText),
     sale_amount: Optional(z.string().trim().max(32)),
     currency: Optional(z.string().trim().toUpperCase().refine(isCurrency, "must be an ISO 4217 currency code")),
     coupon_code: Optional(Text(64)),
     reason: Optional(Text(512)),
+    /** the merchant's id of a refund or adjustment (alias refund_id) */
+    change_id: Optional(Text(128)),
+    refund_id: Optional(Text(128)),
     occurred_at: Optional(Instant),
     sub1: Optional(z.string().max(255)),
     sub2: Optional(z.string().max(255)),
@@ -68,20 +107,24 @@ export const PostbackInput = z
     if ((type === "sale" || type === "refund" || type === "adjust") && amount === undefined && p.sale_amount === undefined) ctx.addIssue({ code: "custom", path: ["amount"], message: `required for ${type}` });
     if (amount !== undefined && !p.currency) ctx.addIssue({ code: "custom", path: ["currency"], message: "required with an amount" });
     if (type === "reject" && !p.reason) ctx.addIssue({ code: "custom", path: ["reason"], message: "required for reject" });
-    const clickId = p.click_id ?? p.transaction_id;
-    return { ...p, type, amount, click_id: clickId };
+    if (p.type && p.status && p.type !== p.status) ctx.addIssue({ code: "custom", path: ["status"], message: "contradicts type" });
+    return { ...p, type, amount, click_id: p.click_id ?? p.transaction_id, change_id: p.change_id ?? p.refund_id };
   });
 export type PostbackInput = z.output<typeof PostbackInput>;
 
-/** The Kafka event for a validated postback. Ids are derived from merchant and order, so a resend maps to the same ids. */
-export function toConversionEvent(p: PostbackInput, receivedAtMs: number): ConversionEvent {
+/**
+ * The Kafka event for a validated postback. Ids are derived from merchant and order, so a resend maps to the same ids.
+ * A sale, approval or rejection happens once per order; refunds and adjustments are told apart by the merchant's
+ * change id, or, without one, by amount and time (two refunds of one amount sent without a time are one refund).
+ */
+export function toConversionEvent(p: PostbackInput, receivedAtMs: number, source: EventSource = "postback"): ConversionEvent {
   const conversion = conversionId(p.merchant_id, p.order_id);
-  // A sale, approval or rejection happens once per order; refunds and adjustments are told apart by amount and time.
-  const discriminator = p.type === "refund" || p.type === "adjust" ? [p.amount ?? 0, p.occurred_at ?? 0] : [];
+  const isChange = p.type === "refund" || p.type === "adjust";
+  const changeId = isChange ? (p.change_id ?? deterministicId("derived", p.type, p.amount ?? 0, p.occurred_at ?? "")) : undefined;
   const subs = { sub1: p.sub1, sub2: p.sub2, sub3: p.sub3, sub4: p.sub4, sub5: p.sub5 };
   return {
     v: 1,
-    event_id: deterministicId(conversion, p.type, ...discriminator),
+    event_id: changeId === undefined ? deterministicId(conversion, p.type) : deterministicId(conversion, p.type, changeId),
     conversion_id: conversion,
     merchant_id: p.merchant_id,
     order_id: p.order_id,
@@ -91,7 +134,9 @@ export function toConversionEvent(p: PostbackInput, receivedAtMs: number): Conve
     amount_minor: p.amount,
     currency: p.currency,
     reason: p.reason,
+    change_id: changeId,
     subs: Object.values(subs).some((v) => v !== undefined) ? subs : undefined,
+    source,
     occurred_at_ms: p.occurred_at ?? receivedAtMs,
     received_at_ms: receivedAtMs,
   };
