@@ -17,7 +17,6 @@ export async function get(base: string, path: string, key: string | null = BOOTS
   const res = await fetch(`${base}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
   const text = await res.text();
   const isJson = (res.headers.get("content-type") ?? "").includes("json");
-  // biome-ignore lint/suspicious/noExplicitAny: test helper returns loosely typed bodies
   return { status: res.status, headers: res.headers, text, body: (isJson ? JSON.parse(text) : undefined) as any };
 }
 

@@ -78,13 +78,13 @@
   function drawStatuses(rows, currency) {
     const sums = STATUSES.map((s) => rows.filter((r) => r.currency === currency).reduce((a, r) => a + r[`${s}_minor`], 0));
     const max = Math.max(1, ...sums.map(Math.abs));
-    $("statuses").innerHTML = STATUSES.map((s, i) => `<tr data-status="${s}"><td>${s}</td><td class="num">${currency ? money(sums[i], currency) : "-"}</td><td style="width:40%"><div class="bar" data-w="${Math.round((100 * Math.abs(sums[i])) / max)}"></div></td></tr>`).join("");
+    $("statuses").innerHTML = STATUSES.map((s, i) => `<tr data-status="${s}"><td>${s}</td><td class="num">${currency ? money(sums[i], currency) : "-"}</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(sums[i])) / max)}"></div></td></tr>`).join("");
     for (const bar of $("statuses").querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
   }
 
   function drawTop(table, rows, keyName) {
     const max = Math.max(1, ...rows.map((r) => Math.abs(r.total_minor)));
-    $(table).innerHTML = rows.map((r) => `<tr><td>#${r[keyName]}</td><td class="num">${r.currency ? money(r.total_minor, r.currency) : "-"}</td><td class="num">${r.clicks} clicks</td><td style="width:30%"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`).join("");
+    $(table).innerHTML = rows.map((r) => `<tr><td>#${r[keyName]}</td><td class="num">${r.currency ? money(r.total_minor, r.currency) : "-"}</td><td class="num">${r.clicks} clicks</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`).join("");
     for (const bar of $(table).querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
   }
 
