@@ -7,8 +7,8 @@ import { Int64Text } from "./int64";
 
 export type StatementQuery = ReportFilter & { limit?: number; offset: number };
 
-/** One step of a conversion's life: [event_time, entry_type, status, commission delta]. */
-const HistoryStep = z.tuple([z.string(), z.string(), z.string(), Int64Text]);
+/** One step of a conversion's life: [event_time, entry_type, status, commission delta, entry id]. */
+const HistoryStep = z.tuple([z.string(), z.string(), z.string(), Int64Text, z.string()]);
 
 export const StatementLine = z.object({
   entry_id: z.string(),
@@ -34,7 +34,9 @@ export type StatementLine = z.infer<typeof StatementLine>;
 /**
  * Every ledger line in the period with its conversion (order id, attribution, current status) and the conversion's
  * whole status history (all its ledger entries, any date), ordered by time then entry id so pages are stable.
- * 18.16 allows one JOIN per SELECT, hence the nesting.
+ * 18.16 allows one JOIN per SELECT, hence the nesting. The history scans every entry of those conversions: instead of
+ * FINAL (about twice as slow here) it drops replayed duplicates with groupUniqArray, which is exact because a replay
+ * writes an identical row (same entry id, values and version).
  */
 export function statementSql(q: StatementQuery): Sql {
   const ledger = ident(LEDGER_TABLE);
@@ -54,8 +56,8 @@ export function statementSql(q: StatementQuery): Sql {
         FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id IN (${inPeriod})
       ) USING conversion_id
     ) ANY LEFT JOIN (
-      SELECT conversion_id, arraySort(groupArray((toString(event_time), entry_type, status, commission_minor))) AS history
-      FROM ${ledger} FINAL WHERE conversion_id IN (${inPeriod})
+      SELECT conversion_id, arraySort(groupUniqArray((toString(event_time), entry_type, status, commission_minor, entry_id))) AS history
+      FROM ${ledger} WHERE conversion_id IN (${inPeriod})
       GROUP BY conversion_id
     ) USING conversion_id
     ORDER BY event_time, entry_id${limit}`;
