@@ -18,6 +18,13 @@ const url = process.env.CLICKHOUSE_URL ?? stackEnv.CLICKHOUSE_URL ?? "http://127
 const redisUrl = process.env.REDIS_URL ?? stackEnv.REDIS_URL ?? "redis://127.0.0.1:16379/0";
 const database = "bench_reports";
 const KEY = "bench-reports-finance-key-0123456789";
+const CHUNK = 1_000_000;
+
+/** Long statements (seeding, OPTIMIZE) over plain HTTP: the service client's 30 s request timeout is for queries. */
+async function exec(statement) {
+  const res = await fetch(`${url}/?database=${database}`, { method: "POST", body: statement.text });
+  if (!res.ok) throw new Error(`ClickHouse ${res.status}: ${await res.text()}`);
+}
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 /** Ledger period: 180 days ending at START + 180 d; rows spread evenly, so one month holds about a sixth of them. */
@@ -25,16 +32,16 @@ const START = Date.UTC(2026, 0, 1) / 1000;
 const SPAN = 180 * 86400;
 
 async function seed(ch) {
-  const n = (await ch.query("count", raw("SELECT count() AS n FROM commission_ledger_v1"), z.object({ n: z.coerce.number() })))[0]?.n ?? 0;
-  if (n === ROWS) return log(`reusing ${n} ledger rows in ${database}`);
-  await ch.exec("truncate", raw("TRUNCATE TABLE commission_ledger_v1"));
-  await ch.exec("truncate", raw("TRUNCATE TABLE clicks_raw_v1"));
+  const count = async (table) => (await ch.query("count", sql`SELECT count() AS n FROM ${raw(table)}`, z.object({ n: z.coerce.number() })))[0]?.n ?? 0;
+  const n = await count("commission_ledger_v1");
+  if (n === ROWS && (await count("clicks_raw_v1")) === Math.floor(ROWS / 10)) return log(`reusing ${n} ledger rows in ${database}`);
+  await exec(raw("TRUNCATE TABLE commission_ledger_v1"));
+  await exec(raw("TRUNCATE TABLE clicks_raw_v1"));
   log(`seeding ${ROWS} ledger rows with INSERT ... SELECT FROM numbers()`);
   const t0 = performance.now();
   // Entry n belongs to conversion intDiv(n, 2): a sale (pending) and a later movement (approve/reject/refund).
-  await ch.exec(
-    "seed_ledger",
-    sql`INSERT INTO commission_ledger_v1
+  for (let off = 0; off < ROWS; off += CHUNK) {
+    await exec(sql`INSERT INTO commission_ledger_v1
       SELECT hex(MD5(toString(number))) AS entry_id, hex(MD5(concat('e', toString(number)))) AS event_id,
         hex(MD5(concat('c', toString(intDiv(number, 2))))) AS conversion_id,
         (intDiv(number, 2) % 200) % 20 + 1 AS merchant_id, intDiv(number, 2) % 200 + 1 AS campaign_id,
@@ -46,21 +53,19 @@ async function seed(ch) {
         toDateTime(${START} + (intDiv(number, 2) * 7919) % ${SPAN} + (number % 2) * 86400, 'UTC') AS event_time,
         toDateTime(${START} + (intDiv(number, 2) * 7919) % ${SPAN} + (number % 2) * 86400 * 31, 'UTC') AS payable_at,
         event_time AS recorded_at, toUInt64(1) AS version
-      FROM numbers(${ROWS})`,
-  );
-  await ch.exec(
-    "seed_clicks",
-    sql`INSERT INTO clicks_raw_v1
+      FROM numbers(${off}, ${Math.min(CHUNK, ROWS - off)})`);
+    log(`  ${Math.min(ROWS, off + CHUNK)} rows`);
+  }
+  await exec(sql`INSERT INTO clicks_raw_v1
       SELECT hex(MD5(concat('k', toString(number)))) AS click_id, toUInt32(number % 40000 + 1) AS link_id, 'code' AS link_code,
         toUInt32(number % 200 + 1) AS campaign_id, toUInt32(number * 7 % 20000 + 1) AS influencer_id, toUInt32((number % 200) % 20 + 1) AS merchant_id,
         toDateTime(${START} + (number * 7919) % ${SPAN}, 'UTC') AS clicked_at, toUInt64(${START} + (number * 7919) % ${SPAN}) * 1000 AS clicked_at_ms,
         concat('10.0.', toString(number % 250), '.0') AS ip, 'Mozilla/5.0' AS user_agent, '' AS referer,
         toUInt8(number % 13 = 0) AS is_bot, toUInt8(1) AS is_unique, toUInt64(1) AS version
-      FROM numbers(${Math.floor(ROWS / 10)})`,
-  );
+      FROM numbers(${Math.floor(ROWS / 10)})`);
   log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s; merging parts (OPTIMIZE FINAL)`);
-  await ch.exec("optimize", raw("OPTIMIZE TABLE commission_ledger_v1 FINAL"));
-  await ch.exec("optimize", raw("OPTIMIZE TABLE clicks_raw_v1 FINAL"));
+  await exec(raw("OPTIMIZE TABLE commission_ledger_v1 FINAL"));
+  await exec(raw("OPTIMIZE TABLE clicks_raw_v1 FINAL"));
 }
 
 async function startService() {
