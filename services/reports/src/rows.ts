@@ -95,11 +95,14 @@ export function statementJson(l: StatementLine, asOfMs: number) {
 }
 export type StatementJson = ReturnType<typeof statementJson>;
 
+/** Merchant-supplied text could be read as a formula by spreadsheets (CSV injection): prefix such cells with a quote. */
+const textCell = (v: string): string => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+
 export const statementCsvHeader = ["event_time", "entry_id", "entry_type", "status", "payable_at", "conversion_id", "order_id", "attribution", "conversion_status", "merchant_id", "campaign_id", "influencer_id", "order_amount", "order_currency", "commission", "commission_currency", "status_history"];
 
 export function statementCsv(j: StatementJson): (string | number)[] {
   const history = j.history.map((h) => `${h.at} ${h.entry_type} ${h.status} ${formatMinor(h.commission_minor, j.commission_currency)}`).join("; ");
-  return [j.event_time, j.entry_id, j.entry_type, j.status, j.payable_at, j.conversion_id, j.order_id, j.attribution, j.conversion_status, j.merchant_id, j.campaign_id, j.influencer_id, formatMinor(j.order_amount_minor, j.order_currency), j.order_currency, formatMinor(j.commission_minor, j.commission_currency), j.commission_currency, history];
+  return [j.event_time, j.entry_id, j.entry_type, j.status, j.payable_at, j.conversion_id, textCell(j.order_id), j.attribution, j.conversion_status, j.merchant_id, j.campaign_id, j.influencer_id, formatMinor(j.order_amount_minor, j.order_currency), j.order_currency, formatMinor(j.commission_minor, j.commission_currency), j.commission_currency, history];
 }
 
 export type PayoutRow = {
