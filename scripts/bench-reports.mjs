@@ -139,7 +139,7 @@ async function main() {
     ];
     const results = [];
     for (const r of reports) {
-      const runs = r.p === month ? RUNS : Math.max(3, Math.floor(RUNS / 3));
+      const runs = r.p === month ? RUNS : Math.max(3, Math.floor(RUNS / 4));
       const bare = raw(`SELECT ${r.key} AS k, commission_currency, sum(commission_minor) AS s FROM commission_ledger_v1 WHERE event_time >= toDateTime('${r.p.from} 00:00:00', 'UTC') AND event_time < toDateTime('${r.p.to} 00:00:00', 'UTC') GROUP BY k, commission_currency`);
       const baseline = await time(() => ch.query("baseline", bare, z.unknown()), runs);
       const t = await time(() => report(base, `from=${r.p.from}&to=${r.p.to}&${r.q}`), runs);

@@ -20,6 +20,7 @@ export function commissionJson(r: CommissionReportRow, groupBy: GroupBy) {
   const currency = r.currency === "" ? null : r.currency;
   const total = r.pending_minor + r.approved_minor + r.payable_minor;
   const billableClicks = r.clicks - r.bot_clicks;
+  const oneRevenueCurrency = r.conversions > 0 && r.revenue_currency === r.revenue_currency_max;
   return {
     [keyName(groupBy)]: r.k,
     currency,
@@ -30,8 +31,8 @@ export function commissionJson(r: CommissionReportRow, groupBy: GroupBy) {
     reversed_minor: r.reversed_minor,
     total_minor: total,
     conversions: r.conversions,
-    revenue_minor: r.revenue_currencies === 1 ? r.revenue_minor : null,
-    revenue_currency: r.revenue_currencies === 1 ? r.revenue_currency : null,
+    revenue_minor: oneRevenueCurrency ? r.revenue_minor : null,
+    revenue_currency: oneRevenueCurrency ? r.revenue_currency : null,
     clicks: r.clicks,
     unique_clicks: r.unique_clicks,
     bot_clicks: r.bot_clicks,
