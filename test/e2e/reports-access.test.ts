@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestWorld, type TestWorld } from "../../packages/testing/src";
-import { get, seedFixture, startReportsOnly } from "./reports-helpers";
+import { startReports } from "../../services/reports/src/app";
+import { loadConfig } from "../../services/reports/src/config";
+import { BOOTSTRAP_FINANCE_KEY, get, seedFixture, startReportsOnly } from "./reports-helpers";
 
 /** Roles (401/403 for each role and endpoint) and hostile input on every filter (400 naming the field, never 500). */
 let world: TestWorld;
@@ -135,5 +137,17 @@ describe("OpenAPI", () => {
     expect(params).toEqual(expect.arrayContaining(["from", "to", "tz", "group_by", "status", "currency", "merchant_id", "campaign_id", "influencer_id", "sort", "order", "limit", "offset", "format"]));
     const groupBy = r.body.paths["/v1/reports/commissions"].get.parameters.find((p: { name: string }) => p.name === "group_by");
     expect(groupBy.schema.enum).toEqual(["influencer", "campaign", "merchant", "day", "week", "month"]);
+  });
+});
+
+describe("ClickHouse unavailable", () => {
+  it("answers 503 (retry), not 500, when the store cannot be reached", async () => {
+    const env = { ...world.env, CLICKHOUSE_URL: "http://127.0.0.1:9", REPORTS_API_KEY: BOOTSTRAP_FINANCE_KEY };
+    const down = await startReports(loadConfig(env), { log: world.log, lifecycle: world.lifecycle, catalog: world.catalog });
+    const r = await get(`http://127.0.0.1:${down.server.port}`, `/v1/reports/commissions?${P}`);
+    expect(r.status).toBe(503);
+    expect(r.body.error).toBe("reports_unavailable");
+    const csv = await get(`http://127.0.0.1:${down.server.port}`, `/v1/reports/statements?${P}&format=csv`);
+    expect(csv.status).toBe(503);
   });
 });

@@ -1,6 +1,6 @@
 import { type Catalog, connectCatalog, type Principal } from "@aff/catalog";
 import { type ClickHouse, createClickHouse, getCommissionReport, getPayableLines, getStatement, streamCommissionReport, streamStatement } from "@aff/clickhouse";
-import { createMetrics, errorHandler, httpMetricsMiddleware, keyAuth, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
+import { AppError, createMetrics, errorHandler, httpMetricsMiddleware, keyAuth, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
 import express from "express";
 import type { z } from "zod";
 import { applyScope, canManage, resolveKey } from "./access";
@@ -110,6 +110,15 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
   return api;
 }
 
+/** A ClickHouse failure or timeout is the store being unavailable, not a bug: 503 so callers retry. */
+function clickhouseUnavailable(log: Logger): express.ErrorRequestHandler {
+  return (err, _req, res, next) => {
+    if (!(err instanceof AppError) || err.code !== "clickhouse_error" || res.headersSent) return next(err);
+    log.warn({ query: err.context.query, err: err.message }, "report_query_failed");
+    res.status(503).json({ error: "reports_unavailable", message: "the report could not be computed now; retry" });
+  };
+}
+
 async function* toAsync<T>(rows: readonly T[]): AsyncIterable<T> {
   yield* rows;
 }
@@ -134,6 +143,7 @@ export async function startReports(config: ReportsConfig, deps: { log: Logger; l
   app.get("/", (_req, res) => res.redirect("/dashboard/"));
   app.use("/v1", keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)), reportsApi(ch, config, thresholds));
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
+  app.use(clickhouseUnavailable(log));
   app.use(errorHandler(log));
 
   const server = await listen(app, config.PORT, config.HOST);
