@@ -64,6 +64,17 @@ describe("commission report on the fixture", () => {
     ]);
   });
 
+  it("groups by week (Monday to Sunday) in the zone", async () => {
+    const week = async (tz: string) => (await get(base, `/v1/reports/commissions?${PERIOD}&tz=${tz}&group_by=week&influencer_id=100&status=pending,payable,rejected`)).body.rows;
+    // A and B (sold, approved, rejected 2026-03-10 to 2026-03-15 Sunday 10:00 UTC) all fall in the week of Monday 2026-03-09.
+    expect(await week("UTC")).toMatchObject([{ period: "2026-03-09", pending_minor: 0, payable_minor: 1000, rejected_minor: 500 }]);
+    // In Kiritimati (UTC+14) B's rejection is already Monday 2026-03-16 00:00: it moves to the next week.
+    expect(await week("Pacific/Kiritimati")).toMatchObject([
+      { period: "2026-03-09", pending_minor: 500, payable_minor: 1000, rejected_minor: 0 },
+      { period: "2026-03-16", pending_minor: -500, rejected_minor: 500 },
+    ]);
+  });
+
   it("groups by campaign and merchant, sorts stably and pages", async () => {
     const byCampaign = await get(base, `/v1/reports/commissions?${PERIOD}&group_by=campaign&sort=total&order=desc`);
     expect(byCampaign.body.rows.map((r: { campaign_id: number; total_minor: number }) => [r.campaign_id, r.total_minor])).toEqual([
