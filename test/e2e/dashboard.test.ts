@@ -88,6 +88,8 @@ describe("dashboard", () => {
     // 100, 101, 102 (clicks only) from the fixture and 200-204 from the series
     expect(await page.locator("#top-influencers tr").count()).toBe(8);
     expect(await page.locator("#statuses tr").count()).toBe(5);
+    const clicks = (await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&group_by=influencer&limit=100")).body.rows.reduce((s: number, r: { clicks: number }) => s + r.clicks, 0);
+    expect(await page.textContent("#total-clicks")).toBe(String(clicks));
     const all = await usdTotal();
 
     await apply({ influencer_id: "202" });

@@ -45,13 +45,15 @@
 
   function drawTotals(rows) {
     const byCurrency = new Map();
-    let clicks = 0;
+    // A day earning in two currencies has one row per currency, each carrying the day's clicks: count them once.
+    const clicksByDay = new Map();
     let conversions = 0;
     for (const r of rows) {
-      clicks += r.clicks;
+      clicksByDay.set(r.period, r.clicks);
       conversions += r.conversions;
       if (r.currency) byCurrency.set(r.currency, (byCurrency.get(r.currency) || 0) + r.total_minor);
     }
+    const clicks = [...clicksByDay.values()].reduce((a, b) => a + b, 0);
     const cells = [...byCurrency.entries()].map(([c, v]) => `<div><span>Commission ${c}</span><b class="total-commission" data-currency="${c}">${money(v, c)}</b></div>`);
     cells.push(`<div><span>Clicks</span><b id="total-clicks">${clicks}</b></div>`, `<div><span>Conversions</span><b id="total-conversions">${conversions}</b></div>`);
     $("totals").innerHTML = cells.join("");
