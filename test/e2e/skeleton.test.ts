@@ -33,12 +33,15 @@ describe("one sale, end to end", () => {
     expect(await pb.json()).toMatchObject({ accepted: true, type: "sale" });
 
     // 10% of 123.45 = 12.345 -> 12.35 (half away from zero)
-    const report = await eventually(() => commissions(urls), (r) => r.rows.length > 0);
-    expect(report.rows).toEqual([{ influencer_id: influencer.id, currency: "USD", pending_minor: 1235, approved_minor: 0, rejected_minor: 0, reversed_minor: 0, total_minor: 1235, conversions: 1 }]);
+    // The click may reach the report (as a row without commission) before the sale does: wait for the sale.
+    const report = await eventually(() => commissions(urls), (r) => r.rows.some((row) => row.conversions > 0));
+    expect(report.rows).toMatchObject([{ influencer_id: influencer.id, currency: "USD", pending_minor: 1235, approved_minor: 0, payable_minor: 0, rejected_minor: 0, reversed_minor: 0, total_minor: 1235, conversions: 1 }]);
 
     const csv = await fetch(`${urls.reportsUrl}/v1/reports/commissions?${AROUND_TODAY}&format=csv`, { headers: { authorization: `Bearer ${FINANCE_KEY}` } });
     expect(csv.headers.get("content-type")).toContain("text/csv");
-    expect((await csv.text()).trim().split("\n")).toEqual(["influencer_id,currency,pending,approved,rejected,reversed,total,conversions", `${influencer.id},USD,12.35,0.00,0.00,0.00,12.35,1`]);
+    const lines = (await csv.text()).trim().split("\n");
+    expect(lines[0]).toBe("influencer_id,currency,pending,approved,payable,rejected,reversed,total,conversions,revenue,revenue_currency,clicks,unique_clicks,bot_clicks,epc,conversion_rate");
+    expect(lines.slice(1).map((l) => l.split(",").slice(0, 11).join(","))).toEqual([`${influencer.id},USD,12.35,0.00,0.00,0.00,0.00,12.35,1,123.45,USD`]);
 
     const clicks = await eventually(() => world.ch.query("count_clicks", raw("SELECT count() AS n FROM clicks_raw_v1 FINAL"), Count), (r) => r[0]?.n === 1);
     expect(clicks[0]?.n).toBe(1);

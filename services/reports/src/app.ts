@@ -1,55 +1,149 @@
-import { createClickHouse, getCommissionByInfluencer } from "@aff/clickhouse";
-import { bearerAuth, createMetrics, errorHandler, formatMinor, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
-import { stringify } from "csv-stringify";
+import { type Catalog, connectCatalog, type Principal } from "@aff/catalog";
+import { type ClickHouse, createClickHouse, getCommissionReport, getPayableLines, getStatement, streamCommissionReport, streamStatement } from "@aff/clickhouse";
+import { AppError, createMetrics, errorHandler, httpMetricsMiddleware, keyAuth, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
 import express from "express";
+import type { z } from "zod";
+import { applyScope, canManage, resolveKey } from "./access";
 import type { ReportsConfig } from "./config";
-import { commissionQuery } from "./query";
+import { sendCsv } from "./csv";
+import { dashboardRouter } from "./dashboard";
+import { openApiDocument } from "./openapi";
+import { commissionQuery, payoutQuery, statementQuery, ThresholdBody } from "./query";
+import { commissionCsv, commissionCsvHeader, commissionJson, payoutCsv, payoutCsvHeader, payoutRows, statementCsv, statementCsvHeader, statementJson } from "./rows";
+import { PayoutThresholds } from "./thresholds";
 
-/** The finance API: figures summed from the commission ledger, as JSON or CSV. */
-export async function startReports(config: ReportsConfig, deps: { log: Logger; lifecycle: Lifecycle }) {
+/** Rows per JSON page when the caller gives no limit. */
+const DEFAULT_PAGE = 100;
+
+/** Validates the query string; on failure answers 400 with the field and reason and returns undefined. */
+function parseQuery<S extends z.ZodType>(schema: S, req: express.Request, res: express.Response): z.output<S> | undefined {
+  const q = schema.safeParse(req.query);
+  if (!q.success) {
+    sendValidationError(res, q.error);
+    return undefined;
+  }
+  return q.data;
+}
+
+/** The caller's scope for the asked ids, or a 403 naming the field. */
+function scoped(res: express.Response, asked: { merchant_id?: number; influencer_id?: number }) {
+  const s = applyScope(res.locals.principal as Principal, asked);
+  if (!s.ok) {
+    res.status(403).json({ error: "forbidden", issues: [{ path: s.field, message: s.message, code: "forbidden" }] });
+    return undefined;
+  }
+  return s.scope;
+}
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThresholds): express.Router {
+  const CommissionQuery = commissionQuery(config.MAX_RANGE_DAYS);
+  const StatementQuery = statementQuery(config.MAX_RANGE_DAYS);
+  const report = getCommissionReport(ch);
+  const reportStream = streamCommissionReport(ch);
+  const statement = getStatement(ch);
+  const statementStream = streamStatement(ch);
+  const payable = getPayableLines(ch);
+  const api = express.Router();
+
+  api.get("/reports/commissions", async (req, res) => {
+    const q = parseQuery(CommissionQuery, req, res);
+    const scope = q && scoped(res, q);
+    if (!q || !scope) return;
+    const filter = { ...q, ...scope, timeZone: q.tz, statuses: q.status, campaignId: q.campaign_id, groupBy: q.group_by };
+    if (q.format === "csv") {
+      const rows = reportStream({ ...filter, limit: q.limit });
+      return sendCsv(res, `commissions_by_${q.group_by}_${day(q.fromMs)}_${day(q.toMs)}.csv`, commissionCsvHeader(q.group_by), rows, (r) => commissionCsv(commissionJson(r, q.group_by), q.group_by));
+    }
+    const limit = q.limit ?? DEFAULT_PAGE;
+    const rows = await report({ ...filter, limit: limit + 1 });
+    res.json({
+      from: new Date(q.fromMs).toISOString(),
+      to: new Date(q.toMs).toISOString(),
+      tz: q.tz,
+      as_of: new Date(q.asOfMs).toISOString(),
+      group_by: q.group_by,
+      rows: rows.slice(0, limit).map((r) => commissionJson(r, q.group_by)),
+      next_offset: rows.length > limit ? q.offset + limit : null,
+    });
+  });
+
+  api.get("/reports/statements", async (req, res) => {
+    const q = parseQuery(StatementQuery, req, res);
+    const scope = q && scoped(res, q);
+    if (!q || !scope) return;
+    const filter = { ...q, ...scope, timeZone: q.tz, statuses: q.status, campaignId: q.campaign_id };
+    if (q.format === "csv") {
+      return sendCsv(res, `statement_${day(q.fromMs)}_${day(q.toMs)}.csv`, statementCsvHeader, statementStream({ ...filter, limit: q.limit }), (l) => statementCsv(statementJson(l, q.asOfMs)));
+    }
+    const limit = q.limit ?? DEFAULT_PAGE;
+    const lines = await statement({ ...filter, limit: limit + 1 });
+    res.json({
+      from: new Date(q.fromMs).toISOString(),
+      to: new Date(q.toMs).toISOString(),
+      as_of: new Date(q.asOfMs).toISOString(),
+      lines: lines.slice(0, limit).map((l) => statementJson(l, q.asOfMs)),
+      next_offset: lines.length > limit ? q.offset + limit : null,
+    });
+  });
+
+  api.get("/reports/payouts", async (req, res) => {
+    const q = parseQuery(payoutQuery, req, res);
+    const scope = q && scoped(res, q);
+    if (!q || !scope) return;
+    const [lines, minPayout] = await Promise.all([payable({ ...q, ...scope, campaignId: q.campaign_id }), thresholds.lookup()]);
+    const rows = payoutRows(lines, minPayout);
+    if (q.format === "csv") return sendCsv(res, `payouts_${day(q.asOfMs)}.csv`, payoutCsvHeader, toAsync(rows), payoutCsv);
+    res.json({ as_of: new Date(q.asOfMs).toISOString(), rows });
+  });
+
+  api.put("/payout-thresholds/:campaign_id", express.json({ limit: "4kb" }), async (req, res) => {
+    if (!canManage(res.locals.principal as Principal)) return void res.status(403).json({ error: "forbidden", message: "only admin and finance keys set payout thresholds" });
+    const id = Number(req.params.campaign_id);
+    if (!Number.isInteger(id) || id < 1 || id > 2 ** 32 - 1) return void res.status(400).json({ error: "validation_failed", issues: [{ path: "campaign_id", message: "must be a positive integer", code: "custom" }] });
+    const body = ThresholdBody.safeParse(req.body);
+    if (!body.success) return sendValidationError(res, body.error);
+    await thresholds.set(id, body.data.min_payout_minor);
+    res.json({ campaign_id: id, min_payout_minor: body.data.min_payout_minor });
+  });
+  return api;
+}
+
+/** A ClickHouse failure or timeout is the store being unavailable, not a bug: 503 so callers retry. */
+function clickhouseUnavailable(log: Logger): express.ErrorRequestHandler {
+  return (err, _req, res, next) => {
+    if (!(err instanceof AppError) || err.code !== "clickhouse_error" || res.headersSent) return next(err);
+    log.warn({ query: err.context.query, err: err.message }, "report_query_failed");
+    res.status(503).json({ error: "reports_unavailable", message: "the report could not be computed now; retry" });
+  };
+}
+
+async function* toAsync<T>(rows: readonly T[]): AsyncIterable<T> {
+  yield* rows;
+}
+
+/** The finance API: figures summed from the commission ledger, as JSON or CSV, plus the dashboard. */
+export async function startReports(config: ReportsConfig, deps: { log: Logger; lifecycle: Lifecycle; catalog?: Catalog }) {
   const { log, lifecycle } = deps;
   const metrics = createMetrics("reports");
   const ch = createClickHouse({ url: config.CLICKHOUSE_URL, database: config.CLICKHOUSE_DATABASE, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, log });
   lifecycle.defer("clickhouse", () => ch.close());
-  const commissionByInfluencer = getCommissionByInfluencer(ch);
-  const CommissionQuery = commissionQuery(config.MAX_RANGE_DAYS);
+  const catalog = deps.catalog ?? connectCatalog(config, deps);
+  const thresholds = new PayoutThresholds(catalog.redis, `${catalog.prefix}reports:payout_min`, config.PAYOUT_MIN_DEFAULT_MINOR);
 
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(httpMetricsMiddleware(metrics));
   app.use(opsRouter({ metrics, isStopping: () => lifecycle.isStopping, checks: [{ name: "clickhouse", check: () => ch.ping() }] }));
-
-  const api = express.Router();
-  api.use(bearerAuth([config.REPORTS_API_KEY]));
-  api.get("/reports/commissions", async (req, res) => {
-    const q = CommissionQuery.safeParse(req.query);
-    if (!q.success) return sendValidationError(res, q.error);
-    const { from, to, format, influencer_id, campaign_id, merchant_id, currency } = q.data;
-    const rows = await commissionByInfluencer({ fromMs: from, toMs: to, influencerId: influencer_id, campaignId: campaign_id, merchantId: merchant_id, currency });
-    const out = rows.map((r) => ({
-      influencer_id: r.influencer_id,
-      currency: r.commission_currency,
-      pending_minor: r.pending_minor,
-      approved_minor: r.approved_minor,
-      rejected_minor: r.rejected_minor,
-      reversed_minor: r.reversed_minor,
-      total_minor: r.pending_minor + r.approved_minor,
-      conversions: r.conversions,
-    }));
-    if (format === "json") return void res.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), rows: out });
-    res.setHeader("Content-Type", "text/csv; charset=utf-8");
-    res.setHeader("Content-Disposition", `attachment; filename="commissions_${new Date(from).toISOString().slice(0, 10)}_${new Date(to).toISOString().slice(0, 10)}.csv"`);
-    const csv = stringify({ header: true, columns: ["influencer_id", "currency", "pending", "approved", "rejected", "reversed", "total", "conversions"] });
-    csv.pipe(res);
-    for (const r of out) {
-      const m = (v: number) => formatMinor(v, r.currency);
-      csv.write([r.influencer_id, r.currency, m(r.pending_minor), m(r.approved_minor), m(r.rejected_minor), m(r.reversed_minor), m(r.total_minor), r.conversions]);
-    }
-    csv.end();
-  });
-  app.use("/v1", api);
+  const openapi = openApiDocument(config.MAX_RANGE_DAYS);
+  app.get("/openapi.json", (_req, res) => void res.json(openapi));
+  app.use("/dashboard", dashboardRouter());
+  app.get("/", (_req, res) => res.redirect("/dashboard/"));
+  app.use("/v1", keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)), reportsApi(ch, config, thresholds));
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
+  app.use(clickhouseUnavailable(log));
   app.use(errorHandler(log));
 
   const server = await listen(app, config.PORT, config.HOST);

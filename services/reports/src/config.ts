@@ -1,16 +1,19 @@
-import { clickhouseEnv, httpEnv, logEnv, parseConfig } from "@aff/common";
+import { clickhouseEnv, httpEnv, logEnv, parseConfig, redisEnv } from "@aff/common";
 import { z } from "zod";
 
 export const ReportsConfig = z.object({
   ...logEnv,
   ...httpEnv,
   ...clickhouseEnv,
-  /** port for the finance API, CSV exports and ops endpoints */
+  ...redisEnv,
+  /** port for the finance API, CSV exports, dashboard and ops endpoints */
   PORT: z.coerce.number().int().min(0).max(65535).default(8083),
-  /** bearer key with the finance role (sees every figure) */
+  /** bootstrap bearer key with the finance role (sees every figure); other keys are catalog API keys */
   REPORTS_API_KEY: z.string().min(16).default("dev-finance-key-change-me"),
   /** longest period one report may cover, in days */
   MAX_RANGE_DAYS: z.coerce.number().int().min(1).max(3660).default(400),
+  /** minimum payout for campaigns without their own threshold, in minor units of the settlement currency */
+  PAYOUT_MIN_DEFAULT_MINOR: z.coerce.number().int().min(0).default(0),
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 

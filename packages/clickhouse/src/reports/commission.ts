@@ -1,0 +1,122 @@
+import { z } from "zod";
+import { CLICKS_TABLE } from "../clicks";
+import type { Querier } from "../client";
+import { LEDGER_TABLE } from "../ledger";
+import { ident, raw, type Sql, sql } from "../sql";
+import { clicksWhere, ledgerWhere, type ReportFilter, statusCondition, zoneLiteral } from "./filter";
+import { Int64Text } from "./int64";
+
+export const GroupBy = z.enum(["influencer", "campaign", "merchant", "day", "week", "month"]);
+export type GroupBy = z.infer<typeof GroupBy>;
+
+export const SortKey = z.enum(["key", "total", "payable", "conversions", "clicks", "revenue"]);
+export type SortKey = z.infer<typeof SortKey>;
+
+export type CommissionReportQuery = ReportFilter & { groupBy: GroupBy; sort: SortKey; order: "asc" | "desc"; limit?: number; offset: number };
+
+/** The bucket expression of a grouping over a time column (ids for entity groupings, local dates for periods). */
+function keyExpr(groupBy: GroupBy, timeColumn: string, timeZone: string): Sql {
+  const t = ident(timeColumn);
+  const tz = zoneLiteral(timeZone);
+  switch (groupBy) {
+    case "influencer":
+      return raw("influencer_id");
+    case "campaign":
+      return raw("campaign_id");
+    case "merchant":
+      return raw("merchant_id");
+    case "day":
+      return sql`toDate(${t}, ${tz})`;
+    case "week":
+      return sql`toMonday(${t}, ${tz})`;
+    case "month":
+      return sql`toStartOfMonth(${t}, ${tz})`;
+  }
+}
+
+export const CommissionReportRow = z.object({
+  k: z.union([z.number().int(), z.string()]),
+  currency: z.string(),
+  pending_minor: Int64Text,
+  approved_minor: Int64Text,
+  payable_minor: Int64Text,
+  rejected_minor: Int64Text,
+  reversed_minor: Int64Text,
+  conversions: Int64Text,
+  revenue_minor: Int64Text,
+  revenue_currency: z.string(),
+  revenue_currency_max: z.string(),
+  clicks: Int64Text,
+  unique_clicks: Int64Text,
+  bot_clicks: Int64Text,
+});
+export type CommissionReportRow = z.infer<typeof CommissionReportRow>;
+
+const SORT_EXPR: Record<SortKey, string> = {
+  key: "k",
+  total: "pending_minor + approved_minor + payable_minor",
+  payable: "payable_minor",
+  conversions: "conversions",
+  clicks: "clicks",
+  revenue: "revenue_minor",
+};
+
+/**
+ * Conversions count sale entries: a sale enters the ledger once per order (its event id is derived from the order),
+ * and FINAL collapses replays; counting them is exact and about twice as fast as uniqExact(conversion_id).
+ * Revenue is shown only when the group's orders share one currency (min = max).
+ */
+function ledgerAggregate(q: CommissionReportQuery): Sql {
+  const s = (status: "pending" | "approved" | "payable" | "rejected" | "reversed") => statusCondition(status, q.asOfMs);
+  return sql`SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
+      sumIf(commission_minor, ${s("pending")}) AS pending_minor,
+      sumIf(commission_minor, ${s("approved")}) AS approved_minor,
+      sumIf(commission_minor, ${s("payable")}) AS payable_minor,
+      sumIf(commission_minor, ${s("rejected")}) AS rejected_minor,
+      sumIf(commission_minor, ${s("reversed")}) AS reversed_minor,
+      countIf(entry_type = 'sale') AS conversions,
+      sumIf(order_amount_minor, status IN ('pending', 'approved')) AS revenue_minor,
+      toString(minIf(order_currency, entry_type = 'sale')) AS revenue_currency,
+      toString(maxIf(order_currency, entry_type = 'sale')) AS revenue_currency_max
+    FROM ${ident(LEDGER_TABLE)} FINAL
+    WHERE ${ledgerWhere(q)}
+    GROUP BY k, currency`;
+}
+
+/**
+ * Unique clicks are counted exactly here (non-bot clicks, distinct per link, IP, user agent and UTC hour) rather
+ * than from the redirect's is_unique flag, which each redirect instance sets from its own memory.
+ */
+function clicksAggregate(q: CommissionReportQuery): Sql {
+  return sql`SELECT ${keyExpr(q.groupBy, "clicked_at", q.timeZone)} AS k,
+      count() AS clicks,
+      countIf(is_bot = 1) AS bot_clicks,
+      uniqExactIf(link_id, ip, user_agent, toStartOfHour(clicked_at), is_bot = 0) AS unique_clicks
+    FROM ${ident(CLICKS_TABLE)} FINAL
+    WHERE ${clicksWhere(q)}
+    GROUP BY k`;
+}
+
+/**
+ * Commission per group and settlement currency, with click figures of the group joined in. Groups with clicks
+ * but no ledger rows come back with an empty currency (unless a currency or status filter asks for money only).
+ * Ties are broken by key then currency, so pages are stable.
+ */
+export function commissionReportSql(q: CommissionReportQuery): Sql {
+  const moneyOnly = q.currency !== undefined || (q.statuses !== undefined && q.statuses.length > 0);
+  const join = raw(moneyOnly ? "ANY LEFT JOIN" : "ALL FULL OUTER JOIN");
+  const dir = raw(q.order === "desc" ? "DESC" : "ASC");
+  const limit = q.limit === undefined ? raw("") : sql` LIMIT ${q.offset}, ${q.limit}`;
+  return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
+      revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
+    FROM (${ledgerAggregate(q)}) ${join} (${clicksAggregate(q)}) USING k
+    ORDER BY ${raw(SORT_EXPR[q.sort])} ${dir}, k ASC, currency ASC${limit}`;
+}
+
+export function getCommissionReport(ch: Querier) {
+  return (q: CommissionReportQuery) => ch.query("commission_report", commissionReportSql(q), CommissionReportRow);
+}
+
+export function streamCommissionReport(ch: Querier) {
+  return (q: CommissionReportQuery) => ch.stream("commission_report_stream", commissionReportSql(q), CommissionReportRow);
+}

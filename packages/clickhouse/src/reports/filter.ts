@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { join, literal, raw, type Sql, sql } from "../sql";
+
+/**
+ * The five statuses finance works with. The ledger has four buckets; "payable" is the part of "approved" whose
+ * holding period is over at the report's `as of` instant, and "approved" then means approved but still held.
+ */
+export const ReportStatus = z.enum(["pending", "approved", "payable", "rejected", "reversed"]);
+export type ReportStatus = z.infer<typeof ReportStatus>;
+
+/** Every filter a report accepts, already validated (see services/reports/src/query.ts). */
+export type ReportFilter = {
+  fromMs: number;
+  toMs: number;
+  /** IANA zone for day/week/month buckets (validated against Intl by the caller) */
+  timeZone: string;
+  /** instant at which approved money counts as payable; fixed per request so a report is reproducible */
+  asOfMs: number;
+  merchantId?: number;
+  campaignId?: number;
+  influencerId?: number;
+  statuses?: readonly ReportStatus[];
+  currency?: string;
+};
+
+/** SQL condition selecting the ledger rows of one report status. */
+export function statusCondition(status: ReportStatus, asOfMs: number): Sql {
+  const asOf = new Date(asOfMs);
+  switch (status) {
+    case "approved":
+      return sql`(status = 'approved' AND payable_at > ${asOf})`;
+    case "payable":
+      return sql`(status = 'approved' AND payable_at <= ${asOf})`;
+    default:
+      return sql`status = ${status}`;
+  }
+}
+
+/** Scope filters shared by the ledger and the clicks table (both carry merchant, campaign and influencer ids). */
+export function scopeWhere(f: ReportFilter): Sql[] {
+  const parts: Sql[] = [];
+  if (f.influencerId !== undefined) parts.push(sql`influencer_id = ${f.influencerId}`);
+  if (f.campaignId !== undefined) parts.push(sql`campaign_id = ${f.campaignId}`);
+  if (f.merchantId !== undefined) parts.push(sql`merchant_id = ${f.merchantId}`);
+  return parts;
+}
+
+/** WHERE clause over commission_ledger_v1 for a filter: period on event_time, scope, statuses, currency. */
+export function ledgerWhere(f: ReportFilter): Sql {
+  const parts = [sql`event_time >= ${new Date(f.fromMs)}`, sql`event_time < ${new Date(f.toMs)}`, ...scopeWhere(f)];
+  if (f.statuses && f.statuses.length > 0) parts.push(sql`(${join(f.statuses.map((s) => statusCondition(s, f.asOfMs)), " OR ")})`);
+  if (f.currency !== undefined) parts.push(sql`commission_currency = ${f.currency}`);
+  return join(parts, " AND ");
+}
+
+/** WHERE clause over clicks_raw_v1: same period and scope (statuses and currency do not apply to clicks). */
+export function clicksWhere(f: ReportFilter): Sql {
+  return join([sql`clicked_at >= ${new Date(f.fromMs)}`, sql`clicked_at < ${new Date(f.toMs)}`, ...scopeWhere(f)], " AND ");
+}
+
+/** The zone as a SQL string literal (the value was checked against Intl's list before it got here). */
+export const zoneLiteral = (timeZone: string): Sql => raw(literal(timeZone));

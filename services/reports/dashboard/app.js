@@ -1,0 +1,141 @@
+// Dashboard script: reads the filters, calls the reports API with the key, draws uPlot charts and tables.
+(() => {
+  
+  const $ = (id) => document.getElementById(id);
+  const FILTERS = ["from", "to", "tz", "merchant_id", "campaign_id", "influencer_id", "currency", "status"];
+  const STATUSES = ["pending", "approved", "payable", "rejected", "reversed"];
+  let chart = null;
+
+  const exponent = (c) => new Intl.NumberFormat("en", { style: "currency", currency: c }).resolvedOptions().maximumFractionDigits;
+  function money(minor, currency) {
+    const e = exponent(currency);
+    const neg = minor < 0;
+    const digits = String(Math.abs(minor)).padStart(e + 1, "0");
+    const whole = digits.slice(0, digits.length - e);
+    return `${neg ? "-" : ""}${whole}${e ? `.${digits.slice(digits.length - e)}` : ""} ${currency}`;
+  }
+
+  function params(extra) {
+    const p = new URLSearchParams();
+    for (const f of FILTERS) {
+      const v = $(f).value.trim();
+      if (v) p.set(f, v);
+    }
+    for (const [k, v] of Object.entries(extra)) p.set(k, String(v));
+    return p;
+  }
+
+  async function api(extra) {
+    const res = await fetch(`/v1/reports/commissions?${params(extra)}`, { headers: { authorization: `Bearer ${$("key").value}` } });
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      const issues = (body.issues || []).map((i) => `${i.path}: ${i.message}`).join("; ");
+      throw new Error(`${res.status} ${body.error || ""} ${issues}`.trim());
+    }
+    return res;
+  }
+  const json = async (extra) => (await api(extra)).json();
+
+  /** The currency with the largest total: the one the time series shows when no currency filter is set. */
+  function mainCurrency(rows) {
+    const totals = new Map();
+    for (const r of rows) if (r.currency) totals.set(r.currency, (totals.get(r.currency) || 0) + Math.abs(r.total_minor));
+    return [...totals.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] || null;
+  }
+
+  function drawTotals(rows) {
+    const byCurrency = new Map();
+    // A day earning in two currencies has one row per currency, each carrying the day's clicks: count them once.
+    const clicksByDay = new Map();
+    let conversions = 0;
+    for (const r of rows) {
+      clicksByDay.set(r.period, r.clicks);
+      conversions += r.conversions;
+      if (r.currency) byCurrency.set(r.currency, (byCurrency.get(r.currency) || 0) + r.total_minor);
+    }
+    const clicks = [...clicksByDay.values()].reduce((a, b) => a + b, 0);
+    const cells = [...byCurrency.entries()].map(([c, v]) => `<div><span>Commission ${c}</span><b class="total-commission" data-currency="${c}">${money(v, c)}</b></div>`);
+    cells.push(`<div><span>Clicks</span><b id="total-clicks">${clicks}</b></div>`, `<div><span>Conversions</span><b id="total-conversions">${conversions}</b></div>`);
+    $("totals").innerHTML = cells.join("");
+  }
+
+  function drawSeries(rows, currency) {
+    const days = [...new Set(rows.map((r) => r.period))].sort();
+    const commission = days.map((d) => rows.filter((r) => r.period === d && r.currency === currency).reduce((s, r) => s + r.total_minor, 0) / 10 ** (currency ? exponent(currency) : 0));
+    const clicks = days.map((d) => rows.filter((r) => r.period === d).reduce((s, r) => s + r.clicks, 0) / Math.max(1, new Set(rows.filter((r) => r.period === d).map((r) => r.currency)).size));
+    const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+    $("chart-currency").textContent = currency ? `(${currency})` : "";
+    const opts = {
+      width: Math.max(400, $("timeseries").clientWidth || 900),
+      height: 260,
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+      scales: { x: { time: true }, clicks: {} },
+      series: [{}, { label: `Commission ${currency || ""}`, stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.12)" }, { label: "Clicks", stroke: "#f59e0b", width: 2, scale: "clicks" }],
+      axes: [{}, { label: "commission" }, { side: 1, scale: "clicks", label: "clicks", grid: { show: false } }],
+    };
+    if (chart) chart.destroy();
+    chart = new uPlot(opts, [xs, commission, clicks], $("timeseries"));
+  }
+
+  function drawStatuses(rows, currency) {
+    const sums = STATUSES.map((s) => rows.filter((r) => r.currency === currency).reduce((a, r) => a + r[`${s}_minor`], 0));
+    const max = Math.max(1, ...sums.map(Math.abs));
+    $("statuses").innerHTML = STATUSES.map((s, i) => `<tr data-status="${s}"><td>${s}</td><td class="num">${currency ? money(sums[i], currency) : "-"}</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(sums[i])) / max)}"></div></td></tr>`).join("");
+    for (const bar of $("statuses").querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
+  }
+
+  function drawTop(table, rows, keyName) {
+    const max = Math.max(1, ...rows.map((r) => Math.abs(r.total_minor)));
+    $(table).innerHTML = rows.map((r) => `<tr><td>#${r[keyName]}</td><td class="num">${r.currency ? money(r.total_minor, r.currency) : "-"}</td><td class="num">${r.clicks} clicks</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`).join("");
+    for (const bar of $(table).querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
+  }
+
+  async function load() {
+    document.body.dataset.state = "loading";
+    $("error").textContent = "";
+    localStorage.setItem("reports_key", $("key").value);
+    try {
+      const [series, influencers, campaigns] = await Promise.all([
+        json({ group_by: "day", limit: 10000 }),
+        json({ group_by: "influencer", sort: "total", order: "desc", limit: 10 }),
+        json({ group_by: "campaign", sort: "total", order: "desc", limit: 10 }),
+      ]);
+      const currency = $("currency").value.trim() || mainCurrency(series.rows);
+      drawTotals(series.rows);
+      drawSeries(series.rows, currency);
+      drawStatuses(series.rows, currency);
+      drawTop("top-influencers", influencers.rows, "influencer_id");
+      drawTop("top-campaigns", campaigns.rows, "campaign_id");
+      document.body.dataset.state = "ready";
+    } catch (err) {
+      $("error").textContent = err.message;
+      document.body.dataset.state = "error";
+    }
+  }
+
+  async function download() {
+    try {
+      const res = await api({ group_by: "day", format: "csv" });
+      const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") || "")?.[1] || "commissions.csv";
+      const url = URL.createObjectURL(await res.blob());
+      const a = Object.assign(document.createElement("a"), { href: url, download: name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      $("error").textContent = err.message;
+    }
+  }
+
+  const today = new Date();
+  $("to").value = new Date(today.getTime() + 86_400_000).toISOString().slice(0, 10);
+  $("from").value = new Date(today.getTime() - 29 * 86_400_000).toISOString().slice(0, 10);
+  $("key").value = localStorage.getItem("reports_key") || "";
+  $("filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    load();
+  });
+  $("download").addEventListener("click", download);
+  if ($("key").value) load();
+})();
