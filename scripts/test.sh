@@ -5,6 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
 ensure_built
+say "chromium for the dashboard test"
+bash infra/ensure-chromium.sh
 say "lint (biome)"
 npx biome check .
 say "tests (vitest)"
