@@ -24,6 +24,8 @@ export const AttributionConfig = z.object({
   STALL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** ms a campaign is cached in memory */
   CAMPAIGN_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** days a status change that arrived before its sale stays applicable; older ones are counted parked_expired and never applied */
+  PARKED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   /** test-only fault injection: SIGKILL this process after a batch is written and before its offsets are committed */
   FAULT_KILL_AFTER_WRITE: z
     .enum(["true", "false"])
