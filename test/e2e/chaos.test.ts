@@ -13,15 +13,20 @@ import { FxRates } from "../../packages/catalog/src";
 import { Int64Text, raw } from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
 import { createTestWorld, eventually, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
+import { startPostback } from "../../services/postback/src/app";
+import { loadConfig as postbackConfig } from "../../services/postback/src/config";
 import { click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
 
 const SALES = Number(process.env.CHAOS_SALES ?? 20_000);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 48);
+const POSTBACK_INSTANCES = Number(process.env.CHAOS_POSTBACK_INSTANCES ?? 4);
 const MIN_KILLS = 5;
 const EUR_USD = { num: 11, den: 10, text: "1.1" };
 
 let world: TestWorld;
 let urls: Urls;
+/** several postback instances, as in production behind a load balancer: each has its own producer in flight */
+let postbackUrls: string[] = [];
 let stopping = false;
 let current: ChildProcess | undefined;
 const run = promisify(execFile);
@@ -31,6 +36,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   world = await createTestWorld(inject("stack"), "chaos");
   urls = await startServices(world, { attribution: false });
+  const extra = await Promise.all(
+    Array.from({ length: POSTBACK_INSTANCES - 1 }, () =>
+      startPostback(postbackConfig(world.env), { log: world.log, lifecycle: world.lifecycle, catalog: world.catalog }),
+    ),
+  );
+  postbackUrls = [urls.postbackUrl, ...extra.map((p) => `http://127.0.0.1:${p.server.port}`)];
 });
 afterAll(async () => {
   stopping = true;
@@ -191,8 +202,8 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
     await pool(
       plans,
       CONCURRENCY,
-      async (p) => {
-        for (const body of postbacksFor(p, t0)) await sendUntilAccepted(urls.postbackUrl, { ...body, merchant_id: merchant.id, token: merchant.postback_token });
+      async (p, i) => {
+        for (const body of postbacksFor(p, t0)) await sendUntilAccepted(postbackUrls[i % postbackUrls.length] ?? urls.postbackUrl, { ...body, merchant_id: merchant.id, token: merchant.postback_token });
       },
       (done) => {
         sent = done;

@@ -26,6 +26,10 @@ export const AttributionConfig = z.object({
   CAMPAIGN_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   /** days a status change that arrived before its sale stays applicable; older ones are counted parked_expired and never applied */
   PARKED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** dlq:replay only: replay dead letters whose reason starts with this (empty = all) */
+  DLQ_REPLAY_REASON: z.string().default(""),
+  /** dlq:replay only: consumer group remembering what was replayed; a new name replays from the beginning again */
+  DLQ_REPLAY_GROUP: z.string().min(1).default("attribution-dlq-replay"),
   /** test-only fault injection: SIGKILL this process after a batch is written and before its offsets are committed */
   FAULT_KILL_AFTER_WRITE: z
     .enum(["true", "false"])
