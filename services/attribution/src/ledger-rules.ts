@@ -40,7 +40,7 @@ export type Outcome =
   | "ignored_currency_mismatch"
   | "ignored_unattributed";
 
-export type ConversionBooks = { conversion?: ConversionRow; ledger: LedgerRow[]; outcomes: Map<string, Outcome> };
+export type ConversionBooks = { conversion?: ConversionRow; ledger: LedgerRow[]; outcomes: Map<string, Outcome>; saleEventId?: string };
 
 /** Commission in settlement minor units for an order amount: basis points of the converted amount, or fixed. */
 export function commissionOf(r: Pick<Resolution, "commission" | "commission_currency" | "fx_rate">, orderMinor: number, orderCurrency: string): number {
@@ -157,7 +157,7 @@ export function computeBooks(history: readonly HistoryEvent[], opts: { parkedRet
     version: Math.max(...events.map((h) => h.event.received_at_ms)) * 1000 + Math.min(999, events.length),
   };
   if (!attributed) for (const [id, o] of outcomes) if (o === "applied") outcomes.set(id, "ignored_unattributed");
-  return { conversion, ledger, outcomes };
+  return { conversion, ledger, outcomes, saleEventId: e.event_id };
 }
 
 /** Applies one status change to the state; returns its outcome. */

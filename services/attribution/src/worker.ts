@@ -18,7 +18,7 @@ import type { Logger } from "@aff/common";
 import { ClickEvent, ConversionEvent, decodeJson } from "@aff/events";
 import { ACKS_ALL, type BatchHandler, type KafkaMessage, type Producer } from "@aff/kafka";
 import { createParseStep, createResolveStep, createValidateStep, type ResolveDeps } from "./conversion-steps";
-import { computeBooks, type HistoryEvent, type Outcome, Resolution } from "./ledger-rules";
+import { type ConversionBooks, computeBooks, type HistoryEvent, type Outcome, Resolution } from "./ledger-rules";
 import { pipe } from "./pipeline";
 
 export type DeadLetter = { topic: string; partition: number; message: KafkaMessage; reason: string };
@@ -160,7 +160,7 @@ export function createConversionHandler(deps: {
       const books = computeBooks(history, { parkedRetentionMs: deps.parkedRetentionMs });
       if (books.conversion) conversions.push(books.conversion);
       ledger.push(...books.ledger);
-      reportOutcomes(deps, id, books.outcomes, batchEvents);
+      reportOutcomes(deps, id, books, batchEvents);
     }
     await Promise.all([deps.store.writeConversions(conversions), deps.store.writeLedger(ledger)]);
     const touched = new Map<string, HourlyTouch>();
@@ -175,10 +175,12 @@ export function createConversionHandler(deps: {
 }
 
 /** Logs and counts what became of this batch's events, and of parked events that this batch's sale released. */
-function reportOutcomes(deps: { counters: ConversionCounters; log: Logger }, conversionId: string, outcomes: Map<string, Outcome>, batchEvents: Set<string>) {
-  for (const [eventId, outcome] of outcomes) {
+function reportOutcomes(deps: { counters: ConversionCounters; log: Logger }, conversionId: string, books: ConversionBooks, batchEvents: Set<string>) {
+  const saleIsNew = books.saleEventId !== undefined && batchEvents.has(books.saleEventId);
+  for (const [eventId, outcome] of books.outcomes) {
     if (!batchEvents.has(eventId)) {
-      if (outcome !== "parked") deps.counters.outcome("unparked");
+      // an earlier event whose sale came in this batch: it was parked until now
+      if (saleIsNew && outcome !== "parked") deps.counters.outcome(outcome === "parked_expired" ? "parked_expired" : "unparked");
       continue;
     }
     deps.counters.outcome(outcome);
