@@ -46,7 +46,7 @@ const env = {
   PORT: "0",
   KAFKAJS_NO_PARTITIONER_WARNING: "1",
 };
-const log = createLogger("bench", "warn");
+const log = createLogger("bench", process.env.BENCH_LOG_LEVEL ?? "warn");
 const lifecycle = new Lifecycle(log, 20_000);
 await ensureDatabase({ url: env.CLICKHOUSE_URL }, id);
 const ch = createClickHouse({ url: env.CLICKHOUSE_URL, database: id });

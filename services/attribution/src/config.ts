@@ -15,7 +15,7 @@ export const AttributionConfig = z.object({
   /** consumer group writing clicks to ClickHouse */
   GROUP_CLICKS: z.string().min(1).default("attribution-clicks"),
   /** partitions processed concurrently per consumer (bounds work in flight) */
-  PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(64).default(3),
+  PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(64).default(6),
   /** ms without a heartbeat before Kafka hands a dead worker's partitions to another */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(10_000),
   /** ms a batch may take before a slow_batch warning */

@@ -118,6 +118,13 @@ export function createConversionHandler(deps: {
   const resolve = createResolveStep(deps.resolve);
   const rebuild = serialisedRebuild(deps.store.rebuildHourly);
   return async (messages, ctx) => {
+    const phases: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (name: string) => {
+      const t = performance.now();
+      phases[name] = Math.round(t - mark);
+      mark = t;
+    };
     const letters: DeadLetter[] = [];
     const fresh: { event: ConversionEvent; seq: number; message: KafkaMessage }[] = [];
     for (const m of messages) {
@@ -125,6 +132,7 @@ export function createConversionHandler(deps: {
       if (r.kind === "ok") fresh.push({ event: r.value, seq: Number(m.offset), message: m });
       else if (r.kind === "dlq") letters.push({ ...ctx, message: m, reason: r.reason });
     }
+    lap("parse");
     const ids = [...new Set(fresh.map((f) => f.event.conversion_id))];
     const histories = new Map<string, HistoryEvent[]>(ids.map((id) => [id, []]));
     const frozen = new Map<string, Resolution>();
@@ -133,6 +141,7 @@ export function createConversionHandler(deps: {
       histories.get(row.conversion_id)?.push(h);
       if (h.resolution) frozen.set(h.event.event_id, h.resolution);
     }
+    lap("read_history");
     const batchEvents = new Set<string>();
     const toStore: HistoryEvent[] = [];
     for (const f of fresh) {
@@ -152,7 +161,9 @@ export function createConversionHandler(deps: {
       batchEvents.add(f.event.event_id);
       histories.get(f.event.conversion_id)?.push(h);
     }
+    lap("resolve");
     await deps.store.writeEvents(toStore.map(historyToRow));
+    lap("write_events");
 
     const conversions: ConversionRow[] = [];
     const ledger: LedgerRow[] = [];
@@ -162,15 +173,19 @@ export function createConversionHandler(deps: {
       ledger.push(...books.ledger);
       reportOutcomes(deps, id, books, batchEvents);
     }
+    lap("compute");
     await Promise.all([deps.store.writeConversions(conversions), deps.store.writeLedger(ledger)]);
+    lap("write_ledger");
     const touched = new Map<string, HourlyTouch>();
     for (const l of ledger) {
       const hourStartSec = Math.floor(Date.parse(`${l.event_time.replace(" ", "T")}Z`) / 1000 / HOUR_S) * HOUR_S;
       touched.set(`${l.campaign_id}:${hourStartSec}`, { campaignId: l.campaign_id, hourStartSec });
     }
     await rebuild([...touched.values()]);
+    lap("rebuild_hourly");
     await deps.deadLetter(letters);
     deps.counters.processed(messages.length);
+    deps.log.debug({ ...ctx, size: messages.length, phases_ms: phases }, "conversion_batch_phases");
   };
 }
 
