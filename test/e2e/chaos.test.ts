@@ -192,9 +192,10 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       await stackCtl("start", "clickhouse");
     })();
     let sendingDone = false;
+    // kills at random instants, spaced so that each new worker gets its partitions back and writes something first
     const killer = (async () => {
-      while (!stopping && (worker.kills < MIN_KILLS || !sendingDone)) {
-        await sleep(4_000 + Math.random() * 6_000);
+      while (!stopping && (worker.kills < MIN_KILLS || (!sendingDone && worker.kills < MIN_KILLS + 2))) {
+        await sleep(10_000 + Math.random() * 12_000);
         worker.kill();
       }
     })();
