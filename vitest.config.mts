@@ -16,6 +16,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          // the chaos test runs on its own: `npm run test:chaos` (vitest.chaos.config.mts)
+          exclude: ["**/node_modules/**", "test/e2e/chaos.test.ts"],
           environment: "node",
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,

@@ -76,6 +76,16 @@ export const CampaignInputFields = z.strictObject({
   default_destination: z.string().max(2048),
   /** days after a click during which a sale is credited to it */
   attribution_window_days: z.number().int().min(1).max(365).default(30),
+  /** last_click credits the click id the merchant sent; first_click credits the earliest click of the same shopper (IP and user agent) on the campaign inside the window */
+  attribution_model: z.enum(["last_click", "first_click"]).default("last_click"),
+  /** seconds: a sale sooner than this after its click is flagged suspect (coupon-extension hijacking); 0 = off */
+  min_click_to_conversion_seconds: z.number().int().min(0).max(86_400).default(0),
+  /** who is credited when the click and a valid coupon name different influencers */
+  coupon_policy: z.enum(["click_wins", "coupon_wins"]).default("click_wins"),
+  /** days after approval before approved commission becomes payable */
+  holding_days: z.number().int().min(0).max(365).default(30),
+  /** per-influencer commission replacing the campaign's */
+  influencer_overrides: z.array(z.strictObject({ influencer_id: EntityId, commission: CommissionRule })).max(10_000).default([]),
   /** query parameter carrying the click id to the merchant */
   click_param: z
     .string()

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import type { Inserter } from "./client";
+import { CLICKS_TABLE } from "./clicks";
+import type { Inserter, Querier } from "./client";
+import { Int64Text } from "./reports";
+import { ident, join, type Sql, type SqlValue, sql } from "./sql";
 
 export const LEDGER_TABLE = "commission_ledger_v1";
 export const CONVERSIONS_TABLE = "conversions_v1";
@@ -53,4 +56,95 @@ export function insertLedgerEntries(ch: Inserter) {
 
 export function insertConversions(ch: Inserter) {
   return (rows: readonly ConversionRow[]) => ch.insert("insert_conversions", CONVERSIONS_TABLE, rows.map((r) => ConversionRow.parse(r)));
+}
+
+export const CONVERSION_EVENTS_TABLE = "conversion_events_v1";
+export const HOURLY_TABLE = "commission_hourly_v1";
+
+/** A stored conversion event (schema/005); `seq` orders the events of one conversion. */
+export const ConversionEventRow = z.object({
+  conversion_id: z.string().length(32),
+  event_id: z.string().length(32),
+  seq: Int64Text,
+  type: z.string(),
+  event: z.string(),
+  resolution: z.string(),
+  settlement_amount_minor: Int64Text,
+  fx_rate: z.string(),
+  received_at: z.string(),
+});
+export type ConversionEventRow = z.output<typeof ConversionEventRow>;
+
+export function insertConversionEvents(ch: Inserter) {
+  return (rows: readonly ConversionEventRow[]) => ch.insert("insert_conversion_events", CONVERSION_EVENTS_TABLE, rows.map((r) => ConversionEventRow.parse(r)));
+}
+
+/** `(a, b, c)` for an IN clause (ClickHouse 18.16 rejects an array literal there). */
+function inList(values: readonly SqlValue[]): Sql {
+  return sql`(${join(values.map((v) => sql`${v}`), ", ")})`;
+}
+
+/** IN lists are chunked so a query stays far below ClickHouse's max_query_size (256 KiB). */
+const IN_CHUNK = 2_000;
+
+/** Every stored event of the given conversions (duplicates of a row may appear until merged; callers dedupe). */
+export function getConversionEvents(ch: Querier) {
+  return async (conversionIds: readonly string[]): Promise<ConversionEventRow[]> => {
+    const out: ConversionEventRow[] = [];
+    for (let i = 0; i < conversionIds.length; i += IN_CHUNK) {
+      const ids = conversionIds.slice(i, i + IN_CHUNK);
+      const rows = await ch.query(
+        "conversion_events_by_id",
+        sql`SELECT conversion_id, event_id, seq, type, event, resolution, settlement_amount_minor, fx_rate, toString(received_at) AS received_at
+          FROM ${ident(CONVERSION_EVENTS_TABLE)} WHERE conversion_id IN ${inList(ids)}`,
+        ConversionEventRow,
+      );
+      out.push(...rows);
+    }
+    return out;
+  };
+}
+
+/** An hourly aggregate cell touched by a batch: every key of that campaign and hour is rebuilt. */
+export type HourlyTouch = { campaignId: number; hourStartSec: number };
+
+/**
+ * Overwrites the hourly totals of the touched campaigns and hours with totals rebuilt from the ledger (FINAL),
+ * at `version`. Never increments: running it twice, or after a replay, writes the same totals.
+ * Callers must serialise rebuilds and pass increasing versions, so a later rebuild (which saw more) wins.
+ */
+export function rebuildHourly(ch: Querier) {
+  return async (touched: readonly HourlyTouch[], version: number): Promise<void> => {
+    const campaigns = [...new Set(touched.map((t) => t.campaignId))];
+    const hours = [...new Set(touched.map((t) => t.hourStartSec))];
+    if (campaigns.length === 0) return;
+    for (let i = 0; i < hours.length; i += IN_CHUNK) {
+      await ch.exec(
+        "rebuild_commission_hourly",
+        sql`INSERT INTO ${ident(HOURLY_TABLE)}
+          SELECT toStartOfHour(event_time) AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
+            sum(commission_minor), sum(order_amount_minor), count(), uniqExactIf(conversion_id, entry_type = 'sale'), toUInt64(${version})
+          FROM ${ident(LEDGER_TABLE)} FINAL
+          WHERE campaign_id IN ${inList(campaigns)} AND toUInt32(toStartOfHour(event_time)) IN ${inList(hours.slice(i, i + IN_CHUNK))}
+          GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`,
+      );
+    }
+  };
+}
+
+const FirstClickRow = z.object({ influencer_id: z.number().int(), link_id: z.number().int(), clicked_at_ms: Int64Text });
+
+/** The earliest non-bot click on `campaignId` by the same shopper (IP and user agent) as `clickId`, inside [fromMs, toMs]. */
+export function getFirstClick(ch: Querier) {
+  return async (clickId: string, campaignId: number, fromMs: number, toMs: number) => {
+    const rows = await ch.query(
+      "first_click",
+      sql`SELECT influencer_id, link_id, clicked_at_ms FROM ${ident(CLICKS_TABLE)} FINAL
+        WHERE campaign_id = ${campaignId} AND is_bot = 0 AND clicked_at_ms >= ${fromMs} AND clicked_at_ms <= ${toMs}
+          AND (ip, user_agent) IN (SELECT ip, user_agent FROM ${ident(CLICKS_TABLE)} WHERE click_id = ${clickId})
+        ORDER BY clicked_at_ms LIMIT 1`,
+      FirstClickRow,
+    );
+    return rows[0];
+  };
 }

@@ -108,7 +108,7 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
     lastFetchAt = Date.now();
   });
 
-  const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+  const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
     if (batch.messages.length === 0) return;
     const t0 = performance.now();
     const ctx = { topic: batch.topic, partition: batch.partition };
@@ -129,6 +129,8 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
     if (!last) return;
     const next = (BigInt(last.offset) + 1n).toString();
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    // without this kafkajs fetches the same batch again (eachBatchAutoResolve is off): committed is not resolved
+    resolveOffset(last.offset);
     const ms = performance.now() - t0;
     o.onBatch?.({ ...ctx, size: batch.messages.length, ms });
     if (ms > (o.slowBatchMs ?? 5_000)) o.log.warn({ ...ctx, size: batch.messages.length, ms }, "slow_batch");

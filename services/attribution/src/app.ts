@@ -1,12 +1,12 @@
-import { type Campaign, connectCatalog } from "@aff/catalog";
-import { createClickHouse, ensureDatabase, migrate } from "@aff/clickhouse";
+import { type Campaign, CouponRegistry, connectCatalog, FxRates } from "@aff/catalog";
+import { createClickHouse, ensureDatabase, getFirstClick, migrate } from "@aff/clickhouse";
 import { createMetrics, errorHandler, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
 import { createBatchConsumer, createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
 import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
 import type { AttributionConfig } from "./config";
-import { createClickHandler, createConversionHandler, createDeadLetterSink } from "./worker";
+import { clickHouseStore, createClickHandler, createConversionHandler, createDeadLetterSink } from "./worker";
 
 /** The attribution worker: two consumer groups (conversions, clicks) writing to ClickHouse, plus ops endpoints. */
 export async function startAttribution(config: AttributionConfig, deps: { log: Logger; lifecycle: Lifecycle }) {
@@ -15,6 +15,12 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   const processed = new Counter({ name: "messages_processed_total", help: "messages handled and committed", labelNames: ["topic"] as const, registers: [metrics.registry] });
   const dead = new Counter({ name: "messages_dead_lettered_total", help: "messages sent to the dead-letter topic", labelNames: ["reason"] as const, registers: [metrics.registry] });
   const batchSeconds = new Histogram({ name: "batch_duration_seconds", help: "write-and-commit time per batch", labelNames: ["topic"] as const, registers: [metrics.registry] });
+  const outcomes = new Counter({
+    name: "conversion_event_outcomes_total",
+    help: "what became of conversion events: applied, parked (status change before its sale), unparked (applied once the sale came), parked_expired, ignored_*, refund_capped, ...",
+    labelNames: ["outcome"] as const,
+    registers: [metrics.registry],
+  });
   const batchSize = new Histogram({ name: "batch_size", help: "messages per batch", labelNames: ["topic"] as const, buckets: [1, 10, 100, 500, 1000, 5000], registers: [metrics.registry] });
 
   const chOpts = { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, log };
@@ -38,7 +44,13 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   await producer.connect();
   lifecycle.defer("kafka_producer", () => producer.disconnect());
 
-  const counters = (topic: string) => ({ processed: (n: number) => processed.inc({ topic }, n), deadLettered: (reason: string) => dead.inc({ reason }) });
+  const counters = (topic: string) => ({
+    processed: (n: number) => processed.inc({ topic }, n),
+    deadLettered: (reason: string) => dead.inc({ reason }),
+    outcome: (outcome: string) => outcomes.inc({ outcome }),
+  });
+  const coupons = new CouponRegistry(catalog.redis, catalog.prefix);
+  const fx = new FxRates(catalog.redis, catalog.prefix);
   const deadLetter = createDeadLetterSink(producer, config.TOPIC_DEAD_LETTERS, log, counters(config.TOPIC_DEAD_LETTERS));
   const afterWriteBeforeCommit = config.FAULT_KILL_AFTER_WRITE
     ? () => {
@@ -56,7 +68,20 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     groupId: config.GROUP_CONVERSIONS,
     topic: config.TOPIC_POSTBACKS,
     afterWriteBeforeCommit,
-    handle: createConversionHandler({ ch, clickIdSecret: config.CLICK_ID_SECRET, getCampaign: (id) => campaigns.fetch(id), deadLetter, counters: counters(config.TOPIC_POSTBACKS) }),
+    handle: createConversionHandler({
+      store: clickHouseStore(ch),
+      resolve: {
+        clickIdSecret: config.CLICK_ID_SECRET,
+        getCampaign: (id) => campaigns.fetch(id),
+        getCoupon: (merchantId, code) => coupons.get(merchantId, code),
+        rateAt: (from, to, atMs) => fx.rateAt(from, to, atMs),
+        firstClick: getFirstClick(ch),
+      },
+      deadLetter,
+      counters: counters(config.TOPIC_POSTBACKS),
+      log,
+      parkedRetentionMs: config.PARKED_RETENTION_DAYS * 86_400_000,
+    }),
   });
   const clicks = createBatchConsumer({ ...common, groupId: config.GROUP_CLICKS, topic: config.TOPIC_CLICKS, handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS) }) });
 

@@ -15,7 +15,7 @@ export const AttributionConfig = z.object({
   /** consumer group writing clicks to ClickHouse */
   GROUP_CLICKS: z.string().min(1).default("attribution-clicks"),
   /** partitions processed concurrently per consumer (bounds work in flight) */
-  PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(64).default(3),
+  PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(64).default(6),
   /** ms without a heartbeat before Kafka hands a dead worker's partitions to another */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(10_000),
   /** ms a batch may take before a slow_batch warning */
@@ -24,6 +24,12 @@ export const AttributionConfig = z.object({
   STALL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** ms a campaign is cached in memory */
   CAMPAIGN_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** days a status change that arrived before its sale stays applicable; older ones are counted parked_expired and never applied */
+  PARKED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** dlq:replay only: replay dead letters whose reason starts with this (empty = all) */
+  DLQ_REPLAY_REASON: z.string().default(""),
+  /** dlq:replay only: consumer group remembering what was replayed; a new name replays from the beginning again */
+  DLQ_REPLAY_GROUP: z.string().min(1).default("attribution-dlq-replay"),
   /** test-only fault injection: SIGKILL this process after a batch is written and before its offsets are committed */
   FAULT_KILL_AFTER_WRITE: z
     .enum(["true", "false"])

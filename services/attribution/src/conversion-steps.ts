@@ -1,24 +1,22 @@
-import type { Campaign } from "@aff/catalog";
-import type { ConversionRow, LedgerRow } from "@aff/clickhouse";
-import { toDateTimeText } from "@aff/clickhouse";
-import { applyBasisPoints, deterministicId, verifyClickId } from "@aff/common";
+import { type Campaign, type Coupon, convertMinor, couponValidAt } from "@aff/catalog";
+import { verifyClickId } from "@aff/common";
 import { ConversionEvent, decodeJson } from "@aff/events";
+import type { Resolution } from "./ledger-rules";
 import { dlq, ok, type Step } from "./pipeline";
 
-export type Attribution = ConversionRow["attribution"];
-
-export type Resolved = {
-  event: ConversionEvent;
-  attribution: Attribution;
-  campaign?: Campaign;
-  influencerId: number;
-  linkId: number;
-  clickedAtMs?: number;
-};
-
-export type Built = { conversion: ConversionRow; ledger: LedgerRow[] };
-
 const DAY_MS = 86_400_000;
+/** a click id minted this long after the merchant's sale time is still believed (clock skew), but flagged */
+const CLOCK_SKEW_MS = 10 * 60_000;
+
+export type FirstClick = { influencer_id: number; link_id: number; clicked_at_ms: number };
+
+export type ResolveDeps = {
+  clickIdSecret: string;
+  getCampaign: (id: number) => Promise<Campaign | undefined>;
+  getCoupon: (merchantId: number, code: string) => Promise<Coupon | undefined>;
+  rateAt: (from: string, to: string, atMs: number) => Promise<string | undefined>;
+  firstClick?: (clickId: string, campaignId: number, fromMs: number, toMs: number) => Promise<FirstClick | undefined>;
+};
 
 export function createParseStep(): Step<Buffer | null, ConversionEvent> {
   return (value) => {
@@ -27,77 +25,107 @@ export function createParseStep(): Step<Buffer | null, ConversionEvent> {
   };
 }
 
-/** Credits the conversion from its signed click id; a forged, foreign or expired click leaves it unattributed. */
-export function createResolveStep(deps: { clickIdSecret: string; getCampaign: (id: number) => Promise<Campaign | undefined> }): Step<ConversionEvent, Resolved> {
-  return async (event) => {
-    if (event.type !== "sale") return dlq(`unsupported_event_type:${event.type}`);
-    const none = (attribution: Attribution): Resolved => ({ event, attribution, influencerId: 0, linkId: 0 });
-    if (!event.click_id) return ok(none("unattributed"));
-    const click = verifyClickId(deps.clickIdSecret, event.click_id);
-    if (!click.ok) return ok(none("forged_click"));
-    const campaign = await deps.getCampaign(click.facts.campaignId);
-    if (!campaign) return dlq("unknown_campaign");
-    if (campaign.merchant_id !== event.merchant_id) return ok(none("foreign_click"));
-    if (event.occurred_at_ms - click.facts.clickedAtMs > campaign.attribution_window_days * DAY_MS) return ok(none("expired_click"));
-    return ok({ event, attribution: "click", campaign, influencerId: click.facts.influencerId, linkId: click.facts.linkId, clickedAtMs: click.facts.clickedAtMs });
+/** Events the books cannot use at all go to the dead letters before they are stored. */
+export function createValidateStep(): Step<ConversionEvent, ConversionEvent> {
+  return (e) => {
+    if (e.type === "sale" && (e.amount_minor === undefined || e.currency === undefined)) return dlq("sale_without_amount");
+    if ((e.type === "refund" || e.type === "adjust") && e.amount_minor === undefined) return dlq(`${e.type}_without_amount`);
+    if (e.type === "refund" && e.amount_minor === 0) return dlq("refund_of_zero");
+    return ok(e);
   };
 }
 
-/** Commission in minor units of the campaign's currency: basis points of the order amount, or a fixed amount. */
-export function commissionFor(campaign: Campaign, amountMinor: number): number {
-  return campaign.commission.type === "bps" ? applyBasisPoints(amountMinor, campaign.commission.bps) : campaign.commission.amount_minor;
+type Credit = { campaign: Campaign; influencerId: number; linkId: number; clickedAtMs?: number };
+type ClickCheck = { credit?: Credit; failure?: "forged_click" | "expired_click" | "foreign_click"; flags: string[] };
+
+async function checkClick(deps: ResolveDeps, e: ConversionEvent): Promise<ClickCheck | "unknown_campaign"> {
+  if (!e.click_id) return { flags: [] };
+  const click = verifyClickId(deps.clickIdSecret, e.click_id);
+  if (!click.ok) return { failure: "forged_click", flags: ["forged_click"] };
+  const campaign = await deps.getCampaign(click.facts.campaignId);
+  if (!campaign) return "unknown_campaign";
+  if (campaign.merchant_id !== e.merchant_id) return { failure: "foreign_click", flags: ["foreign_click"] };
+  const ageMs = e.occurred_at_ms - click.facts.clickedAtMs;
+  if (ageMs > campaign.attribution_window_days * DAY_MS) return { failure: "expired_click", flags: ["expired_click"] };
+  const flags = ageMs < -CLOCK_SKEW_MS ? ["click_after_sale"] : [];
+  let credit: Credit = { campaign, influencerId: click.facts.influencerId, linkId: click.facts.linkId, clickedAtMs: click.facts.clickedAtMs };
+  if (campaign.attribution_model === "first_click" && deps.firstClick) {
+    const first = await deps.firstClick(e.click_id, campaign.id, e.occurred_at_ms - campaign.attribution_window_days * DAY_MS, e.occurred_at_ms);
+    if (first) credit = { campaign, influencerId: first.influencer_id, linkId: first.link_id, clickedAtMs: first.clicked_at_ms };
+  }
+  return { credit, flags };
 }
 
-/** The conversion row and the ledger entries for a sale. Ids and times come from the event, so a replay rebuilds identical rows. */
-export function createBuildStep(): Step<Resolved, Built> {
-  return (r) => {
-    const e = r.event;
-    const orderCurrency = e.currency ?? "XXX";
+async function checkCoupon(deps: ResolveDeps, e: ConversionEvent): Promise<{ credit?: Credit; flags: string[] }> {
+  if (!e.coupon_code) return { flags: [] };
+  const coupon = await deps.getCoupon(e.merchant_id, e.coupon_code);
+  if (!coupon) return { flags: ["coupon_unknown"] };
+  if (!couponValidAt(coupon, e.occurred_at_ms)) return { flags: ["coupon_out_of_dates"] };
+  const campaign = await deps.getCampaign(coupon.campaign_id);
+  if (!campaign || campaign.merchant_id !== e.merchant_id) return { flags: ["coupon_unknown_campaign"] };
+  return { credit: { campaign, influencerId: coupon.influencer_id, linkId: 0 }, flags: [] };
+}
+
+/** Click and coupon together: the same influencer, or the click's campaign policy decides (default: the click wins). */
+function decide(click: ClickCheck, coupon: { credit?: Credit }): { credit?: Credit; via: "click" | "coupon"; flags: string[] } {
+  const c = click.credit;
+  const k = coupon.credit;
+  if (c && k && (c.influencerId !== k.influencerId || c.campaign.id !== k.campaign.id)) {
+    return c.campaign.coupon_policy === "coupon_wins" ? { credit: k, via: "coupon", flags: ["click_coupon_conflict"] } : { credit: c, via: "click", flags: ["click_coupon_conflict"] };
+  }
+  if (c) return { credit: c, via: "click", flags: [] };
+  return { credit: k, via: "coupon", flags: [] };
+}
+
+/**
+ * Who is credited for a sale and on what terms: the signed click id (verified; a forged one is unattributed and
+ * flagged), the coupon registry, the campaign's policy, window and minimum click-to-conversion time, the commission
+ * rule (per-influencer override first) and the FX rate in force at the sale. Unresolvable facts go to the dead letters.
+ */
+export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Resolution> {
+  return async (e) => {
     const amount = e.amount_minor ?? 0;
-    const campaign = r.campaign;
-    if (campaign && campaign.currency !== orderCurrency) return dlq(`no_fx_rate:${orderCurrency}->${campaign.currency}`);
-    const commission = campaign ? commissionFor(campaign, amount) : 0;
-    const commissionCurrency = campaign?.currency ?? orderCurrency;
-    const conversion: ConversionRow = {
-      conversion_id: e.conversion_id,
-      merchant_id: e.merchant_id,
-      order_id: e.order_id,
-      campaign_id: campaign?.id ?? 0,
-      influencer_id: r.influencerId,
-      link_id: r.linkId,
-      click_id: e.click_id ?? "",
-      attribution: r.attribution,
-      suspect: 0,
-      status: "pending",
-      order_amount_minor: amount,
-      order_currency: orderCurrency,
-      commission_minor: commission,
-      commission_currency: commissionCurrency,
-      occurred_at: toDateTimeText(e.occurred_at_ms),
-      version: e.received_at_ms,
-    };
-    const ledger: LedgerRow[] = campaign
-      ? [
-          {
-            entry_id: deterministicId(e.event_id, "pending"),
-            event_id: e.event_id,
-            conversion_id: e.conversion_id,
-            merchant_id: e.merchant_id,
-            campaign_id: campaign.id,
-            influencer_id: r.influencerId,
-            entry_type: "sale",
-            status: "pending",
-            order_amount_minor: amount,
-            order_currency: orderCurrency,
-            commission_minor: commission,
-            commission_currency: commissionCurrency,
-            event_time: toDateTimeText(e.occurred_at_ms),
-            payable_at: toDateTimeText(e.occurred_at_ms),
-            recorded_at: toDateTimeText(e.received_at_ms),
-            version: e.received_at_ms,
-          },
-        ]
-      : [];
-    return ok({ conversion, ledger });
+    const currency = e.currency ?? "XXX";
+    const click = await checkClick(deps, e);
+    if (click === "unknown_campaign") return dlq("unknown_campaign");
+    const coupon = await checkCoupon(deps, e);
+    const chosen = decide(click, coupon);
+    const flags = [...click.flags, ...coupon.flags, ...chosen.flags];
+    const credit = chosen.credit;
+    if (!credit) {
+      return ok({
+        attribution: click.failure ?? "unattributed",
+        campaign_id: 0,
+        influencer_id: 0,
+        link_id: 0,
+        suspect: click.failure === "forged_click",
+        flags,
+        commission: { type: "fixed", amount_minor: 0 },
+        commission_currency: currency,
+        fx_rate: "1",
+        settlement_amount_minor: amount,
+        holding_days: 0,
+      });
+    }
+    const campaign = credit.campaign;
+    const rate = await deps.rateAt(currency, campaign.currency, e.occurred_at_ms);
+    if (rate === undefined) return dlq(`no_fx_rate:${currency}->${campaign.currency}`);
+    const minMs = campaign.min_click_to_conversion_seconds * 1000;
+    const fast = chosen.via === "click" && credit.clickedAtMs !== undefined && minMs > 0 && e.occurred_at_ms - credit.clickedAtMs < minMs;
+    if (fast) flags.push("short_click_to_conversion");
+    const override = campaign.influencer_overrides.find((o) => o.influencer_id === credit.influencerId);
+    return ok({
+      attribution: chosen.via,
+      campaign_id: campaign.id,
+      influencer_id: credit.influencerId,
+      link_id: credit.linkId,
+      suspect: fast || flags.includes("click_after_sale"),
+      flags,
+      commission: override?.commission ?? campaign.commission,
+      commission_currency: campaign.currency,
+      fx_rate: rate,
+      settlement_amount_minor: convertMinor(amount, currency, campaign.currency, rate),
+      holding_days: campaign.holding_days,
+    });
   };
 }

@@ -2,6 +2,7 @@ import { CampaignInput, type Catalog, InfluencerInput, LinkCode, LinkInput, Merc
 import { AppError, bearerAuth, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
+import { adminCampaignExtras } from "./admin-campaign-extras";
 import { adminMerchants } from "./admin-merchants";
 
 const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
@@ -52,5 +53,6 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   read("/influencers/:id", Id, (id: number) => catalog.getInfluencer(id));
   read("/links/:id", LinkCode, (code: string) => catalog.getLink(code));
   r.use(adminMerchants(catalog));
+  r.use(adminCampaignExtras(catalog));
   return r;
 }

@@ -1,0 +1,286 @@
+/**
+ * Chaos: 20,000 sales plus approvals, rejections and refunds through the postback API while the attribution worker
+ * is SIGKILLed at random (>= 5 times), the broker is restarted once and ClickHouse is stopped for 10 s. Afterwards
+ * every figure must equal the ground truth computed here, to the cent. Run with `npm run test:chaos` (own vitest config).
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { z } from "zod";
+import { FxRates } from "../../packages/catalog/src";
+import { Int64Text, raw } from "../../packages/clickhouse/src";
+import { conversionId } from "../../packages/common/src";
+import { createTestWorld, eventually, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
+import { startPostback } from "../../services/postback/src/app";
+import { loadConfig as postbackConfig } from "../../services/postback/src/config";
+import { click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
+
+const SALES = Number(process.env.CHAOS_SALES ?? 20_000);
+const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 48);
+const POSTBACK_INSTANCES = Number(process.env.CHAOS_POSTBACK_INSTANCES ?? 4);
+const MIN_KILLS = 5;
+const EUR_USD = { num: 11, den: 10, text: "1.1" };
+
+let world: TestWorld;
+let urls: Urls;
+/** several postback instances, as in production behind a load balancer: each has its own producer in flight */
+let postbackUrls: string[] = [];
+let stopping = false;
+let current: ChildProcess | undefined;
+const run = promisify(execFile);
+const stackCtl = (action: "stop" | "start", service: "kafka" | "clickhouse") => run("bash", [path.join(REPO_ROOT, "infra", "stack.sh"), action, service]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  world = await createTestWorld(inject("stack"), "chaos");
+  urls = await startServices(world, { attribution: false });
+  const extra = await Promise.all(
+    Array.from({ length: POSTBACK_INSTANCES - 1 }, () =>
+      startPostback(postbackConfig(world.env), { log: world.log, lifecycle: world.lifecycle, catalog: world.catalog }),
+    ),
+  );
+  postbackUrls = [urls.postbackUrl, ...extra.map((p) => `http://127.0.0.1:${p.server.port}`)];
+});
+afterAll(async () => {
+  stopping = true;
+  current?.kill("SIGKILL");
+  await world?.close();
+});
+
+/** Keeps one worker process alive, like a process manager would: respawned whenever it exits. */
+function superviseWorker() {
+  const logDir = path.join(REPO_ROOT, ".stack", "logs");
+  mkdirSync(logDir, { recursive: true });
+  const out = openSync(path.join(logDir, "chaos-worker.log"), "a");
+  const spawnOne = () => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "services/attribution/dist/main.js")], {
+      env: { ...process.env, ...world.env, LOG_LEVEL: "warn", KAFKA_SESSION_TIMEOUT_MS: "6000", STALL_MS: "120000" },
+      stdio: ["ignore", out, out],
+    });
+    current = child;
+    child.once("exit", () => {
+      if (!stopping && current === child) setTimeout(spawnOne, 200);
+    });
+  };
+  spawnOne();
+  let kills = 0;
+  return {
+    kill() {
+      if (!current || current.exitCode !== null) return false;
+      current.kill("SIGKILL");
+      kills++;
+      return true;
+    },
+    get kills() {
+      return kills;
+    },
+  };
+}
+
+type Plan = { orderId: string; amount: number; currency: "USD" | "EUR"; influencer: number; clickId: string; kind: number };
+type Expected = { pending: number; approved: number; rejected: number; reversed: number; entries: number };
+
+const roundHalfUp = (num: number, den: number) => Math.floor((2 * num + den) / (2 * den));
+
+/** The ground truth, computed independently of the worker: 10 % of the USD value, refunds pro rata, capped at the sale. */
+function expectedFor(p: Plan): Expected {
+  const usd = p.currency === "USD" ? p.amount : roundHalfUp(p.amount * EUR_USD.num, EUR_USD.den);
+  const c = roundHalfUp(usd * 1000, 10_000);
+  const zero = { pending: 0, approved: 0, rejected: 0, reversed: 0 };
+  switch (p.kind) {
+    case 0:
+      return { ...zero, approved: c, entries: 3 };
+    case 1: {
+      const rev = roundHalfUp(c * Math.floor(p.amount / 3), p.amount);
+      return { ...zero, approved: c - rev, reversed: rev, entries: 5 };
+    }
+    case 2:
+      return { ...zero, rejected: c, entries: 3 };
+    case 3:
+      return { ...zero, pending: c, entries: 1 };
+    default:
+      return { ...zero, reversed: c, entries: 3 };
+  }
+}
+
+/** The postbacks of one order, sent one after another (each retried until acknowledged). */
+function postbacksFor(p: Plan, t0: number): Record<string, string | number>[] {
+  const at = (k: number) => t0 + k * 1000;
+  const base = { order_id: p.orderId, currency: p.currency };
+  const sale = { ...base, type: "sale", amount: p.amount, click_id: p.clickId, occurred_at: at(0) };
+  const approve = { ...base, type: "approve", occurred_at: at(1) };
+  switch (p.kind) {
+    case 0:
+      return [sale, approve];
+    case 1:
+      return [sale, approve, { ...base, type: "refund", amount: Math.floor(p.amount / 3), occurred_at: at(2) }];
+    case 2:
+      return [sale, { ...base, type: "reject", reason: "returned", occurred_at: at(1) }];
+    case 3:
+      return [sale];
+    case 4:
+      return [sale, { ...base, type: "refund", amount: p.amount, occurred_at: at(2) }];
+    default:
+      // a refund larger than the sale: capped at the sale
+      return [sale, { ...base, type: "refund", amount: p.amount * 2, occurred_at: at(2) }];
+  }
+}
+
+async function sendUntilAccepted(url: string, body: Record<string, string | number>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/postback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      await res.arrayBuffer();
+      if (res.status === 202) return;
+      if (res.status < 500) throw new Error(`postback refused with ${res.status}`);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("postback refused")) throw err;
+    }
+    await sleep(Math.min(2_000, 100 * 2 ** attempt));
+  }
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<void>, onProgress: (done: number) => void) {
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < items.length; i = next++) {
+        await fn(items[i] as T, i);
+        onProgress(++done);
+      }
+    }),
+  );
+}
+
+const Totals = z.object({ pending: Int64Text, approved: Int64Text, rejected: Int64Text, reversed: Int64Text, n: Int64Text });
+const PerConversion = Totals.extend({ conversion_id: z.string() });
+const byStatus = (table: string, extra = "") =>
+  raw(`SELECT ${extra} sumIf(commission_minor, status = 'pending') AS pending, sumIf(commission_minor, status = 'approved') AS approved,
+    sumIf(commission_minor, status = 'rejected') AS rejected, sumIf(commission_minor, status = 'reversed') AS reversed,
+    ${table === "commission_hourly_v1" ? "sum(entries)" : "count()"} AS n FROM ${table} FINAL ${extra ? "GROUP BY conversion_id" : ""}`);
+
+describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
+  it("books every sale and change exactly once", async () => {
+    const t0 = Date.now() - 3_600_000;
+    const seeded = await seedCampaign(urls);
+    await new FxRates(world.catalog.redis, world.catalog.prefix).load([{ from: "EUR", to: "USD", rate: EUR_USD.text, effective_from_ms: 0 }]);
+    const { clickId } = await click(urls, seeded.link.code);
+    const merchant = seeded.merchant;
+    const plans: Plan[] = Array.from({ length: SALES }, (_, i) => ({
+      orderId: `CHAOS-${i}`,
+      amount: 100 + ((i * 7919) % 99_901),
+      currency: i % 5 === 0 ? "EUR" : "USD",
+      influencer: seeded.influencer.id,
+      clickId,
+      // half the orders stay pending; the others get an approval, a rejection or refunds (10,000 changes for 20,000 sales)
+      kind: i % 12 < 6 ? i % 12 : 3,
+    }));
+
+    const worker = superviseWorker();
+    let sent = 0;
+    const chaos = (async () => {
+      while (sent < SALES * 0.25) await sleep(200);
+      await stackCtl("stop", "kafka");
+      await sleep(3_000);
+      await stackCtl("start", "kafka");
+      while (sent < SALES * 0.6) await sleep(200);
+      await stackCtl("stop", "clickhouse");
+      await sleep(10_000);
+      await stackCtl("start", "clickhouse");
+    })();
+    let sendingDone = false;
+    // kills at random instants, spaced so that each new worker gets its partitions back and writes something first
+    const killer = (async () => {
+      while (!stopping && (worker.kills < MIN_KILLS || (!sendingDone && worker.kills < MIN_KILLS + 2))) {
+        await sleep(10_000 + Math.random() * 12_000);
+        worker.kill();
+      }
+    })();
+
+    const started = Date.now();
+    await pool(
+      plans,
+      CONCURRENCY,
+      async (p, i) => {
+        for (const body of postbacksFor(p, t0)) await sendUntilAccepted(postbackUrls[i % postbackUrls.length] ?? urls.postbackUrl, { ...body, merchant_id: merchant.id, token: merchant.postback_token });
+      },
+      (done) => {
+        sent = done;
+      },
+    );
+    sendingDone = true;
+    await Promise.all([chaos, killer]);
+    const sendMs = Date.now() - started;
+
+    const expected = new Map(plans.map((p) => [conversionId(merchant.id, p.orderId), expectedFor(p)]));
+    const truth = { pending: 0, approved: 0, rejected: 0, reversed: 0, n: 0 };
+    for (const e of expected.values()) {
+      truth.pending += e.pending;
+      truth.approved += e.approved;
+      truth.rejected += e.rejected;
+      truth.reversed += e.reversed;
+      truth.n += e.entries;
+    }
+    const ledgerTotals = await eventually(
+      async () => (await world.ch.query("chaos_ledger_totals", byStatus("commission_ledger_v1"), Totals))[0],
+      (t) => t?.n === truth.n,
+      600_000,
+      2_000,
+    );
+    const hourly = await eventually(
+      async () => (await world.ch.query("chaos_hourly_totals", byStatus("commission_hourly_v1"), Totals))[0],
+      (t) => t?.n === truth.n,
+      120_000,
+      1_000,
+    );
+    stopping = true;
+    current?.kill("SIGTERM");
+
+    const perConversion = await world.ch.query("chaos_per_conversion", byStatus("commission_ledger_v1", "conversion_id,"), PerConversion);
+    let lost = 0;
+    let duplicated = 0;
+    let wrong = 0;
+    const seen = new Set<string>();
+    for (const row of perConversion) {
+      seen.add(row.conversion_id);
+      const e = expected.get(row.conversion_id);
+      if (!e) {
+        duplicated += row.n;
+        continue;
+      }
+      lost += Math.max(0, e.entries - row.n);
+      duplicated += Math.max(0, row.n - e.entries);
+      if (row.pending !== e.pending || row.approved !== e.approved || row.rejected !== e.rejected || row.reversed !== e.reversed) wrong++;
+    }
+    for (const [id, e] of expected) if (!seen.has(id)) lost += e.entries;
+
+    const res = await fetch(`${urls.reportsUrl}/v1/reports/commissions?from=${new Date(t0 - 86_400_000).toISOString().slice(0, 10)}&to=${new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10)}`, {
+      headers: { authorization: `Bearer ${FINANCE_KEY}` },
+    });
+    const report = (await res.json()) as { rows: { pending_minor: number; approved_minor: number; rejected_minor: number; reversed_minor: number }[] };
+    const reportTotals = { pending: 0, approved: 0, rejected: 0, reversed: 0 };
+    for (const r of report.rows) {
+      reportTotals.pending += r.pending_minor;
+      reportTotals.approved += r.approved_minor;
+      reportTotals.rejected += r.rejected_minor;
+      reportTotals.reversed += r.reversed_minor;
+    }
+    const { n: _n, ...money } = truth;
+    const totalsMatch =
+      JSON.stringify({ ...ledgerTotals, n: undefined }) === JSON.stringify({ ...money, n: undefined }) &&
+      JSON.stringify({ ...hourly, n: undefined }) === JSON.stringify({ ...money, n: undefined }) &&
+      JSON.stringify(reportTotals) === JSON.stringify(money) &&
+      wrong === 0;
+    const summary = { sales: SALES, postbacks: plans.reduce((s, p) => s + postbacksFor(p, t0).length, 0), kills: worker.kills, send_s: Math.round(sendMs / 1000), lost, duplicated, wrong_conversions: wrong, totals_match: totalsMatch };
+    const result = { sales: SALES, kills: worker.kills, lost, duplicated, totals_match: totalsMatch };
+    writeFileSync(path.join(REPO_ROOT, ".stack", "chaos-result.json"), `${JSON.stringify(result)}\n`);
+    console.log(JSON.stringify(summary));
+
+    expect({ ledgerTotals, hourly, reportTotals }).toEqual({ ledgerTotals: truth, hourly: truth, reportTotals: money });
+    expect({ lost, duplicated, wrong }).toEqual({ lost: 0, duplicated: 0, wrong: 0 });
+    expect(worker.kills).toBeGreaterThanOrEqual(MIN_KILLS);
+  });
+});
