@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Catalog, createRedis } from "@aff/catalog";
-import { createMetrics, errorHandler, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
+import { createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
 import { Counter, Gauge } from "prom-client";
@@ -35,6 +35,7 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
     onSent: (n) => clicksSent.inc(n),
     onSpooled: (n) => clicksSpooled.inc(n),
   });
+  new Gauge({ name: "link_cache_entries", help: "links held in memory", registers: [metrics.registry], collect() { this.set(links.size); } });
   new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
   lifecycle.defer("kafka_producer", () => producer.disconnect());
   lifecycle.defer("click_publisher", () => publisher.stop());
@@ -50,6 +51,14 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
   subscriber.on("error", () => undefined);
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
   await links.subscribe(subscriber);
+  if (config.LINK_CACHE_WARM) {
+    // In the background: requests are served (from Redis on a miss) while the cache fills.
+    const t0 = Date.now();
+    links.warm().then(
+      (n) => log.info({ links: n, ms: Date.now() - t0 }, "link_cache_warmed"),
+      (err) => log.warn({ err: errorMessage(err) }, "link_cache_warm_failed"),
+    );
+  }
 
   const redirect = createRedirectHandler({
     links,
@@ -69,13 +78,7 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
-    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p))) {
-      void redirect(req, res).catch((err) => {
-        log.error({ err }, "redirect_failed");
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-      return;
-    }
+    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p))) return redirect(req, res);
     app(req, res);
   };
   const server = await listen(handler, config.PORT, config.HOST);
