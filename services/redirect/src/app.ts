@@ -23,6 +23,7 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-redirect`, log });
   const producer = createProducer(kafka);
+  const clicksTopic = { topic: config.TOPIC_CLICKS, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
   const spool = new Spool(config.CLICK_SPOOL_DIR, `clicks-${config.PORT}`);
   const publisher = new ClickPublisher({
     producer,
@@ -34,6 +35,7 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
     queueMax: config.CLICK_QUEUE_MAX,
     onSent: (n) => clicksSent.inc(n),
     onSpooled: (n) => clicksSpooled.inc(n),
+    prepare: () => ensureTopics(kafka, [clicksTopic], 10_000),
   });
   new Gauge({ name: "link_cache_entries", help: "links held in memory", registers: [metrics.registry], collect() { this.set(links.size); } });
   new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
@@ -41,9 +43,7 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
   lifecycle.defer("click_publisher", () => publisher.stop());
 
   // Topic creation is best effort at boot: the redirect must start and serve while Kafka is away.
-  ensureTopics(kafka, [{ topic: config.TOPIC_CLICKS, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR }]).catch((err) =>
-    log.warn({ err: String(err) }, "topic_setup_deferred"),
-  );
+  ensureTopics(kafka, [clicksTopic]).catch((err) => log.warn({ err: String(err) }, "topic_setup_deferred"));
   publisher.start();
 
   const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX, ttlMs: config.LINK_CACHE_TTL_MS });
