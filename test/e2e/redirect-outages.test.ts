@@ -100,9 +100,9 @@ describe("redirect outages", () => {
     expect(served.every((id) => ids.has(id))).toBe(true);
   });
 
-  it("propagates a revocation to two redirect processes through pub/sub (the cache TTL is too long to do it)", async () => {
+  it("propagates a revocation to two redirect processes through pub/sub (the periodic resync is too slow to do it)", async () => {
     const link = (await api<{ code: string }>(urls.redirectUrl, "/api/links", { campaign_id: seed.campaign.id, influencer_id: seed.influencer.id })).json;
-    const slowTtl = { LINK_CACHE_TTL_MS: "600000" };
+    const slowTtl = { LINK_CACHE_RESYNC_MS: "600000" };
     const [a, b] = await Promise.all([spawnRedirect("a", slowTtl), spawnRedirect("b", slowTtl)]);
     for (const p of [a, b]) expect((await click(asUrls(p.url), link.code)).status).toBe(302);
 

@@ -1,15 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Catalog, createRedis } from "@aff/catalog";
 import { createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
-import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
 import { Counter, Gauge } from "prom-client";
 import { adminApi } from "./admin-api";
-import { ClickPublisher } from "./click-publisher";
+import { ClickSink } from "./click-sink";
 import type { RedirectConfig } from "./config";
 import { LinkCache } from "./link-cache";
 import { createRedirectHandler } from "./redirect";
-import { Spool } from "./spool";
 
 const API_PREFIXES = ["/api/", "/healthz", "/readyz", "/metrics"];
 
@@ -21,32 +19,33 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
   const clicksSent = new Counter({ name: "clicks_published_total", help: "click events acknowledged by Kafka", registers: [metrics.registry] });
   const clicksSpooled = new Counter({ name: "clicks_spooled_total", help: "click events written to the spool file", registers: [metrics.registry] });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-redirect`, log });
-  const producer = createProducer(kafka);
-  const clicksTopic = { topic: config.TOPIC_CLICKS, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
-  const spool = new Spool(config.CLICK_SPOOL_DIR, `clicks-${config.PORT}`);
-  const publisher = new ClickPublisher({
-    producer,
-    topic: config.TOPIC_CLICKS,
-    spool,
+  const publisher = new ClickSink(
+    {
+      logLevel: config.LOG_LEVEL,
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-redirect`,
+      topic: config.TOPIC_CLICKS,
+      partitions: config.KAFKA_PARTITIONS,
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      spoolDir: config.CLICK_SPOOL_DIR,
+      spoolName: `clicks-${config.PORT}`,
+      batchMax: config.CLICK_BATCH_MAX,
+      flushMs: config.CLICK_FLUSH_MS,
+      queueMax: config.CLICK_QUEUE_MAX,
+    },
     log,
-    batchMax: config.CLICK_BATCH_MAX,
-    flushMs: config.CLICK_FLUSH_MS,
-    queueMax: config.CLICK_QUEUE_MAX,
-    onSent: (n) => clicksSent.inc(n),
-    onSpooled: (n) => clicksSpooled.inc(n),
-    prepare: () => ensureTopics(kafka, [clicksTopic], 10_000),
-  });
+    ({ sent, spooled }) => {
+      clicksSent.inc(sent);
+      clicksSpooled.inc(spooled);
+    },
+  );
+  lifecycle.defer("click_publisher", () => publisher.stop());
   new Gauge({ name: "link_cache_entries", help: "links held in memory", registers: [metrics.registry], collect() { this.set(links.size); } });
   new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
-  lifecycle.defer("kafka_producer", () => producer.disconnect());
-  lifecycle.defer("click_publisher", () => publisher.stop());
 
-  // Topic creation is best effort at boot: the redirect must start and serve while Kafka is away.
-  ensureTopics(kafka, [clicksTopic]).catch((err) => log.warn({ err: String(err) }, "topic_setup_deferred"));
-  publisher.start();
-
-  const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX, ttlMs: config.LINK_CACHE_TTL_MS });
+  const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX });
+  links.startResync(config.LINK_CACHE_RESYNC_MS);
+  lifecycle.defer("link_cache", () => links.stop());
   const subscriber = createRedis(config.REDIS_URL);
   subscriber.on("error", () => undefined);
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());

@@ -42,7 +42,12 @@ export class ClickPublisher {
   }
 
   publish(event: ClickEvent): void {
-    this.queue.push({ key: event.click_id, value: JSON.stringify(event) });
+    this.publishSerialized([event.click_id, JSON.stringify(event)]);
+  }
+
+  /** Events already serialized, as a flat list of click id, JSON, click id, JSON... (how the worker receives them). */
+  publishSerialized(pairs: readonly string[]): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) this.queue.push({ key: pairs[i] as string, value: pairs[i + 1] as string });
     if (this.queue.length > this.d.queueMax) {
       const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
       this.d.spool.append(overflow.map((p) => p.value));

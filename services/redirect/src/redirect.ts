@@ -1,17 +1,18 @@
+import { randomFillSync } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { LINK_CODE_PATTERN } from "@aff/catalog";
 import { signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
 import { LRUCache } from "lru-cache";
-import type { ClickPublisher } from "./click-publisher";
 import { botReason, clientIp, truncateIp } from "./client-info";
-import type { CachedLink, LinkCache } from "./link-cache";
+import type { LinkCache } from "./link-cache";
+import type { RedirectTarget } from "./link-record";
 
 export type RedirectOutcome = "redirect" | "bot_redirect" | "not_found" | "expired" | "bad_request" | "unavailable";
 
 export type RedirectDeps = {
   links: LinkCache;
-  publisher: ClickPublisher;
+  publisher: { publish(event: ClickEvent): void };
   clickIdSecret: string;
   trustProxy: boolean;
   notFoundUrl?: string;
@@ -28,6 +29,21 @@ function plain(res: ServerResponse, status: number, body: string, type = "text/p
 }
 
 const HOUR_MS = 3_600_000;
+const RANDOM_POOL_BYTES = 6 * 1024;
+
+/** The click id's 6 random bytes, cut from a pool refilled 1024 ids at a time (one call per id costs more than the HMAC). */
+function randomSource(): () => Buffer {
+  const pool = Buffer.alloc(RANDOM_POOL_BYTES);
+  let offset = RANDOM_POOL_BYTES;
+  return () => {
+    if (offset === RANDOM_POOL_BYTES) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    offset += 6;
+    return pool.subarray(offset - 6, offset);
+  };
+}
 
 /**
  * The hot path, on bare node:http: GET or HEAD /{code} -> 302 to the link's destination with a signed click id.
@@ -36,19 +52,20 @@ const HOUR_MS = 3_600_000;
  */
 export function createRedirectHandler(d: RedirectDeps) {
   // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
+  const random = randomSource();
   const uniques = new LRUCache<string, true>({ max: 100_000, ttl: HOUR_MS });
 
-  const serve = (req: IncomingMessage, res: ServerResponse, link: CachedLink | null): void => {
+  const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
-    if (link === null || !link.redirects) {
+    if (link === null) {
       d.count("not_found");
       return void notFound(res, d.notFoundUrl);
     }
     if (link.expiresAtMs !== 0 && now >= link.expiresAtMs) {
       d.count("expired");
-      return void notFound(res, link.fallbackUrl ?? d.notFoundUrl);
+      return void notFound(res, link.route.fallbackUrl ?? d.notFoundUrl);
     }
-    const clickId = signClickId(d.clickIdSecret, { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.campaignId, clickedAtMs: now });
+    const clickId = signClickId(d.clickIdSecret, { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now }, random());
     res.writeHead(302, {
       Location: link.location(clickId),
       "Cache-Control": "no-store",
@@ -67,10 +84,10 @@ export function createRedirectHandler(d: RedirectDeps) {
       v: 1,
       click_id: clickId,
       link_id: link.linkId,
-      link_code: link.code,
-      campaign_id: link.campaignId,
+      link_code: code,
+      campaign_id: link.route.campaignId,
       influencer_id: link.influencerId,
-      merchant_id: link.merchantId,
+      merchant_id: link.route.merchantId,
       clicked_at_ms: now,
       ip,
       user_agent: ua,
@@ -95,9 +112,9 @@ export function createRedirectHandler(d: RedirectDeps) {
       return void notFound(res, d.notFoundUrl);
     }
     const cached = d.links.peek(code);
-    if (cached !== undefined) return void serve(req, res, cached);
+    if (cached !== undefined) return void serve(req, res, code, cached);
     d.links.get(code).then(
-      (link) => serve(req, res, link),
+      (link) => serve(req, res, code, link),
       () => {
         d.count("unavailable");
         plain(res, 503, "Temporarily unavailable, please retry\n");
