@@ -52,7 +52,7 @@ export class ClickSink {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(workerFile(), { workerData: this.data });
+    const worker = new Worker(workerFile(), { workerData: this.data, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
     worker.on("message", (m: FromClickWorker) => {
       if (m.type !== "stats") return;
       this.onStats({ sent: m.sent - this.last.sent, spooled: m.spooled - this.last.spooled });

@@ -5,7 +5,7 @@ import { LRUCache } from "lru-cache";
 import { LinkRecords, type RedirectTarget } from "./link-record";
 
 /**
- * Links served from memory. A code not in memory is fetched from Redis (and kept); while Redis is down the links in
+ * Links served from memory. A code not in memory is read from Redis (and kept); while Redis is down the links in
  * memory keep being served. Changes announced on the catalog's channel are re-read at once on every instance; after
  * the subscriber reconnects (messages may have been missed) and every `resyncMs`, every link is re-read in batches.
  * There is no per-entry TTL: push plus resync keeps entries fresh without 16 bytes of timers per link.
@@ -23,16 +23,7 @@ export class LinkCache {
     private readonly log: Logger,
     opts: { max: number },
   ) {
-    this.cache = new LRUCache<string, string>({
-      max: opts.max,
-      allowStaleOnFetchRejection: true,
-      noDeleteOnFetchRejection: true,
-      // Unknown codes are not kept: junk codes must not push real links out of memory.
-      fetchMethod: async (code) => {
-        const link = await this.catalog.links.get(code);
-        return link ? this.records.encode(link) : undefined;
-      },
-    });
+    this.cache = new LRUCache<string, string>({ max: opts.max });
   }
 
   /** The target for a code when it is in memory (null: known, but must not redirect), without waiting. */
@@ -45,8 +36,23 @@ export class LinkCache {
   async get(code: string): Promise<RedirectTarget | null> {
     const hit = this.peek(code);
     if (hit !== undefined) return hit;
-    const record = await this.cache.fetch(code);
+    const record = await this.load(code);
     return record === undefined ? null : (this.records.decode(record) ?? null);
+  }
+
+  /**
+   * Reads one link from Redis into memory. Unknown codes are not kept, so junk codes cannot push real links out.
+   * Replies on the connection come in order, so a re-read issued after a change always lands after an older read.
+   */
+  private async load(code: string): Promise<string | undefined> {
+    const link = await this.catalog.links.get(code);
+    if (link === undefined) {
+      this.cache.delete(code);
+      return undefined;
+    }
+    const record = this.records.encode(link);
+    this.cache.set(code, record);
+    return record;
   }
 
   /** Loads every link from Redis (SCAN + MGET), so a fresh instance serves from memory at once. */
@@ -90,7 +96,7 @@ export class LinkCache {
       // Dropping the entry first means no request after this point is served the old link, even while the re-read runs.
       if (this.scans > 0) this.changedDuringScan.add(code);
       this.cache.delete(code);
-      void this.cache.fetch(code).catch(() => undefined);
+      this.load(code).catch(() => undefined);
     });
     subscriber.on("close", () => {
       wasDown = true;

@@ -2,6 +2,12 @@ import { checkDestination, type Link } from "@aff/catalog";
 
 const CLICK_ID_SLOT = "__aff_click_id__";
 
+/**
+ * A copy of `s` in one piece. Concatenations and slices are kept by V8 as trees of parts that pin their source
+ * strings (here the whole destination URL), several times the size of the text itself.
+ */
+const flat = (s: string): string => Buffer.from(s, "utf8").toString("utf8");
+
 /** What the links of one campaign share (on one origin), held once and referred to by index. */
 export type Route = { campaignId: number; merchantId: number; origin: string; fallbackUrl: string | undefined };
 
@@ -31,7 +37,7 @@ export class LinkRecords {
     const path = full.slice(dest.url.origin.length, at) + full.slice(at + CLICK_ID_SLOT.length);
     const fallback = link.fallback_url && checkDestination(link.fallback_url, link.allowed_domains).ok ? link.fallback_url : undefined;
     const route = this.route({ campaignId: link.campaign_id, merchantId: link.merchant_id, origin: dest.url.origin, fallbackUrl: fallback });
-    return `${link.id};${link.influencer_id};${link.expires_at_ms ?? 0};${route};${path}`;
+    return flat(`${link.id};${link.influencer_id};${link.expires_at_ms ?? 0};${route};${path}`);
   }
 
   /** The target of a record, or undefined for the empty record. */
