@@ -108,7 +108,7 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
     lastFetchAt = Date.now();
   });
 
-  const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
+  const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
     if (batch.messages.length === 0) return;
     const t0 = performance.now();
     const ctx = { topic: batch.topic, partition: batch.partition };
@@ -128,9 +128,6 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
     const last = batch.messages[batch.messages.length - 1];
     if (!last) return;
     const next = (BigInt(last.offset) + 1n).toString();
-    // Without resolving, kafkajs fetches the same batch again (eachBatchAutoResolve is off): a partition with more
-    // than one batch of backlog never moves past its first batch.
-    resolveOffset(last.offset);
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
     const ms = performance.now() - t0;
     o.onBatch?.({ ...ctx, size: batch.messages.length, ms });

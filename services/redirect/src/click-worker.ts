@@ -44,7 +44,8 @@ function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
     clearInterval(timer);
     void publisher
       .stop(m.timeoutMs)
-      .then(() => producer.disconnect())
+      // A disconnect from an unreachable broker can hang; the spool already holds what was not acknowledged.
+      .then(() => Promise.race([producer.disconnect(), new Promise((r) => setTimeout(r, 2_000).unref())]))
       .catch((err) => log.warn({ err: errorMessage(err) }, "click_producer_disconnect_failed"))
       .finally(() => {
         port.postMessage(stats());
