@@ -111,6 +111,12 @@ export class ClickPublisher {
     } catch (err) {
       if (this.kafkaHealthy) this.d.log.warn({ err: errorMessage(err), queued: this.queue.length }, "click_kafka_unavailable");
       this.kafkaHealthy = false;
+      // Reconnect from scratch next time: a fresh idempotent producer id, so sequence numbers left behind by a
+      // batch the broker may or may not have taken cannot make it refuse the batches that follow.
+      if (this.connected) {
+        this.connected = false;
+        await this.d.producer.disconnect().catch(() => undefined);
+      }
     }
   }
 
