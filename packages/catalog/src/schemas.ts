@@ -103,27 +103,3 @@ export type Campaign = z.infer<typeof Campaign>;
 export const InfluencerInput = z.strictObject({ name: Name, handle: z.string().trim().max(100).optional() });
 export const Influencer = InfluencerInput.extend({ id: EntityId, created_at_ms: z.number().int() });
 export type Influencer = z.infer<typeof Influencer>;
-
-export const LinkCode = z.string().regex(/^[A-Za-z0-9_-]{3,64}$/, "must be 3-64 letters, digits, - or _");
-
-export const LinkInput = z.strictObject({
-  campaign_id: EntityId,
-  influencer_id: EntityId,
-  /** deep link on one of the campaign's allowed domains; the campaign's default when absent */
-  destination: z.string().max(2048).optional(),
-  alias: LinkCode.optional(),
-});
-export const Link = z.object({
-  id: EntityId,
-  code: LinkCode,
-  campaign_id: EntityId,
-  influencer_id: EntityId,
-  merchant_id: EntityId,
-  destination: z.string(),
-  /** the campaign's allowlist when the link was saved; the destination is checked against it again at redirect */
-  allowed_domains: z.array(z.string()),
-  click_param: z.string(),
-  status: z.enum(["active", "revoked"]),
-  created_at_ms: z.number().int(),
-});
-export type Link = z.infer<typeof Link>;

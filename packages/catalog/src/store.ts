@@ -4,27 +4,16 @@ import type { Redis } from "ioredis";
 import type { z } from "zod";
 import { ApiKeys } from "./api-keys";
 import { checkDestination } from "./destination";
+import { type Link, type LinkInput, LinkStore } from "./links";
 import {
   Campaign,
   type CampaignInput,
   Influencer,
   type InfluencerInput,
-  Link,
-  type LinkInput,
   Merchant,
   type MerchantInput,
   type MerchantPostbackSettings,
 } from "./schemas";
-
-const CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-
-/** 7 random characters from an unambiguous alphabet (~40 bits); collisions are retried against Redis. */
-export function randomCode(length = 7): string {
-  const bytes = randomBytes(length);
-  let out = "";
-  for (const b of bytes) out += CODE_ALPHABET[b % CODE_ALPHABET.length];
-  return out;
-}
 
 /**
  * Merchants, campaigns, influencers and links, kept in Redis (AOF on) as JSON values.
@@ -32,16 +21,18 @@ export function randomCode(length = 7): string {
  */
 export class Catalog {
   readonly apiKeys: ApiKeys;
+  readonly links: LinkStore;
 
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
   ) {
     this.apiKeys = new ApiKeys(redis, prefix);
+    this.links = new LinkStore(redis, prefix);
   }
 
   get linkChannel(): string {
-    return `${this.prefix}links:changed`;
+    return this.links.channel;
   }
 
   private key(...parts: (string | number)[]): string {
@@ -144,41 +135,15 @@ export class Catalog {
     return this.getJson(Influencer, this.key("influencer", id));
   }
 
+  /** Creates a link on an existing campaign for an existing influencer (the link code lives in links.ts). */
   async createLink(input: z.output<typeof LinkInput>): Promise<Link> {
     const campaign = await this.getCampaign(input.campaign_id);
     if (!campaign) throw new AppError("not_found", `campaign ${input.campaign_id} does not exist`, { context: { path: "campaign_id" } });
     if (!(await this.getInfluencer(input.influencer_id))) throw new AppError("not_found", `influencer ${input.influencer_id} does not exist`, { context: { path: "influencer_id" } });
-    const destination = input.destination ?? campaign.default_destination;
-    const check = checkDestination(destination, campaign.allowed_domains);
-    if (!check.ok) throw new AppError("invalid_destination", `destination: ${check.reason}`, { context: { path: "destination" } });
-    const id = await this.nextId("link");
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const code = input.alias ?? randomCode();
-      const link: Link = {
-        id,
-        code,
-        campaign_id: campaign.id,
-        influencer_id: input.influencer_id,
-        merchant_id: campaign.merchant_id,
-        destination: check.url.toString(),
-        allowed_domains: campaign.allowed_domains,
-        click_param: campaign.click_param,
-        status: "active",
-        created_at_ms: Date.now(),
-      };
-      // NX makes code allocation collision-safe across concurrent creators.
-      const ok = await this.redis.set(this.key("link", code), JSON.stringify(link), "NX");
-      if (ok === "OK") {
-        await this.redis.set(this.key("link_id", id), code);
-        await this.redis.publish(this.linkChannel, code);
-        return link;
-      }
-      if (input.alias) throw new AppError("conflict", `alias ${input.alias} is taken`, { context: { path: "alias" } });
-    }
-    throw new AppError("code_exhausted", "could not allocate a unique link code", { retryable: true });
+    return this.links.create(input, campaign);
   }
 
   getLink(code: string): Promise<Link | undefined> {
-    return this.getJson(Link, this.key("link", code));
+    return this.links.get(code);
   }
 }

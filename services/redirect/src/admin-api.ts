@@ -1,30 +1,37 @@
-import { CampaignInput, type Catalog, InfluencerInput, LinkCode, LinkInput, MerchantInput } from "@aff/catalog";
-import { AppError, bearerAuth, sendValidationError } from "@aff/common";
+import { timingSafeEqual } from "node:crypto";
+import { ApiKeyInput, CampaignInput, type Catalog, InfluencerInput, MerchantInput, type Principal } from "@aff/catalog";
+import { keyAuth, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 import { adminCampaignExtras } from "./admin-campaign-extras";
 import { adminMerchants } from "./admin-merchants";
+import { requireRole, sendAppError } from "./api-errors";
+import { linksApi } from "./links-api";
 
 const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
 
-const STATUS: Record<string, number> = { not_found: 422, invalid_destination: 400, conflict: 409 };
-
-function sendAppError(res: express.Response, err: unknown): void {
-  if (err instanceof AppError && STATUS[err.code]) {
-    res.status(STATUS[err.code] as number).json({ error: err.code, message: err.message, issues: [{ path: String(err.context.path ?? ""), message: err.message }] });
-    return;
-  }
-  throw err;
+/** API keys from the catalog, plus ADMIN_API_KEY as the bootstrap admin (the key that issues the first keys). */
+function resolver(catalog: Catalog, adminKey: string) {
+  const admin = Buffer.from(adminKey);
+  const bootstrap: Principal = { key_id: "bootstrap", role: "admin", name: "ADMIN_API_KEY", created_at_ms: 0 };
+  return async (key: string): Promise<Principal | undefined> => {
+    const given = Buffer.from(key);
+    if (given.length === admin.length && timingSafeEqual(given, admin)) return bootstrap;
+    return catalog.apiKeys.resolve(key);
+  };
 }
 
-/** Create and read merchants, campaigns, influencers and links. Admin key only for now. */
+/** The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys). */
 export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   const r = express.Router();
-  r.use(bearerAuth([adminKey]));
+  r.use(keyAuth(resolver(catalog, adminKey)));
   r.use(express.json({ limit: "64kb" }));
+  r.use("/links", linksApi(catalog));
 
+  const admin = express.Router();
+  admin.use(requireRole("admin"));
   const create = <S extends z.ZodType, T>(path: string, schema: S, make: (input: z.output<S>) => Promise<T>) => {
-    r.post(path, async (req, res) => {
+    admin.post(path, async (req, res) => {
       const parsed = schema.safeParse(req.body ?? {});
       if (!parsed.success) return sendValidationError(res, parsed.error);
       try {
@@ -34,11 +41,11 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
       }
     });
   };
-  const read = <T>(path: string, param: z.ZodType<string | number>, get: (id: never) => Promise<T | undefined>) => {
-    r.get(path, async (req, res) => {
-      const parsed = param.safeParse(req.params.id);
+  const read = <T>(path: string, get: (id: number) => Promise<T | undefined>) => {
+    admin.get(path, async (req, res) => {
+      const parsed = Id.safeParse(req.params.id);
       if (!parsed.success) return sendValidationError(res, parsed.error);
-      const found = await get(parsed.data as never);
+      const found = await get(parsed.data);
       if (found === undefined) return void res.status(404).json({ error: "not_found" });
       res.json(found);
     });
@@ -47,12 +54,12 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   create("/merchants", MerchantInput, (i) => catalog.createMerchant(i));
   create("/campaigns", CampaignInput, (i) => catalog.createCampaign(i));
   create("/influencers", InfluencerInput, (i) => catalog.createInfluencer(i));
-  create("/links", LinkInput, (i) => catalog.createLink(i));
-  read("/merchants/:id", Id, (id: number) => catalog.getMerchant(id));
-  read("/campaigns/:id", Id, (id: number) => catalog.getCampaign(id));
-  read("/influencers/:id", Id, (id: number) => catalog.getInfluencer(id));
-  read("/links/:id", LinkCode, (code: string) => catalog.getLink(code));
-  r.use(adminMerchants(catalog));
-  r.use(adminCampaignExtras(catalog));
+  create("/keys", ApiKeyInput, (i) => catalog.apiKeys.create(i));
+  read("/merchants/:id", (id) => catalog.getMerchant(id));
+  read("/campaigns/:id", (id) => catalog.getCampaign(id));
+  read("/influencers/:id", (id) => catalog.getInfluencer(id));
+  admin.use(adminMerchants(catalog));
+  admin.use(adminCampaignExtras(catalog));
+  r.use(admin);
   return r;
 }

@@ -1,15 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Catalog, createRedis } from "@aff/catalog";
-import { createMetrics, errorHandler, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
-import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import { createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
 import express from "express";
 import { Counter, Gauge } from "prom-client";
 import { adminApi } from "./admin-api";
-import { ClickPublisher } from "./click-publisher";
+import { ClickSink } from "./click-sink";
 import type { RedirectConfig } from "./config";
 import { LinkCache } from "./link-cache";
 import { createRedirectHandler } from "./redirect";
-import { Spool } from "./spool";
 
 const API_PREFIXES = ["/api/", "/healthz", "/readyz", "/metrics"];
 
@@ -21,35 +19,45 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
   const clicksSent = new Counter({ name: "clicks_published_total", help: "click events acknowledged by Kafka", registers: [metrics.registry] });
   const clicksSpooled = new Counter({ name: "clicks_spooled_total", help: "click events written to the spool file", registers: [metrics.registry] });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-redirect`, log });
-  const producer = createProducer(kafka);
-  const spool = new Spool(config.CLICK_SPOOL_DIR, `clicks-${config.PORT}`);
-  const publisher = new ClickPublisher({
-    producer,
-    topic: config.TOPIC_CLICKS,
-    spool,
+  const publisher = new ClickSink(
+    {
+      logLevel: config.LOG_LEVEL,
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-redirect`,
+      topic: config.TOPIC_CLICKS,
+      partitions: config.KAFKA_PARTITIONS,
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      spoolDir: config.CLICK_SPOOL_DIR,
+      spoolName: `clicks-${config.PORT}`,
+      batchMax: config.CLICK_BATCH_MAX,
+      flushMs: config.CLICK_FLUSH_MS,
+      queueMax: config.CLICK_QUEUE_MAX,
+    },
     log,
-    batchMax: config.CLICK_BATCH_MAX,
-    flushMs: config.CLICK_FLUSH_MS,
-    queueMax: config.CLICK_QUEUE_MAX,
-    onSent: (n) => clicksSent.inc(n),
-    onSpooled: (n) => clicksSpooled.inc(n),
-  });
-  new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
-  lifecycle.defer("kafka_producer", () => producer.disconnect());
-  lifecycle.defer("click_publisher", () => publisher.stop());
-
-  // Topic creation is best effort at boot: the redirect must start and serve while Kafka is away.
-  ensureTopics(kafka, [{ topic: config.TOPIC_CLICKS, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR }]).catch((err) =>
-    log.warn({ err: String(err) }, "topic_setup_deferred"),
+    ({ sent, spooled }) => {
+      clicksSent.inc(sent);
+      clicksSpooled.inc(spooled);
+    },
   );
-  publisher.start();
+  lifecycle.defer("click_publisher", () => publisher.stop());
+  new Gauge({ name: "link_cache_entries", help: "links held in memory", registers: [metrics.registry], collect() { this.set(links.size); } });
+  new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
 
-  const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX, ttlMs: config.LINK_CACHE_TTL_MS });
+  const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX });
+  links.startResync(config.LINK_CACHE_RESYNC_MS);
+  lifecycle.defer("link_cache", () => links.stop());
   const subscriber = createRedis(config.REDIS_URL);
   subscriber.on("error", () => undefined);
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
   await links.subscribe(subscriber);
+  if (config.LINK_CACHE_WARM) {
+    // In the background: requests are served (from Redis on a miss) while the cache fills.
+    const t0 = Date.now();
+    links.warm().then(
+      (n) => log.info({ links: n, ms: Date.now() - t0 }, "link_cache_warmed"),
+      (err) => log.warn({ err: errorMessage(err) }, "link_cache_warm_failed"),
+    );
+  }
 
   const redirect = createRedirectHandler({
     links,
@@ -69,13 +77,7 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
-    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p))) {
-      void redirect(req, res).catch((err) => {
-        log.error({ err }, "redirect_failed");
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-      return;
-    }
+    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p))) return redirect(req, res);
     app(req, res);
   };
   const server = await listen(handler, config.PORT, config.HOST);

@@ -15,6 +15,8 @@ export type ClickPublisherDeps = {
   queueMax: number;
   onSent?: (n: number) => void;
   onSpooled?: (n: number) => void;
+  /** run once per connection before the first send (creates the topic if the broker was away at boot) */
+  prepare?: () => Promise<void>;
 };
 
 /**
@@ -24,6 +26,8 @@ export type ClickPublisherDeps = {
  */
 export class ClickPublisher {
   private queue: Pending[] = [];
+  /** the batch being sent: spooled at shutdown if Kafka has not acknowledged it by then */
+  private inflight: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private connected = false;
@@ -38,7 +42,12 @@ export class ClickPublisher {
   }
 
   publish(event: ClickEvent): void {
-    this.queue.push({ key: event.click_id, value: JSON.stringify(event) });
+    this.publishSerialized([event.click_id, JSON.stringify(event)]);
+  }
+
+  /** Events already serialized, as a flat list of click id, JSON, click id, JSON... (how the worker receives them). */
+  publishSerialized(pairs: readonly string[]): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) this.queue.push({ key: pairs[i] as string, value: pairs[i + 1] as string });
     if (this.queue.length > this.d.queueMax) {
       const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
       this.d.spool.append(overflow.map((p) => p.value));
@@ -68,9 +77,16 @@ export class ClickPublisher {
   private async send(batch: Pending[]): Promise<void> {
     if (!this.connected) {
       await this.d.producer.connect();
+      await this.d.prepare?.();
       this.connected = true;
     }
-    await this.d.producer.send({ topic: this.d.topic, acks: ACKS_ALL, messages: batch });
+    this.inflight = batch;
+    try {
+      await this.d.producer.send({ topic: this.d.topic, acks: ACKS_ALL, messages: batch });
+    } finally {
+      this.inflight = [];
+    }
+    if (this.stopped) this.d.log.info({ sent: batch.length }, "click_batch_acknowledged_after_spooling");
     this.d.onSent?.(batch.length);
   }
 
@@ -85,9 +101,8 @@ export class ClickPublisher {
         try {
           await this.send(batch);
         } catch (err) {
-          // After stop() the queue has already been spooled; a late failure spools its own batch.
-          if (this.stopped) this.d.spool.append(batch.map((p) => p.value));
-          else this.queue.unshift(...batch);
+          // After stop() this batch has already been spooled with the rest.
+          if (!this.stopped) this.queue.unshift(...batch);
           throw err;
         }
       }
@@ -96,15 +111,26 @@ export class ClickPublisher {
     } catch (err) {
       if (this.kafkaHealthy) this.d.log.warn({ err: errorMessage(err), queued: this.queue.length }, "click_kafka_unavailable");
       this.kafkaHealthy = false;
+      // Reconnect from scratch next time: a fresh idempotent producer id, so sequence numbers left behind by a
+      // batch the broker may or may not have taken cannot make it refuse the batches that follow.
+      if (this.connected) {
+        this.connected = false;
+        await this.d.producer.disconnect().catch(() => undefined);
+      }
     }
   }
 
-  /** Stop the timer, try a last flush within `timeoutMs`, spool whatever is left. */
+  /**
+   * Stop the timer, try a last flush within `timeoutMs`, spool whatever is left, including a batch Kafka has not
+   * acknowledged yet: if that batch lands after all it is sent twice, and the click table keeps one row per click id.
+   */
   async stop(timeoutMs = 5_000): Promise<void> {
     clearInterval(this.timer);
-    await Promise.race([this.flush().then(() => this.flush()), new Promise((r) => setTimeout(r, timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush().then(() => this.flush()), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     this.stopped = true;
-    const left = this.queue.splice(0);
+    const left = [...this.inflight, ...this.queue.splice(0)];
     this.d.spool.append(left.map((p) => p.value));
     if (left.length > 0) this.d.log.warn({ spooled: left.length }, "click_spooled_at_shutdown");
   }

@@ -12,9 +12,14 @@ export const RedirectConfig = z.object({
   /** bearer key for the management API (admin role) */
   ADMIN_API_KEY: z.string().min(16).default("dev-admin-key-change-me"),
   /** most links held in the in-process cache */
-  LINK_CACHE_MAX: z.coerce.number().int().min(1).default(2_000_000),
-  /** ms after which a cached link is refreshed from Redis in the background (served stale meanwhile) */
-  LINK_CACHE_TTL_MS: z.coerce.number().int().min(100).default(60_000),
+  LINK_CACHE_MAX: z.coerce.number().int().min(1).default(1_200_000),
+  /** load every link from Redis into memory at boot (in the background) */
+  LINK_CACHE_WARM: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
+  /** ms between full re-reads of the links in Redis (a safety net under pub/sub change messages) */
+  LINK_CACHE_RESYNC_MS: z.coerce.number().int().min(1_000).default(300_000),
   /** most click events per Kafka produce request */
   CLICK_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000),
   /** ms between click flushes to Kafka */

@@ -1,19 +1,22 @@
+import { randomFillSync } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { checkDestination, LinkCode } from "@aff/catalog";
+import { LINK_CODE_PATTERN } from "@aff/catalog";
 import { signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
 import { LRUCache } from "lru-cache";
-import type { ClickPublisher } from "./click-publisher";
 import { botReason, clientIp, truncateIp } from "./client-info";
 import type { LinkCache } from "./link-cache";
+import type { RedirectTarget } from "./link-record";
+
+export type RedirectOutcome = "redirect" | "bot_redirect" | "not_found" | "expired" | "bad_request" | "unavailable";
 
 export type RedirectDeps = {
   links: LinkCache;
-  publisher: ClickPublisher;
+  publisher: { publish(event: ClickEvent): void };
   clickIdSecret: string;
   trustProxy: boolean;
   notFoundUrl?: string;
-  count: (outcome: "redirect" | "bot_redirect" | "not_found" | "bad_request" | "unavailable") => void;
+  count: (outcome: RedirectOutcome) => void;
 };
 
 const MAX_URL_LENGTH = 4096;
@@ -25,49 +28,48 @@ function plain(res: ServerResponse, status: number, body: string, type = "text/p
   res.end(body);
 }
 
+const HOUR_MS = 3_600_000;
+const RANDOM_POOL_BYTES = 6 * 1024;
+
+/** The click id's 6 random bytes, cut from a pool refilled 1024 ids at a time (one call per id costs more than the HMAC). */
+function randomSource(): () => Buffer {
+  const pool = Buffer.alloc(RANDOM_POOL_BYTES);
+  let offset = RANDOM_POOL_BYTES;
+  return () => {
+    if (offset === RANDOM_POOL_BYTES) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    offset += 6;
+    return pool.subarray(offset - 6, offset);
+  };
+}
+
 /**
  * The hot path, on bare node:http: GET or HEAD /{code} -> 302 to the link's destination with a signed click id.
- * It waits on nothing but the in-process link cache; the click event is queued for Kafka after the answer is written.
+ * A cached link is answered synchronously; only a code never seen waits for Redis. The click event is queued for
+ * Kafka after the answer is written.
  */
 export function createRedirectHandler(d: RedirectDeps) {
-  const uniques = new LRUCache<string, true>({ max: 200_000, ttl: 3_600_000 });
+  // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
+  const random = randomSource();
+  const uniques = new LRUCache<string, true>({ max: 100_000, ttl: HOUR_MS });
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = req.url ?? "/";
-    if (url.length > MAX_URL_LENGTH) {
-      d.count("bad_request");
-      return plain(res, 414, "URI too long\n");
-    }
-    const q = url.indexOf("?");
-    const code = url.slice(1, q === -1 ? undefined : q);
-    if (!LinkCode.safeParse(code).success) {
-      d.count("not_found");
-      return notFound(res, d.notFoundUrl);
-    }
-    let link: Awaited<ReturnType<LinkCache["get"]>>;
-    try {
-      link = await d.links.get(code);
-    } catch {
-      d.count("unavailable");
-      return plain(res, 503, "Temporarily unavailable, please retry\n");
-    }
-    if (link?.status !== "active") {
-      d.count("not_found");
-      return notFound(res, d.notFoundUrl);
-    }
-    // Checked at creation; checked again here so a link saved before a rule tightened can never become an open redirect.
-    const dest = checkDestination(link.destination, link.allowed_domains);
-    if (!dest.ok) {
-      d.count("not_found");
-      return notFound(res, d.notFoundUrl);
-    }
+  const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
-    const clickId = signClickId(d.clickIdSecret, { linkId: link.id, influencerId: link.influencer_id, campaignId: link.campaign_id, clickedAtMs: now });
-    dest.url.searchParams.set(link.click_param, clickId);
+    if (link === null) {
+      d.count("not_found");
+      return void notFound(res, d.notFoundUrl);
+    }
+    if (link.expiresAtMs !== 0 && now >= link.expiresAtMs) {
+      d.count("expired");
+      return void notFound(res, link.route.fallbackUrl ?? d.notFoundUrl);
+    }
+    const clickId = signClickId(d.clickIdSecret, { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now }, random());
     res.writeHead(302, {
-      Location: dest.url.toString(),
+      Location: link.location(clickId),
       "Cache-Control": "no-store",
-      "Set-Cookie": `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; SameSite=Lax`,
+      "Set-Cookie": `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; Secure; SameSite=Lax`,
       "Content-Length": 0,
     });
     res.end();
@@ -75,17 +77,17 @@ export function createRedirectHandler(d: RedirectDeps) {
     const bot = botReason(req);
     const ip = truncateIp(clientIp(req, d.trustProxy));
     const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
-    const uniqueKey = `${link.id}|${ip}|${ua}|${Math.floor(now / 3_600_000)}`;
-    const isUnique = !bot && !uniques.has(uniqueKey);
+    const uniqueKey = `${link.linkId}|${ip}|${ua.slice(0, 256)}|${Math.floor(now / HOUR_MS)}`;
+    const isUnique = bot === undefined && !uniques.has(uniqueKey);
     if (isUnique) uniques.set(uniqueKey, true);
     const event: ClickEvent = {
       v: 1,
       click_id: clickId,
-      link_id: link.id,
-      link_code: link.code,
-      campaign_id: link.campaign_id,
-      influencer_id: link.influencer_id,
-      merchant_id: link.merchant_id,
+      link_id: link.linkId,
+      link_code: code,
+      campaign_id: link.route.campaignId,
+      influencer_id: link.influencerId,
+      merchant_id: link.route.merchantId,
       clicked_at_ms: now,
       ip,
       user_agent: ua,
@@ -95,6 +97,29 @@ export function createRedirectHandler(d: RedirectDeps) {
     };
     d.publisher.publish(event);
     d.count(bot ? "bot_redirect" : "redirect");
+  };
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? "/";
+    if (url.length > MAX_URL_LENGTH) {
+      d.count("bad_request");
+      return void plain(res, 414, "URI too long\n");
+    }
+    const q = url.indexOf("?");
+    const code = url.slice(1, q === -1 ? undefined : q);
+    if (!LINK_CODE_PATTERN.test(code)) {
+      d.count("not_found");
+      return void notFound(res, d.notFoundUrl);
+    }
+    const cached = d.links.peek(code);
+    if (cached !== undefined) return void serve(req, res, code, cached);
+    d.links.get(code).then(
+      (link) => serve(req, res, code, link),
+      () => {
+        d.count("unavailable");
+        plain(res, 503, "Temporarily unavailable, please retry\n");
+      },
+    );
   };
 }
 

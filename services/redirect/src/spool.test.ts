@@ -30,4 +30,18 @@ describe("Spool", () => {
     expect(seen).toEqual(["a", "b"]);
     expect(spool.hasData).toBe(false);
   });
+
+  it("does not resend the chunks acknowledged before a failure", async () => {
+    const spool = new Spool(mkdtempSync(path.join(tmpdir(), "spool-")), "clicks");
+    spool.append(["a", "b", "c"]);
+    const seen: string[] = [];
+    let calls = 0;
+    const flaky = async (l: string[]) => {
+      if (++calls === 2) throw new Error("kafka down");
+      seen.push(...l);
+    };
+    await expect(spool.drain(flaky, 1)).rejects.toThrow("kafka down");
+    await spool.drain(flaky, 1);
+    expect(seen).toEqual(["a", "b", "c"]);
+  });
 });

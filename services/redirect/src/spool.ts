@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -34,7 +34,15 @@ export class Spool {
       renameSync(this.file, this.draining);
     }
     const lines = readFileSync(this.draining, "utf8").split("\n").filter(Boolean);
-    for (let i = 0; i < lines.length; i += chunk) await send(lines.slice(i, i + chunk));
+    for (let i = 0; i < lines.length; i += chunk) {
+      try {
+        await send(lines.slice(i, i + chunk));
+      } catch (err) {
+        // Keep only what was not acknowledged, so a replay that fails half-way does not send the first half twice.
+        if (i > 0) writeFileSync(this.draining, `${lines.slice(i).join("\n")}\n`);
+        throw err;
+      }
+    }
     rmSync(this.draining);
     return lines.length;
   }

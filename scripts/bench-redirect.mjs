@@ -1,0 +1,260 @@
+// Redirect benchmark (run through `npm run bench:redirect`, which builds, installs wrk and starts the stack).
+// In one run and under the same conditions it drives wrk against (a) a bare node:http server answering a fixed 302
+// and (b) the redirect service serving links from a store of BENCH_LINKS (default one million) links, then measures
+// p50/p99 at a fixed rate, the redirect's peak RSS, and, after the load, the clicks in Kafka and in ClickHouse
+// against the 302s served. The last line printed is one JSON object holding every figure.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(import.meta.url);
+const { Catalog, createRedis } = require(path.join(ROOT, "packages/catalog/dist/index.js"));
+const { createClickHouse, ensureDatabase, ident, sql } = require(path.join(ROOT, "packages/clickhouse/dist/index.js"));
+const { Kafka, logLevel } = require(require.resolve("kafkajs", { paths: [path.join(ROOT, "packages/kafka")] }));
+const { z } = require(require.resolve("zod", { paths: [path.join(ROOT, "packages/catalog")] }));
+
+const num = (name, dflt) => Number(process.env[name] ?? dflt);
+const LINKS = num("BENCH_LINKS", 1_000_000);
+const DURATION_S = num("BENCH_DURATION_S", 10);
+const CONNECTIONS = num("BENCH_CONNECTIONS", 64);
+const RATE = num("BENCH_RATE", 10_000);
+const ROUNDS = num("BENCH_ROUNDS", 2);
+const PORT_BASE = num("BENCH_PORT_BASE", 41_000);
+const REDIS_DB = num("BENCH_REDIS_DB", 9);
+
+const stackEnv = Object.fromEntries(
+  readFileSync(path.join(process.env.STACK_DIR ?? path.join(ROOT, ".stack"), "env"), "utf8")
+    .split("\n")
+    .filter((l) => l.includes("="))
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+);
+const id = `bench_${randomBytes(4).toString("hex")}`;
+const redisUrl = `${stackEnv.REDIS_URL.replace(/\/\d*$/, "")}/${REDIS_DB}`;
+const env = {
+  ...process.env,
+  LOG_LEVEL: "info",
+  KAFKA_BROKERS: stackEnv.KAFKA_BROKERS,
+  CLICKHOUSE_URL: stackEnv.CLICKHOUSE_URL,
+  CLICKHOUSE_DATABASE: id,
+  REDIS_URL: redisUrl,
+  REDIS_PREFIX: `${id}:`,
+  TOPIC_CLICKS: `${id}.clicks`,
+  TOPIC_POSTBACKS: `${id}.postbacks`,
+  TOPIC_DEAD_LETTERS: `${id}.dead_letters`,
+  GROUP_CLICKS: `${id}.clicks`,
+  GROUP_CONVERSIONS: `${id}.conversions`,
+  CLICK_SPOOL_DIR: path.join(ROOT, ".stack/bench-spool", id),
+  KAFKAJS_NO_PARTITIONER_WARNING: "1",
+};
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const children = [];
+
+/** Spawns a node process and resolves when a stdout log line contains `readyEvent`. */
+function start(name, args, extraEnv, readyEvent) {
+  const child = spawn(process.execPath, args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  const exited = new Promise((r) => child.once("exit", (code) => r(code)));
+  const ready = new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      if (line.includes(`"${readyEvent}"`)) resolve(JSON.parse(line));
+      else if (/"level":"(warn|error|fatal)"/.test(line)) log(`${name}:`, line.slice(0, 300));
+    });
+  });
+  return { child, exited, ready };
+}
+
+function wrk(port, { seconds, connections, delayMs = 0 }) {
+  const out = execFileSync(
+    "wrk",
+    ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", path.join(ROOT, "scripts/bench-redirect.lua"), `http://127.0.0.1:${port}`],
+    { env: { ...process.env, BENCH_LINKS: String(LINKS), BENCH_DELAY_MS: String(delayMs) }, encoding: "utf8" },
+  );
+  const line = out.split("\n").find((l) => l.startsWith("WRK_JSON "));
+  if (!line) throw new Error(`wrk printed no summary:\n${out}`);
+  const r = JSON.parse(line.slice(9));
+  return { ...r, rps: r.requests / (r.duration_us / 1e6), p50_ms: r.p50_us / 1000, p99_ms: r.p99_us / 1000 };
+}
+
+async function seed(catalog) {
+  const merchant = await catalog.createMerchant({ name: "Bench Shop" });
+  const campaign = await catalog.createCampaign({
+    merchant_id: merchant.id,
+    name: "Bench",
+    commission: { type: "bps", bps: 1000 },
+    currency: "USD",
+    allowed_domains: ["shop.example.com"],
+    default_destination: "https://shop.example.com/",
+    attribution_window_days: 30,
+    click_param: "click_id",
+  });
+  const influencers = [];
+  for (let i = 0; i < 10; i++) influencers.push(await catalog.createInfluencer({ name: `Bench ${i}` }));
+  const t0 = Date.now();
+  const BATCH = 10_000;
+  for (let start = 0; start < LINKS; start += BATCH) {
+    const links = [];
+    for (let i = start; i < Math.min(LINKS, start + BATCH); i++) {
+      links.push({
+        id: i + 1,
+        code: `bn${String(i).padStart(7, "0")}`,
+        campaign_id: campaign.id,
+        influencer_id: influencers[i % influencers.length].id,
+        merchant_id: merchant.id,
+        destination: `https://shop.example.com/products/${i}?ref=influencer`,
+        allowed_domains: campaign.allowed_domains,
+        click_param: campaign.click_param,
+        subs: i % 2 === 0 ? { sub1: "instagram" } : {},
+        fallback_url: campaign.default_destination,
+        status: "active",
+        created_at_ms: Date.now(),
+      });
+    }
+    await catalog.links.importMany(links);
+  }
+  log(`seeded ${LINKS} links in ${Date.now() - t0} ms`);
+}
+
+async function metric(port, name) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((s, l) => s + Number(l.split(" ").at(-1)), 0);
+}
+
+const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+
+async function kafkaCount(kafka, topic) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((s, p) => s + (Number(p.high) - Number(p.low)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function main() {
+  const redis = createRedis(redisUrl);
+  const catalog = new Catalog(redis, `${id}:`);
+  const kafka = new Kafka({ clientId: "bench", brokers: stackEnv.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
+  await ensureDatabase({ url: stackEnv.CLICKHOUSE_URL }, id);
+  const ch = createClickHouse({ url: stackEnv.CLICKHOUSE_URL, database: id });
+  try {
+    await seed(catalog);
+    const baselinePort = PORT_BASE;
+    const redirectPort = PORT_BASE + 1;
+    const baseline = start(
+      "baseline",
+      [
+        "-e",
+        `require("node:http").createServer((q, s) => { s.writeHead(302, { Location: "https://shop.example.com/" }); s.end(); }).listen(${baselinePort}, "127.0.0.1", () => console.log('{"msg":"baseline_listening"}'));`,
+      ],
+      {},
+      "baseline_listening",
+    );
+    await baseline.ready;
+    const t0 = Date.now();
+    const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const redirect = start("redirect", [...profile, path.join(ROOT, "services/redirect/dist/main.js")], { PORT: String(redirectPort), HOST: "127.0.0.1" }, "link_cache_warmed");
+    const warmed = await redirect.ready;
+    log(`redirect warmed ${warmed.links} links in ${Date.now() - t0} ms; RSS ${peakRssMb(redirect.child.pid).toFixed(0)} MB`);
+
+    wrk(baselinePort, { seconds: 2, connections: CONNECTIONS });
+    wrk(redirectPort, { seconds: 2, connections: CONNECTIONS });
+    const base = [];
+    const ours = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      base.push(wrk(baselinePort, { seconds: DURATION_S, connections: CONNECTIONS }));
+      ours.push(wrk(redirectPort, { seconds: DURATION_S, connections: CONNECTIONS }));
+      log(`round ${round + 1}: baseline ${base.at(-1).rps.toFixed(0)} req/s, redirect ${ours.at(-1).rps.toFixed(0)} req/s`);
+    }
+    const best = (runs) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const baselineRps = best(base).rps;
+    const rps = best(ours).rps;
+
+    // Fixed rate: connections x (1000 / (pause + latency)) ~= RATE; calibrated with a short run first.
+    const pauseMs = 2;
+    let connections = Math.max(1, Math.round((RATE * (pauseMs + 0.3)) / 1000));
+    const probe = wrk(redirectPort, { seconds: 3, connections, delayMs: pauseMs });
+    connections = Math.max(1, Math.round((connections * RATE) / probe.rps));
+    const fixed = wrk(redirectPort, { seconds: DURATION_S, connections, delayMs: pauseMs });
+    const fixedBase = wrk(baselinePort, { seconds: DURATION_S, connections, delayMs: pauseMs });
+    log(`fixed rate: ${fixed.rps.toFixed(0)} req/s over ${connections} connections, p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms (baseline p99 ${fixedBase.p99_ms} ms)`);
+
+    const rssMb = peakRssMb(redirect.child.pid);
+    const served = await metric(redirectPort, 'redirects_total{outcome="redirect"') + (await metric(redirectPort, 'redirects_total{outcome="bot_redirect"'));
+    const notRedirected = await metric(redirectPort, "redirects_total{outcome=");
+    redirect.child.kill("SIGTERM");
+    const code = await redirect.exited;
+    log(`redirect stopped (exit ${code}); ${served} redirects served of ${notRedirected} answered`);
+
+    const clicksKafka = await kafkaCount(kafka, env.TOPIC_CLICKS);
+    log(`clicks in Kafka: ${clicksKafka}; starting the attribution worker to load ClickHouse`);
+    const attribution = start("attribution", [path.join(ROOT, "services/attribution/dist/main.js")], { PORT: String(PORT_BASE + 2), HOST: "127.0.0.1", KAFKA_SESSION_TIMEOUT_MS: "60000" }, "attribution_started");
+    // A long session timeout: on a busy machine a batch of thousands of clicks can outlast the default and trigger
+    // a rebalance loop that re-reads the same offsets without ever committing.
+    attribution.ready.catch((err) => log(String(err)));
+    let clicksClickhouse = 0;
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
+      await sleep(2_000);
+      const rows = await ch.query("bench_clicks", sql`SELECT count() AS n FROM clicks_raw_v1 FINAL`, z.object({ n: z.coerce.number() })).catch(() => [{ n: 0 }]);
+      clicksClickhouse = Number(rows[0]?.n ?? 0);
+      if (clicksClickhouse >= served) break;
+      log(`clicks in ClickHouse so far: ${clicksClickhouse}`);
+    }
+    attribution.child.kill("SIGTERM");
+    await attribution.exited;
+    baseline.child.kill("SIGTERM");
+
+    const figures = {
+      ratio: Number((rps / baselineRps).toFixed(3)),
+      rps: Math.round(rps),
+      baseline_rps: Math.round(baselineRps),
+      fixed_rate_rps: Math.round(fixed.rps),
+      p50_ms: fixed.p50_ms,
+      p99_ms: fixed.p99_ms,
+      baseline_p99_ms: fixedBase.p99_ms,
+      rss_mb: Math.round(rssMb),
+      links: LINKS,
+      served,
+      clicks_kafka: clicksKafka,
+      clicks_clickhouse: clicksClickhouse,
+      wrk_errors: [...base, ...ours, fixed].reduce((s, r) => s + r.errors + r.bad_status, 0),
+    };
+    console.log(`redirect ${figures.rps} req/s vs bare node:http ${figures.baseline_rps} req/s: ratio ${figures.ratio} (target >= 0.4)`);
+    console.log(`at ${figures.fixed_rate_rps} req/s: p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (target <= 3 ms)`);
+    console.log(`peak RSS with ${LINKS} links: ${figures.rss_mb} MB (target <= 300 MB)`);
+    console.log(`302s served ${served}, clicks in Kafka ${clicksKafka}, in ClickHouse ${clicksClickhouse} (target: all equal)`);
+    console.log(JSON.stringify(figures));
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    await ch.exec("drop_bench_database", sql`DROP DATABASE IF EXISTS ${ident(id)}`).catch(() => undefined);
+    await ch.close();
+    await redis.flushdb().catch(() => undefined);
+    // Compact the append-only file: a million links in its history would make every later Redis restart slow.
+    await redis.bgrewriteaof().catch(() => undefined);
+    redis.disconnect();
+    const admin = kafka.admin();
+    await admin
+      .connect()
+      .then(() => admin.deleteTopics({ topics: [env.TOPIC_CLICKS, env.TOPIC_POSTBACKS, env.TOPIC_DEAD_LETTERS] }))
+      .catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    rmSync(env.CLICK_SPOOL_DIR, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
