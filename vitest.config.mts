@@ -16,13 +16,24 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
-          // the chaos test runs on its own: `npm run test:chaos` (vitest.chaos.config.mts)
+          // the chaos test is its own project: `npm run test:chaos`
           exclude: ["**/node_modules/**", "test/e2e/chaos.test.ts"],
           environment: "node",
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: "chaos",
+          include: ["test/e2e/chaos.test.ts"],
+          environment: "node",
+          globalSetup: ["test/global-setup.ts"],
+          testTimeout: 14 * 60_000,
+          hookTimeout: 120_000,
         },
       },
     ],

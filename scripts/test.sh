@@ -10,5 +10,5 @@ bash infra/ensure-chromium.sh
 say "lint (biome)"
 npx biome check .
 say "tests (vitest)"
-npx vitest run "$@"
+npx vitest run --project unit --project integration "$@"
 say "npm test finished in $(( $(date +%s) - t0 ))s"
