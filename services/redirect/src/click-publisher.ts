@@ -75,13 +75,15 @@ export class ClickPublisher {
   }
 
   private async send(batch: Pending[]): Promise<void> {
-    if (!this.connected) {
-      await this.d.producer.connect();
-      await this.d.prepare?.();
-      this.connected = true;
-    }
+    // In flight from here, not from the produce request: while the broker is away the connect below can outlast
+    // stop()'s timeout, and a batch taken off the queue but not marked in flight would be spooled by nobody.
     this.inflight = batch;
     try {
+      if (!this.connected) {
+        await this.d.producer.connect();
+        await this.d.prepare?.();
+        this.connected = true;
+      }
       await this.d.producer.send({ topic: this.d.topic, acks: ACKS_ALL, messages: batch });
     } finally {
       this.inflight = [];
