@@ -1,5 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
-import { ApiKeyInput, CampaignInput, type Catalog, InfluencerInput, MerchantInput, type Principal } from "@aff/catalog";
+import { ApiKeyInput, CampaignInput, type Catalog, InfluencerInput, MerchantInput, resolverWithBootstrap } from "@aff/catalog";
 import { keyAuth, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
@@ -10,21 +9,10 @@ import { linksApi } from "./links-api";
 
 const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
 
-/** API keys from the catalog, plus ADMIN_API_KEY as the bootstrap admin (the key that issues the first keys). */
-function resolver(catalog: Catalog, adminKey: string) {
-  const admin = Buffer.from(adminKey);
-  const bootstrap: Principal = { key_id: "bootstrap", role: "admin", name: "ADMIN_API_KEY", created_at_ms: 0 };
-  return async (key: string): Promise<Principal | undefined> => {
-    const given = Buffer.from(key);
-    if (given.length === admin.length && timingSafeEqual(given, admin)) return bootstrap;
-    return catalog.apiKeys.resolve(key);
-  };
-}
-
 /** The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys). */
 export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   const r = express.Router();
-  r.use(keyAuth(resolver(catalog, adminKey)));
+  r.use(keyAuth(resolverWithBootstrap(catalog.apiKeys, adminKey, "admin", "ADMIN_API_KEY")));
   r.use(express.json({ limit: "64kb" }));
   r.use("/links", linksApi(catalog));
 

@@ -1,16 +1,7 @@
-import { timingSafeEqual } from "node:crypto";
-import type { Catalog, Principal } from "@aff/catalog";
+import { type Catalog, type Principal, resolverWithBootstrap } from "@aff/catalog";
 
-/** Resolves a bearer key: the bootstrap finance key from config, or a hashed key from the catalog. */
-export function resolveKey(catalog: Catalog, bootstrapFinanceKey: string) {
-  const bootstrap = Buffer.from(bootstrapFinanceKey);
-  const bootstrapPrincipal: Principal = { key_id: "bootstrap", role: "finance", name: "REPORTS_API_KEY", created_at_ms: 0 };
-  return async (key: string): Promise<Principal | undefined> => {
-    const given = Buffer.from(key);
-    if (given.length === bootstrap.length && timingSafeEqual(given, bootstrap)) return bootstrapPrincipal;
-    return catalog.apiKeys.resolve(key);
-  };
-}
+/** The bootstrap finance key from config, or a hashed key from the catalog. */
+export const resolveKey = (catalog: Catalog, bootstrapFinanceKey: string) => resolverWithBootstrap(catalog.apiKeys, bootstrapFinanceKey, "finance", "REPORTS_API_KEY");
 
 export type Scope = { merchantId?: number; influencerId?: number };
 export type ScopeResult = { ok: true; scope: Scope } | { ok: false; field: string; message: string };
