@@ -2,50 +2,26 @@
 // plain kafkajs consumer reading the same topic without processing, in the same run; then the p99 time from a
 // postback acknowledged (HTTP 202) to its entry being visible to the reports (ledger FINAL).
 // Last line: {"ratio":…,"per_s":…,"baseline_per_s":…,"e2e_p99_ms":…}. BENCH_SALES / BENCH_E2E override the sizes.
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Catalog, createRedis } from "@aff/catalog";
+import { CampaignInput, Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, join, migrate, raw, sql } from "@aff/clickhouse";
 import { conversionId, createLogger, deterministicId, Lifecycle, signClickId } from "@aff/common";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import { isolatedEnv, startNativeStack } from "@aff/testing";
 import { z } from "zod";
 import { startAttribution } from "../services/attribution/dist/app.js";
 import { loadConfig as attributionConfig } from "../services/attribution/dist/config.js";
 import { startPostback } from "../services/postback/dist/app.js";
 import { loadConfig as postbackConfig } from "../services/postback/dist/config.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SALES = Number(process.env.BENCH_SALES ?? 20_000);
 const E2E = Number(process.env.BENCH_E2E ?? 300);
 const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-execFileSync("bash", [path.join(ROOT, "infra", "stack.sh"), "start"], { stdio: ["ignore", "ignore", "inherit"] });
-const stack = Object.fromEntries(
-  readFileSync(path.join(ROOT, ".stack", "env"), "utf8")
-    .split("\n")
-    .filter((l) => l.includes("="))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
+const stack = startNativeStack();
 const id = `bench_attr_${randomBytes(4).toString("hex")}`;
-const env = {
-  LOG_LEVEL: "warn",
-  KAFKA_BROKERS: stack.KAFKA_BROKERS,
-  CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
-  CLICKHOUSE_DATABASE: id,
-  REDIS_URL: stack.REDIS_URL,
-  REDIS_PREFIX: `${id}:`,
-  TOPIC_CLICKS: `${id}.clicks`,
-  TOPIC_POSTBACKS: `${id}.postbacks`,
-  TOPIC_DEAD_LETTERS: `${id}.dead_letters`,
-  GROUP_CONVERSIONS: `${id}.conversions`,
-  GROUP_CLICKS: `${id}.clicks`,
-  PORT: "0",
-  KAFKAJS_NO_PARTITIONER_WARNING: "1",
-};
+const env = { ...isolatedEnv(stack, id), LOG_LEVEL: "warn" };
 const log = createLogger("bench", process.env.BENCH_LOG_LEVEL ?? "warn");
 const lifecycle = new Lifecycle(log, 20_000);
 await ensureDatabase({ url: env.CLICKHOUSE_URL }, id);
@@ -58,21 +34,14 @@ const pcfg = postbackConfig(env);
 await ensureTopics(kafka, [env.TOPIC_POSTBACKS, env.TOPIC_CLICKS, env.TOPIC_DEAD_LETTERS].map((topic) => ({ topic, numPartitions: pcfg.KAFKA_PARTITIONS, replicationFactor: 1 })));
 
 const merchant = await catalog.createMerchant({ name: "Bench Shop" });
-const campaign = await catalog.createCampaign({
+const campaign = await catalog.createCampaign(CampaignInput.parse({
   merchant_id: merchant.id,
   name: "Bench",
   commission: { type: "bps", bps: 1000 },
   currency: "USD",
   allowed_domains: ["shop.example.com"],
   default_destination: "https://shop.example.com/",
-  attribution_window_days: 30,
-  click_param: "click_id",
-  attribution_model: "last_click",
-  min_click_to_conversion_seconds: 0,
-  coupon_policy: "click_wins",
-  holding_days: 30,
-  influencer_overrides: [],
-});
+}));
 const influencer = await catalog.createInfluencer({ name: "Bench" });
 const link = await catalog.createLink({ campaign_id: campaign.id, influencer_id: influencer.id });
 const clickId = signClickId(attributionConfig(env).CLICK_ID_SECRET, { linkId: link.id, influencerId: influencer.id, campaignId: campaign.id, clickedAtMs: Date.now() - 60_000 });

@@ -2,19 +2,14 @@
 // handler measured the same way in the same run. Load generator: autocannon. Last line: one JSON object.
 import { fork } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { readStackEnv } from "@aff/testing";
 import autocannon from "autocannon";
 import { Kafka, logLevel } from "kafkajs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const stackEnv = Object.fromEntries(
-  readFileSync(path.join(root, ".stack/env"), "utf8")
-    .split("\n")
-    .filter((l) => l.includes("="))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
+const stackEnv = readStackEnv();
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);

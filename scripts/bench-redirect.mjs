@@ -16,6 +16,7 @@ const require = createRequire(import.meta.url);
 const { Catalog, createRedis } = require(path.join(ROOT, "packages/catalog/dist/index.js"));
 const { createClickHouse, ensureDatabase, ident, sql } = require(path.join(ROOT, "packages/clickhouse/dist/index.js"));
 const { Kafka, logLevel } = require(require.resolve("kafkajs", { paths: [path.join(ROOT, "packages/kafka")] }));
+const { isolatedEnv, readStackEnv } = require(path.join(ROOT, "packages/testing/dist/index.js"));
 const { z } = require(require.resolve("zod", { paths: [path.join(ROOT, "packages/catalog")] }));
 
 const num = (name, dflt) => Number(process.env[name] ?? dflt);
@@ -27,29 +28,14 @@ const ROUNDS = num("BENCH_ROUNDS", 2);
 const PORT_BASE = num("BENCH_PORT_BASE", 41_000);
 const REDIS_DB = num("BENCH_REDIS_DB", 9);
 
-const stackEnv = Object.fromEntries(
-  readFileSync(path.join(process.env.STACK_DIR ?? path.join(ROOT, ".stack"), "env"), "utf8")
-    .split("\n")
-    .filter((l) => l.includes("="))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
+const stackEnv = readStackEnv();
 const id = `bench_${randomBytes(4).toString("hex")}`;
 const redisUrl = `${stackEnv.REDIS_URL.replace(/\/\d*$/, "")}/${REDIS_DB}`;
 const env = {
   ...process.env,
+  ...isolatedEnv({ ...stackEnv, REDIS_URL: redisUrl }, id),
   LOG_LEVEL: "info",
-  KAFKA_BROKERS: stackEnv.KAFKA_BROKERS,
-  CLICKHOUSE_URL: stackEnv.CLICKHOUSE_URL,
-  CLICKHOUSE_DATABASE: id,
-  REDIS_URL: redisUrl,
-  REDIS_PREFIX: `${id}:`,
-  TOPIC_CLICKS: `${id}.clicks`,
-  TOPIC_POSTBACKS: `${id}.postbacks`,
-  TOPIC_DEAD_LETTERS: `${id}.dead_letters`,
-  GROUP_CLICKS: `${id}.clicks`,
-  GROUP_CONVERSIONS: `${id}.conversions`,
   CLICK_SPOOL_DIR: path.join(ROOT, ".stack/bench-spool", id),
-  KAFKAJS_NO_PARTITIONER_WARNING: "1",
 };
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -4,16 +4,17 @@
 // `SELECT sum(...) GROUP BY` over the same table in the same run, and measures a CSV export's rows/s and the
 // service's peak RSS. Prints p50/p99 and ratios; the last line is one JSON object.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createClickHouse, ensureDatabase, migrate, raw, sql } from "@aff/clickhouse";
+import { readStackEnv } from "@aff/testing";
 import { z } from "zod";
 
 const { values: args } = parseArgs({ options: { rows: { type: "string", default: "10000000" }, runs: { type: "string", default: "15" }, "csv-rows": { type: "string", default: "1000000" }, keep: { type: "boolean", default: false } } });
 const ROWS = Number(args.rows);
 const RUNS = Number(args.runs);
 const CSV_ROWS = Number(args["csv-rows"]);
-const stackEnv = existsSync(".stack/env") ? Object.fromEntries(readFileSync(".stack/env", "utf8").split("\n").filter((l) => l.includes("=")).map((l) => l.split(/=(.*)/s).slice(0, 2))) : {};
+const stackEnv = readStackEnv();
 const url = process.env.CLICKHOUSE_URL ?? stackEnv.CLICKHOUSE_URL ?? "http://127.0.0.1:18123";
 const redisUrl = process.env.REDIS_URL ?? stackEnv.REDIS_URL ?? "redis://127.0.0.1:16379/0";
 const database = "bench_reports";

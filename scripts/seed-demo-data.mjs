@@ -2,10 +2,10 @@
 // Fills a realistic demo dataset straight into the ledger tables (commission_ledger_v1, conversions_v1, clicks_raw_v1):
 // several merchants and campaigns in USD/EUR/GBP/JPY, orders in other currencies (FX), sales that get approved,
 // rejected or refunded in part or whole, and clicks with bots. Ids are deterministic, so a rerun writes the same rows.
-import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createClickHouse, ensureDatabase, insertConversions, insertLedgerEntries, migrate, toDateTimeText } from "@aff/clickhouse";
 import { applyBasisPoints, currencyExponent, deterministicId } from "@aff/common";
+import { readStackEnv } from "@aff/testing";
 import cliProgress from "cli-progress";
 
 const { values: args } = parseArgs({
@@ -24,7 +24,7 @@ if (!Number.isInteger(N) || N < 1 || !Number.isInteger(DAYS) || DAYS < 1 || !Num
   process.exit(2);
 }
 
-const stackEnv = existsSync(".stack/env") ? Object.fromEntries(readFileSync(".stack/env", "utf8").split("\n").filter((l) => l.includes("=")).map((l) => l.split(/=(.*)/s).slice(0, 2))) : {};
+const stackEnv = readStackEnv();
 const url = process.env.CLICKHOUSE_URL ?? stackEnv.CLICKHOUSE_URL ?? "http://127.0.0.1:18123";
 const database = process.env.CLICKHOUSE_DATABASE ?? "aff";
 

@@ -23,13 +23,12 @@ export type TestWorld = {
   close(): Promise<void>;
 };
 
-export async function createTestWorld(stack: StackEnv, name: string): Promise<TestWorld> {
-  const id = `test_${name}_${randomBytes(4).toString("hex")}`;
-  assertTestName(id);
-  const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? "silent");
-  const lifecycle = new Lifecycle(log, 20_000);
-  const env: Record<string, string> = {
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+/**
+ * Environment that points every service at resources of its own, all named after `id`: ClickHouse database, Redis
+ * key prefix, topics, consumer groups and spool folder. Tests and benchmarks run side by side on one stack this way.
+ */
+export function isolatedEnv(stack: Pick<StackEnv, "KAFKA_BROKERS" | "CLICKHOUSE_URL" | "REDIS_URL">, id: string): Record<string, string> {
+  return {
     KAFKA_BROKERS: stack.KAFKA_BROKERS,
     CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
     CLICKHOUSE_DATABASE: id,
@@ -44,6 +43,14 @@ export async function createTestWorld(stack: StackEnv, name: string): Promise<Te
     PORT: "0",
     KAFKAJS_NO_PARTITIONER_WARNING: "1",
   };
+}
+
+export async function createTestWorld(stack: StackEnv, name: string): Promise<TestWorld> {
+  const id = `test_${name}_${randomBytes(4).toString("hex")}`;
+  assertTestName(id);
+  const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? "silent");
+  const lifecycle = new Lifecycle(log, 20_000);
+  const env = { ...isolatedEnv(stack, id), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn" };
   await ensureDatabase({ url: stack.CLICKHOUSE_URL }, id);
   const ch = createClickHouse({ url: stack.CLICKHOUSE_URL, database: id });
   await migrate(ch);

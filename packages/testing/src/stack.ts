@@ -32,7 +32,10 @@ export async function stackMode(): Promise<"native" | "docker"> {
   return (await dockerReachable()) ? "docker" : "native";
 }
 
-function readEnvFile(file: string): Record<string, string> {
+/** The addresses `infra/stack.sh start` wrote to `.stack/env` ({} when the stack was never started). */
+export function readStackEnv(): Record<string, string> {
+  const file = path.join(process.env.STACK_DIR ?? path.join(REPO_ROOT, ".stack"), "env");
+  if (!existsSync(file)) return {};
   return Object.fromEntries(
     readFileSync(file, "utf8")
       .split("\n")
@@ -44,7 +47,7 @@ function readEnvFile(file: string): Record<string, string> {
 /** Starts (idempotently) the native stack and returns its addresses. */
 export function startNativeStack(): StackEnv {
   execFileSync("bash", [STACK_SH, "start"], { stdio: ["ignore", "inherit", "inherit"] });
-  const env = readEnvFile(path.join(process.env.STACK_DIR ?? path.join(REPO_ROOT, ".stack"), "env"));
+  const env = readStackEnv();
   return { mode: "native", KAFKA_BROKERS: env.KAFKA_BROKERS ?? "", CLICKHOUSE_URL: env.CLICKHOUSE_URL ?? "", REDIS_URL: env.REDIS_URL ?? "" };
 }
 
