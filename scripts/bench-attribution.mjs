@@ -31,20 +31,34 @@ const redis = createRedis(env.REDIS_URL);
 const catalog = new Catalog(redis, env.REDIS_PREFIX);
 const kafka = createKafka({ brokers: env.KAFKA_BROKERS, clientId: "bench", log });
 const pcfg = postbackConfig(env);
-await ensureTopics(kafka, [env.TOPIC_POSTBACKS, env.TOPIC_CLICKS, env.TOPIC_DEAD_LETTERS].map((topic) => ({ topic, numPartitions: pcfg.KAFKA_PARTITIONS, replicationFactor: 1 })));
+await ensureTopics(
+  kafka,
+  [env.TOPIC_POSTBACKS, env.TOPIC_CLICKS, env.TOPIC_DEAD_LETTERS].map((topic) => ({
+    topic,
+    numPartitions: pcfg.KAFKA_PARTITIONS,
+    replicationFactor: 1,
+  })),
+);
 
 const merchant = await catalog.createMerchant({ name: "Bench Shop" });
-const campaign = await catalog.createCampaign(CampaignInput.parse({
-  merchant_id: merchant.id,
-  name: "Bench",
-  commission: { type: "bps", bps: 1000 },
-  currency: "USD",
-  allowed_domains: ["shop.example.com"],
-  default_destination: "https://shop.example.com/",
-}));
+const campaign = await catalog.createCampaign(
+  CampaignInput.parse({
+    merchant_id: merchant.id,
+    name: "Bench",
+    commission: { type: "bps", bps: 1000 },
+    currency: "USD",
+    allowed_domains: ["shop.example.com"],
+    default_destination: "https://shop.example.com/",
+  }),
+);
 const influencer = await catalog.createInfluencer({ name: "Bench" });
 const link = await catalog.createLink({ campaign_id: campaign.id, influencer_id: influencer.id });
-const clickId = signClickId(attributionConfig(env).CLICK_ID_SECRET, { linkId: link.id, influencerId: influencer.id, campaignId: campaign.id, clickedAtMs: Date.now() - 60_000 });
+const clickId = signClickId(attributionConfig(env).CLICK_ID_SECRET, {
+  linkId: link.id,
+  influencerId: influencer.id,
+  campaignId: campaign.id,
+  clickedAtMs: Date.now() - 60_000,
+});
 
 // 1. Fill the topic with sales, as the postback service would publish them.
 const producer = createProducer(kafka);
@@ -54,7 +68,19 @@ for (let i = 0; i < SALES; i += 1000) {
   const messages = [];
   for (let j = i; j < Math.min(SALES, i + 1000); j++) {
     const conv = conversionId(merchant.id, `B-${j}`);
-    const event = { v: 1, event_id: deterministicId(conv, "sale"), conversion_id: conv, merchant_id: merchant.id, order_id: `B-${j}`, type: "sale", click_id: clickId, amount_minor: 1000 + j, currency: "USD", occurred_at_ms: now, received_at_ms: now };
+    const event = {
+      v: 1,
+      event_id: deterministicId(conv, "sale"),
+      conversion_id: conv,
+      merchant_id: merchant.id,
+      order_id: `B-${j}`,
+      type: "sale",
+      click_id: clickId,
+      amount_minor: 1000 + j,
+      currency: "USD",
+      occurred_at_ms: now,
+      received_at_ms: now,
+    };
     messages.push({ key: conv, value: JSON.stringify(event) });
   }
   await producer.send({ topic: env.TOPIC_POSTBACKS, acks: -1, messages });
@@ -89,7 +115,8 @@ say(`baseline: ${Math.round(baselinePerS)}/s`);
 
 // 3. The worker: from start until every sale is a ledger row in ClickHouse.
 const Count = z.object({ n: z.coerce.number() });
-const countLedger = async () => (await ch.query("bench_count", raw("SELECT count() AS n FROM commission_ledger_v1 FINAL"), Count))[0]?.n ?? 0;
+const countLedger = async () =>
+  (await ch.query("bench_count", raw("SELECT count() AS n FROM commission_ledger_v1 FINAL"), Count))[0]?.n ?? 0;
 const t0 = performance.now();
 await startAttribution(attributionConfig(env), { log, lifecycle });
 while ((await countLedger()) < SALES) await sleep(100);
@@ -106,7 +133,14 @@ const sendOne = async (i) => {
   const res = await fetch(`http://127.0.0.1:${postback.server.port}/postback`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ merchant_id: merchant.id, token: merchant.postback_token, order_id: order, amount: 5000, currency: "USD", click_id: clickId }),
+    body: JSON.stringify({
+      merchant_id: merchant.id,
+      token: merchant.postback_token,
+      order_id: order,
+      amount: 5000,
+      currency: "USD",
+      click_id: clickId,
+    }),
   });
   await res.arrayBuffer();
   if (res.status === 202) acked.set(conversionId(merchant.id, order), Date.now());
@@ -117,7 +151,14 @@ const poller = (async () => {
   while (sending || visible.size < acked.size) {
     const pending = [...acked.keys()].filter((k) => !visible.has(k));
     if (pending.length > 0) {
-      const rows = await ch.query("bench_seen", sql`SELECT DISTINCT conversion_id FROM ${ident("commission_ledger_v1")} FINAL WHERE conversion_id IN (${join(pending.map((p) => sql`${p}`), ", ")})`, Seen);
+      const rows = await ch.query(
+        "bench_seen",
+        sql`SELECT DISTINCT conversion_id FROM ${ident("commission_ledger_v1")} FINAL WHERE conversion_id IN (${join(
+          pending.map((p) => sql`${p}`),
+          ", ",
+        )})`,
+        Seen,
+      );
       const at = Date.now();
       for (const r of rows) if (!visible.has(r.conversion_id)) visible.set(r.conversion_id, at);
     }
@@ -139,6 +180,15 @@ await ch.exec("drop_bench_db", sql`DROP DATABASE IF EXISTS ${ident(id)}`);
 await ch.close();
 redis.disconnect();
 const round = (x, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
-console.log(`worker ${round(perS)}/s, plain consumer ${round(baselinePerS)}/s, ratio ${round(perS / baselinePerS, 3)}, e2e p99 ${p99} ms`);
-console.log(JSON.stringify({ ratio: round(perS / baselinePerS, 3), per_s: round(perS), baseline_per_s: round(baselinePerS), e2e_p99_ms: p99 }));
+console.log(
+  `worker ${round(perS)}/s, plain consumer ${round(baselinePerS)}/s, ratio ${round(perS / baselinePerS, 3)}, e2e p99 ${p99} ms`,
+);
+console.log(
+  JSON.stringify({
+    ratio: round(perS / baselinePerS, 3),
+    per_s: round(perS),
+    baseline_per_s: round(baselinePerS),
+    e2e_p99_ms: p99,
+  }),
+);
 process.exit(0);

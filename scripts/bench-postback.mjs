@@ -18,7 +18,11 @@ const topic = `${runId}.postbacks`;
 
 function start(mode, env = {}) {
   const execArgv = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.join(root, ".stack/prof")}`] : [];
-  const child = fork(path.join(root, "scripts/bench-postback-server.mjs"), [mode], { execArgv, env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(path.join(root, "scripts/bench-postback-server.mjs"), [mode], {
+    execArgv,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   return new Promise((resolve, reject) => {
     child.once("message", (info) => resolve({ child, info }));
     child.once("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)));
@@ -41,10 +45,23 @@ function signedRequests(merchantId, secret) {
       path: "/v1/conversions",
       setupRequest: (req) => {
         n += 1;
-        const body = JSON.stringify({ order_id: `${runId}-${n}`, amount: 1000 + (n % 5000), currency: "USD", click_id: "bench" });
+        const body = JSON.stringify({
+          order_id: `${runId}-${n}`,
+          amount: 1000 + (n % 5000),
+          currency: "USD",
+          click_id: "bench",
+        });
         const t = Math.floor(Date.now() / 1000);
         const mac = createHmac("sha256", secret).update(`${t}.`).update(body).digest("hex");
-        return { ...req, body, headers: { "content-type": "application/json", "x-merchant-id": String(merchantId), "x-signature": `t=${t},v1=${mac}` } };
+        return {
+          ...req,
+          body,
+          headers: {
+            "content-type": "application/json",
+            "x-merchant-id": String(merchantId),
+            "x-signature": `t=${t},v1=${mac}`,
+          },
+        };
       },
     },
   ];
@@ -64,15 +81,27 @@ function cpuMicros(child) {
 }
 
 async function load(port, requests, title) {
-  const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: DURATION_S, requests, title });
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests,
+    title,
+  });
   const ok = result["2xx"];
   const perS = ok / DURATION_S;
-  console.error(`${title}: ${Math.round(perS)}/s 2xx (${ok} in ${DURATION_S}s), non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
+  console.error(
+    `${title}: ${Math.round(perS)}/s 2xx (${ok} in ${DURATION_S}s), non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
+  );
   return { perS, ok, non2xx: result.non2xx, errors: result.errors };
 }
 
 async function messagesOnTopic() {
-  const kafka = new Kafka({ brokers: stackEnv.KAFKA_BROKERS.split(","), clientId: `${runId}-count`, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    brokers: stackEnv.KAFKA_BROKERS.split(","),
+    clientId: `${runId}-count`,
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -118,7 +147,9 @@ for (let round = 1; round <= ROUNDS; round++) {
 const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 const metric = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
 const sends = metric("postback_kafka_send_messages_count");
-console.error(`kafka sends: ${sends}, mean messages per send ${(metric("postback_kafka_send_messages_sum") / sends).toFixed(1)}`);
+console.error(
+  `kafka sends: ${sends}, mean messages per send ${(metric("postback_kafka_send_messages_sum") / sends).toFixed(1)}`,
+);
 await stop(baseline.child);
 await stop(postback.child);
 
@@ -133,6 +164,22 @@ const ratio = acked.perS / base.perS;
 // Server CPU per answered request: what the service itself costs, whatever else the machine is doing.
 const cpuPerAck = Math.round(acked.cpu / Math.max(1, acked.ok));
 const cpuPerBase = Math.round(base.cpu / Math.max(1, base.ok));
-console.error(`server CPU per request: postback ${cpuPerAck} µs, baseline ${cpuPerBase} µs (a core could ack ~${Math.round(1e6 / cpuPerAck)}/s)`);
+console.error(
+  `server CPU per request: postback ${cpuPerAck} µs, baseline ${cpuPerBase} µs (a core could ack ~${Math.round(1e6 / cpuPerAck)}/s)`,
+);
 console.error(`acked ${Math.round(acked.perS)}/s vs baseline ${Math.round(base.perS)}/s: ratio ${ratio.toFixed(3)}`);
-console.log(JSON.stringify({ ratio: Number(ratio.toFixed(4)), acked_per_s: Math.round(acked.perS), baseline_per_s: Math.round(base.perS), on_topic: onTopic, cpu_us_per_ack: cpuPerAck, cpu_us_per_baseline_request: cpuPerBase, acked: acked.ok, non2xx: acked.non2xx, connections: CONNECTIONS, duration_s: DURATION_S, rounds: ROUNDS }));
+console.log(
+  JSON.stringify({
+    ratio: Number(ratio.toFixed(4)),
+    acked_per_s: Math.round(acked.perS),
+    baseline_per_s: Math.round(base.perS),
+    on_topic: onTopic,
+    cpu_us_per_ack: cpuPerAck,
+    cpu_us_per_baseline_request: cpuPerBase,
+    acked: acked.ok,
+    non2xx: acked.non2xx,
+    connections: CONNECTIONS,
+    duration_s: DURATION_S,
+    rounds: ROUNDS,
+  }),
+);

@@ -59,7 +59,16 @@ function start(name, args, extraEnv, readyEvent) {
 function wrk(port, { seconds, connections, delayMs = 0 }) {
   const out = execFileSync(
     "wrk",
-    ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", path.join(ROOT, "scripts/bench-redirect.lua"), `http://127.0.0.1:${port}`],
+    [
+      "-t1",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "5s",
+      "-s",
+      path.join(ROOT, "scripts/bench-redirect.lua"),
+      `http://127.0.0.1:${port}`,
+    ],
     { env: { ...process.env, BENCH_LINKS: String(LINKS), BENCH_DELAY_MS: String(delayMs) }, encoding: "utf8" },
   );
   const line = out.split("\n").find((l) => l.startsWith("WRK_JSON "));
@@ -115,7 +124,8 @@ async function metric(port, name) {
     .reduce((s, l) => s + Number(l.split(" ").at(-1)), 0);
 }
 
-const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const peakRssMb = (pid) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
 async function kafkaCount(kafka, topic) {
   const admin = kafka.admin();
@@ -131,7 +141,11 @@ async function kafkaCount(kafka, topic) {
 async function main() {
   const redis = createRedis(redisUrl);
   const catalog = new Catalog(redis, `${id}:`);
-  const kafka = new Kafka({ clientId: "bench", brokers: stackEnv.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: "bench",
+    brokers: stackEnv.KAFKA_BROKERS.split(","),
+    logLevel: logLevel.NOTHING,
+  });
   await ensureDatabase({ url: stackEnv.CLICKHOUSE_URL }, id);
   const ch = createClickHouse({ url: stackEnv.CLICKHOUSE_URL, database: id });
   try {
@@ -149,10 +163,19 @@ async function main() {
     );
     await baseline.ready;
     const t0 = Date.now();
-    const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const redirect = start("redirect", [...profile, path.join(ROOT, "services/redirect/dist/main.js")], { PORT: String(redirectPort), HOST: "127.0.0.1" }, "link_cache_warmed");
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [];
+    const redirect = start(
+      "redirect",
+      [...profile, path.join(ROOT, "services/redirect/dist/main.js")],
+      { PORT: String(redirectPort), HOST: "127.0.0.1" },
+      "link_cache_warmed",
+    );
     const warmed = await redirect.ready;
-    log(`redirect warmed ${warmed.links} links in ${Date.now() - t0} ms; RSS ${peakRssMb(redirect.child.pid).toFixed(0)} MB`);
+    log(
+      `redirect warmed ${warmed.links} links in ${Date.now() - t0} ms; RSS ${peakRssMb(redirect.child.pid).toFixed(0)} MB`,
+    );
 
     wrk(baselinePort, { seconds: 2, connections: CONNECTIONS });
     wrk(redirectPort, { seconds: 2, connections: CONNECTIONS });
@@ -161,7 +184,9 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       base.push(wrk(baselinePort, { seconds: DURATION_S, connections: CONNECTIONS }));
       ours.push(wrk(redirectPort, { seconds: DURATION_S, connections: CONNECTIONS }));
-      log(`round ${round + 1}: baseline ${base.at(-1).rps.toFixed(0)} req/s, redirect ${ours.at(-1).rps.toFixed(0)} req/s`);
+      log(
+        `round ${round + 1}: baseline ${base.at(-1).rps.toFixed(0)} req/s, redirect ${ours.at(-1).rps.toFixed(0)} req/s`,
+      );
     }
     const best = (runs) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
     const baselineRps = best(base).rps;
@@ -174,10 +199,14 @@ async function main() {
     connections = Math.max(1, Math.round((connections * RATE) / probe.rps));
     const fixed = wrk(redirectPort, { seconds: DURATION_S, connections, delayMs: pauseMs });
     const fixedBase = wrk(baselinePort, { seconds: DURATION_S, connections, delayMs: pauseMs });
-    log(`fixed rate: ${fixed.rps.toFixed(0)} req/s over ${connections} connections, p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms (baseline p99 ${fixedBase.p99_ms} ms)`);
+    log(
+      `fixed rate: ${fixed.rps.toFixed(0)} req/s over ${connections} connections, p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms (baseline p99 ${fixedBase.p99_ms} ms)`,
+    );
 
     const rssMb = peakRssMb(redirect.child.pid);
-    const served = await metric(redirectPort, 'redirects_total{outcome="redirect"') + (await metric(redirectPort, 'redirects_total{outcome="bot_redirect"'));
+    const served =
+      (await metric(redirectPort, 'redirects_total{outcome="redirect"')) +
+      (await metric(redirectPort, 'redirects_total{outcome="bot_redirect"'));
     const notRedirected = await metric(redirectPort, "redirects_total{outcome=");
     redirect.child.kill("SIGTERM");
     const code = await redirect.exited;
@@ -185,7 +214,12 @@ async function main() {
 
     const clicksKafka = await kafkaCount(kafka, env.TOPIC_CLICKS);
     log(`clicks in Kafka: ${clicksKafka}; starting the attribution worker to load ClickHouse`);
-    const attribution = start("attribution", [path.join(ROOT, "services/attribution/dist/main.js")], { PORT: String(PORT_BASE + 2), HOST: "127.0.0.1", KAFKA_SESSION_TIMEOUT_MS: "60000" }, "attribution_started");
+    const attribution = start(
+      "attribution",
+      [path.join(ROOT, "services/attribution/dist/main.js")],
+      { PORT: String(PORT_BASE + 2), HOST: "127.0.0.1", KAFKA_SESSION_TIMEOUT_MS: "60000" },
+      "attribution_started",
+    );
     // A long session timeout: on a busy machine a batch of thousands of clicks can outlast the default and trigger
     // a rebalance loop that re-reads the same offsets without ever committing.
     attribution.ready.catch((err) => log(String(err)));
@@ -193,7 +227,9 @@ async function main() {
     const deadline = Date.now() + 180_000;
     while (Date.now() < deadline) {
       await sleep(2_000);
-      const rows = await ch.query("bench_clicks", sql`SELECT count() AS n FROM clicks_raw_v1 FINAL`, z.object({ n: z.coerce.number() })).catch(() => [{ n: 0 }]);
+      const rows = await ch
+        .query("bench_clicks", sql`SELECT count() AS n FROM clicks_raw_v1 FINAL`, z.object({ n: z.coerce.number() }))
+        .catch(() => [{ n: 0 }]);
       clicksClickhouse = Number(rows[0]?.n ?? 0);
       if (clicksClickhouse >= served) break;
       log(`clicks in ClickHouse so far: ${clicksClickhouse}`);
@@ -217,10 +253,16 @@ async function main() {
       clicks_clickhouse: clicksClickhouse,
       wrk_errors: [...base, ...ours, fixed].reduce((s, r) => s + r.errors + r.bad_status, 0),
     };
-    console.log(`redirect ${figures.rps} req/s vs bare node:http ${figures.baseline_rps} req/s: ratio ${figures.ratio} (target >= 0.4)`);
-    console.log(`at ${figures.fixed_rate_rps} req/s: p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (target <= 3 ms)`);
+    console.log(
+      `redirect ${figures.rps} req/s vs bare node:http ${figures.baseline_rps} req/s: ratio ${figures.ratio} (target >= 0.4)`,
+    );
+    console.log(
+      `at ${figures.fixed_rate_rps} req/s: p50 ${figures.p50_ms} ms, p99 ${figures.p99_ms} ms (target <= 3 ms)`,
+    );
     console.log(`peak RSS with ${LINKS} links: ${figures.rss_mb} MB (target <= 300 MB)`);
-    console.log(`302s served ${served}, clicks in Kafka ${clicksKafka}, in ClickHouse ${clicksClickhouse} (target: all equal)`);
+    console.log(
+      `302s served ${served}, clicks in Kafka ${clicksKafka}, in ClickHouse ${clicksClickhouse} (target: all equal)`,
+    );
     console.log(JSON.stringify(figures));
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");

@@ -10,7 +10,14 @@ import { createClickHouse, ensureDatabase, migrate, raw, sql } from "@aff/clickh
 import { readStackEnv } from "@aff/testing";
 import { z } from "zod";
 
-const { values: args } = parseArgs({ options: { rows: { type: "string", default: "10000000" }, runs: { type: "string", default: "15" }, "csv-rows": { type: "string", default: "1000000" }, keep: { type: "boolean", default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: "string", default: "10000000" },
+    runs: { type: "string", default: "15" },
+    "csv-rows": { type: "string", default: "1000000" },
+    keep: { type: "boolean", default: false },
+  },
+});
 const ROWS = Number(args.rows);
 const RUNS = Number(args.runs);
 const CSV_ROWS = Number(args["csv-rows"]);
@@ -33,9 +40,12 @@ const START = Date.UTC(2026, 0, 1) / 1000;
 const SPAN = 180 * 86400;
 
 async function seed(ch) {
-  const count = async (table) => (await ch.query("count", sql`SELECT count() AS n FROM ${raw(table)}`, z.object({ n: z.coerce.number() })))[0]?.n ?? 0;
+  const count = async (table) =>
+    (await ch.query("count", sql`SELECT count() AS n FROM ${raw(table)}`, z.object({ n: z.coerce.number() })))[0]?.n ??
+    0;
   const n = await count("commission_ledger_v1");
-  if (n === ROWS && (await count("clicks_raw_v1")) === Math.floor(ROWS / 10)) return log(`reusing ${n} ledger rows in ${database}`);
+  if (n === ROWS && (await count("clicks_raw_v1")) === Math.floor(ROWS / 10))
+    return log(`reusing ${n} ledger rows in ${database}`);
   await exec(raw("TRUNCATE TABLE commission_ledger_v1"));
   await exec(raw("TRUNCATE TABLE clicks_raw_v1"));
   log(`seeding ${ROWS} ledger rows with INSERT ... SELECT FROM numbers()`);
@@ -71,7 +81,16 @@ async function seed(ch) {
 
 async function startService() {
   const child = spawn(process.execPath, ["services/reports/dist/main.js"], {
-    env: { ...process.env, CLICKHOUSE_URL: url, CLICKHOUSE_DATABASE: database, REDIS_URL: redisUrl, REDIS_PREFIX: "bench_reports:", PORT: "0", LOG_LEVEL: "info", REPORTS_API_KEY: KEY },
+    env: {
+      ...process.env,
+      CLICKHOUSE_URL: url,
+      CLICKHOUSE_DATABASE: database,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: "bench_reports:",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      REPORTS_API_KEY: KEY,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const port = await new Promise((resolve, reject) => {
@@ -119,7 +138,8 @@ async function csvExport(base, query) {
   return { rows: lines - 1, ms: performance.now() - t0 };
 }
 
-const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const peakRssMb = (pid) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
 async function main() {
   await ensureDatabase({ url }, database);
@@ -132,19 +152,33 @@ async function main() {
     // Each report is compared with a bare sum over the same rows and grouping (no FINAL, no status split, no clicks).
     const reports = [
       { name: "monthly commission by influencer", p: month, key: "influencer_id", q: "group_by=influencer&limit=100" },
-      { name: "monthly commission by influencer, top 20 by total", p: month, key: "influencer_id", q: "group_by=influencer&sort=total&order=desc&limit=20" },
+      {
+        name: "monthly commission by influencer, top 20 by total",
+        p: month,
+        key: "influencer_id",
+        q: "group_by=influencer&sort=total&order=desc&limit=20",
+      },
       { name: "monthly commission by campaign", p: month, key: "campaign_id", q: "group_by=campaign&limit=1000" },
       { name: "monthly commission by merchant", p: month, key: "merchant_id", q: "group_by=merchant&limit=1000" },
-      { name: "daily commission over a month, Europe/Berlin", p: month, key: "toDate(event_time, 'Europe/Berlin')", q: "tz=Europe/Berlin&group_by=day&limit=1000" },
+      {
+        name: "daily commission over a month, Europe/Berlin",
+        p: month,
+        key: "toDate(event_time, 'Europe/Berlin')",
+        q: "tz=Europe/Berlin&group_by=day&limit=1000",
+      },
     ];
     const results = [];
     for (const r of reports) {
       const runs = r === reports[0] ? RUNS : Math.max(3, Math.floor(RUNS / 2));
-      const bare = raw(`SELECT ${r.key} AS k, commission_currency, sum(commission_minor) AS s FROM commission_ledger_v1 WHERE event_time >= toDateTime('${r.p.from} 00:00:00', 'UTC') AND event_time < toDateTime('${r.p.to} 00:00:00', 'UTC') GROUP BY k, commission_currency`);
+      const bare = raw(
+        `SELECT ${r.key} AS k, commission_currency, sum(commission_minor) AS s FROM commission_ledger_v1 WHERE event_time >= toDateTime('${r.p.from} 00:00:00', 'UTC') AND event_time < toDateTime('${r.p.to} 00:00:00', 'UTC') GROUP BY k, commission_currency`,
+      );
       const baseline = await time(() => ch.query("baseline", bare, z.unknown()), runs);
       const t = await time(() => report(base, `from=${r.p.from}&to=${r.p.to}&${r.q}`), runs);
       results.push({ ...r, t, baseline });
-      log(`${r.name}: p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms | bare aggregate p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms | ratio ${(t.p50 / baseline.p50).toFixed(2)}x`);
+      log(
+        `${r.name}: p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms | bare aggregate p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms | ratio ${(t.p50 / baseline.p50).toFixed(2)}x`,
+      );
     }
     // Pick a period holding about CSV_ROWS ledger lines (rows are spread evenly over 180 days).
     const days = Math.max(1, Math.round((CSV_ROWS / ROWS) * 180));
@@ -152,7 +186,9 @@ async function main() {
     const csv = await csvExport(base, `from=2026-01-01&to=${to}&format=csv`);
     const csvRate = csv.rows / (csv.ms / 1000);
     const rss = peakRssMb(child.pid);
-    log(`CSV statement export: ${csv.rows} rows in ${(csv.ms / 1000).toFixed(1)} s = ${Math.round(csvRate)} rows/s; reports service peak RSS ${rss.toFixed(0)} MB`);
+    log(
+      `CSV statement export: ${csv.rows} rows in ${(csv.ms / 1000).toFixed(1)} s = ${Math.round(csvRate)} rows/s; reports service peak RSS ${rss.toFixed(0)} MB`,
+    );
     const main = results[0].t;
     const baseline = results[0].baseline;
     console.log(

@@ -3,7 +3,14 @@
 // several merchants and campaigns in USD/EUR/GBP/JPY, orders in other currencies (FX), sales that get approved,
 // rejected or refunded in part or whole, and clicks with bots. Ids are deterministic, so a rerun writes the same rows.
 import { parseArgs } from "node:util";
-import { createClickHouse, ensureDatabase, insertConversions, insertLedgerEntries, migrate, toDateTimeText } from "@aff/clickhouse";
+import {
+  createClickHouse,
+  ensureDatabase,
+  insertConversions,
+  insertLedgerEntries,
+  migrate,
+  toDateTimeText,
+} from "@aff/clickhouse";
 import { applyBasisPoints, currencyExponent, deterministicId } from "@aff/common";
 import { readStackEnv } from "@aff/testing";
 import cliProgress from "cli-progress";
@@ -19,7 +26,14 @@ const { values: args } = parseArgs({
 const N = Number(args.conversions);
 const DAYS = Number(args.days);
 const INFLUENCERS = Number(args.influencers);
-if (!Number.isInteger(N) || N < 1 || !Number.isInteger(DAYS) || DAYS < 1 || !Number.isInteger(INFLUENCERS) || INFLUENCERS < 1) {
+if (
+  !Number.isInteger(N) ||
+  N < 1 ||
+  !Number.isInteger(DAYS) ||
+  DAYS < 1 ||
+  !Number.isInteger(INFLUENCERS) ||
+  INFLUENCERS < 1
+) {
   console.error("usage: npm run seed:demo -- --conversions N [--days D] [--influencers I] [--seed S]");
   process.exit(2);
 }
@@ -50,7 +64,13 @@ function convert(minor, from, to) {
 }
 
 const SETTLEMENT = ["USD", "EUR", "GBP", "JPY"];
-const campaigns = Array.from({ length: 24 }, (_, i) => ({ id: i + 1, merchant: (i % 6) + 1, currency: SETTLEMENT[i % 4], bps: 500 + ((i * 137) % 1500), holdDays: [14, 30, 45][i % 3] }));
+const campaigns = Array.from({ length: 24 }, (_, i) => ({
+  id: i + 1,
+  merchant: (i % 6) + 1,
+  currency: SETTLEMENT[i % 4],
+  bps: 500 + ((i * 137) % 1500),
+  holdDays: [14, 30, 45][i % 3],
+}));
 const DAY = 86_400_000;
 const start = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()) - DAYS * DAY;
 const now = Date.now();
@@ -85,7 +105,14 @@ function conversion(i) {
   const orderMinor = Math.round((15 + rnd() * 250) * 10 ** currencyExponent(orderCurrency));
   const saleAt = start + Math.floor(rnd() * DAYS * DAY);
   const commission = applyBasisPoints(convert(orderMinor, orderCurrency, c.currency), c.bps);
-  const conv = { conversion_id: deterministicId("demo-conversion", c.merchant, i), merchant_id: c.merchant, campaign_id: c.id, influencer_id: influencer, order_currency: orderCurrency, commission_currency: c.currency };
+  const conv = {
+    conversion_id: deterministicId("demo-conversion", c.merchant, i),
+    merchant_id: c.merchant,
+    campaign_id: c.id,
+    influencer_id: influencer,
+    order_currency: orderCurrency,
+    commission_currency: c.currency,
+  };
   const rows = entries(conv, "sale", [["pending", orderMinor, commission]], saleAt, 0);
   let status = "pending";
   let liveOrder = orderMinor;
@@ -93,20 +120,55 @@ function conversion(i) {
   const decideAt = saleAt + Math.floor((2 + rnd() * 20) * DAY);
   const roll = rnd();
   if (decideAt < now && roll < 0.65) {
-    rows.push(...entries(conv, "approve", [["pending", -orderMinor, -commission], ["approved", orderMinor, commission]], decideAt, c.holdDays));
+    rows.push(
+      ...entries(
+        conv,
+        "approve",
+        [
+          ["pending", -orderMinor, -commission],
+          ["approved", orderMinor, commission],
+        ],
+        decideAt,
+        c.holdDays,
+      ),
+    );
     status = "approved";
     const refundAt = decideAt + Math.floor((1 + rnd() * 30) * DAY);
     if (refundAt < now && rnd() < 0.12) {
       const full = rnd() < 0.5;
       const refundOrder = full ? orderMinor : Math.round(orderMinor * (0.2 + rnd() * 0.5));
-      const refundCommission = full ? commission : applyBasisPoints(convert(refundOrder, orderCurrency, c.currency), c.bps);
-      rows.push(...entries(conv, "refund", [["approved", -refundOrder, -refundCommission], ["reversed", refundOrder, refundCommission]], refundAt, 0));
+      const refundCommission = full
+        ? commission
+        : applyBasisPoints(convert(refundOrder, orderCurrency, c.currency), c.bps);
+      rows.push(
+        ...entries(
+          conv,
+          "refund",
+          [
+            ["approved", -refundOrder, -refundCommission],
+            ["reversed", refundOrder, refundCommission],
+          ],
+          refundAt,
+          0,
+        ),
+      );
       liveOrder -= refundOrder;
       liveCommission -= refundCommission;
       status = "refunded";
     }
   } else if (decideAt < now && roll < 0.82) {
-    rows.push(...entries(conv, "reject", [["pending", -orderMinor, -commission], ["rejected", orderMinor, commission]], decideAt, 0));
+    rows.push(
+      ...entries(
+        conv,
+        "reject",
+        [
+          ["pending", -orderMinor, -commission],
+          ["rejected", orderMinor, commission],
+        ],
+        decideAt,
+        0,
+      ),
+    );
     status = "rejected";
     liveCommission = 0;
   }
@@ -157,7 +219,10 @@ async function main() {
   await ensureDatabase({ url }, database);
   const ch = createClickHouse({ url, database });
   await migrate(ch);
-  const bar = new cliProgress.SingleBar({ format: "seeding {bar} {percentage}% | {value}/{total} conversions | {ledger} ledger rows | {eta}s left" }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: "seeding {bar} {percentage}% | {value}/{total} conversions | {ledger} ledger rows | {eta}s left" },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(N, 0, { ledger: 0 });
   const BATCH = 5000;
   let ledgerRows = 0;

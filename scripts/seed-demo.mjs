@@ -10,7 +10,11 @@ const FINANCE_KEY = process.env.REPORTS_API_KEY ?? "dev-finance-key-change-me";
 const STATE = ".stack/demo.json";
 
 async function post(path, body) {
-  const res = await fetch(`${REDIRECT}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify(body) });
+  const res = await fetch(`${REDIRECT}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify(body),
+  });
   const json = await res.json();
   if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -19,7 +23,9 @@ async function post(path, body) {
 async function seed() {
   if (existsSync(STATE)) {
     const demo = JSON.parse(readFileSync(STATE, "utf8"));
-    const res = await fetch(`${REDIRECT}/api/links/${demo.link.code}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const res = await fetch(`${REDIRECT}/api/links/${demo.link.code}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     if (res.ok) return demo;
   }
   const merchant = await post("/api/merchants", { name: "Demo Outdoor Store" });
@@ -32,7 +38,11 @@ async function seed() {
     default_destination: "https://shop.example.com/",
   });
   const influencer = await post("/api/influencers", { name: "Trail Tess", handle: "@trailtess" });
-  const link = await post("/api/links", { campaign_id: campaign.id, influencer_id: influencer.id, destination: "https://shop.example.com/boots/42" });
+  const link = await post("/api/links", {
+    campaign_id: campaign.id,
+    influencer_id: influencer.id,
+    destination: "https://shop.example.com/boots/42",
+  });
   const demo = { merchant, campaign, influencer, link };
   writeFileSync(STATE, JSON.stringify(demo, null, 2));
   return demo;

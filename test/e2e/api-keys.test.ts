@@ -9,7 +9,11 @@ afterAll(() => world?.close());
 
 describe("API keys", () => {
   it("resolves a created key to its role and scope, stores only a hash, and forgets a revoked key", async () => {
-    const { key, principal } = await world.catalog.apiKeys.create({ role: "influencer", name: "Ada", influencer_id: 7 });
+    const { key, principal } = await world.catalog.apiKeys.create({
+      role: "influencer",
+      name: "Ada",
+      influencer_id: 7,
+    });
     expect(await world.catalog.apiKeys.resolve(key)).toEqual(principal);
     expect(principal).toMatchObject({ role: "influencer", influencer_id: 7 });
     const stored = await world.catalog.redis.keys(`${world.catalog.prefix}apikey:*`);

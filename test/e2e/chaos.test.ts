@@ -30,7 +30,8 @@ let postbackUrls: string[] = [];
 let stopping = false;
 let current: ChildProcess | undefined;
 const run = promisify(execFile);
-const stackCtl = (action: "stop" | "start", service: "kafka" | "clickhouse") => run("bash", [path.join(REPO_ROOT, "infra", "stack.sh"), action, service]);
+const stackCtl = (action: "stop" | "start", service: "kafka" | "clickhouse") =>
+  run("bash", [path.join(REPO_ROOT, "infra", "stack.sh"), action, service]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -79,7 +80,14 @@ function superviseWorker() {
   };
 }
 
-type Plan = { orderId: string; amount: number; currency: "USD" | "EUR"; influencer: number; clickId: string; kind: number };
+type Plan = {
+  orderId: string;
+  amount: number;
+  currency: "USD" | "EUR";
+  influencer: number;
+  clickId: string;
+  kind: number;
+};
 type Expected = { pending: number; approved: number; rejected: number; reversed: number; entries: number };
 
 const roundHalfUp = (num: number, den: number) => Math.floor((2 * num + den) / (2 * den));
@@ -131,7 +139,11 @@ function postbacksFor(p: Plan, t0: number): Record<string, string | number>[] {
 async function sendUntilAccepted(url: string, body: Record<string, string | number>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch(`${url}/postback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const res = await fetch(`${url}/postback`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       await res.arrayBuffer();
       if (res.status === 202) return;
       if (res.status < 500) throw new Error(`postback refused with ${res.status}`);
@@ -142,7 +154,12 @@ async function sendUntilAccepted(url: string, body: Record<string, string | numb
   }
 }
 
-async function pool<T>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<void>, onProgress: (done: number) => void) {
+async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T, i: number) => Promise<void>,
+  onProgress: (done: number) => void,
+) {
   let next = 0;
   let done = 0;
   await Promise.all(
@@ -155,7 +172,13 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T, i: number)
   );
 }
 
-const Totals = z.object({ pending: Int64Text, approved: Int64Text, rejected: Int64Text, reversed: Int64Text, n: Int64Text });
+const Totals = z.object({
+  pending: Int64Text,
+  approved: Int64Text,
+  rejected: Int64Text,
+  reversed: Int64Text,
+  n: Int64Text,
+});
 const PerConversion = Totals.extend({ conversion_id: z.string() });
 const byStatus = (table: string, extra = "") =>
   raw(`SELECT ${extra} sumIf(commission_minor, status = 'pending') AS pending, sumIf(commission_minor, status = 'approved') AS approved,
@@ -166,7 +189,9 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
   it("books every sale and change exactly once", async () => {
     const t0 = Date.now() - 3_600_000;
     const seeded = await seedCampaign(urls);
-    await new FxRates(world.catalog.redis, world.catalog.prefix).load([{ from: "EUR", to: "USD", rate: EUR_USD.text, effective_from_ms: 0 }]);
+    await new FxRates(world.catalog.redis, world.catalog.prefix).load([
+      { from: "EUR", to: "USD", rate: EUR_USD.text, effective_from_ms: 0 },
+    ]);
     const { clickId } = await click(urls, seeded.link.code);
     const merchant = seeded.merchant;
     const plans: Plan[] = Array.from({ length: SALES }, (_, i) => ({
@@ -205,7 +230,12 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       plans,
       CONCURRENCY,
       async (p, i) => {
-        for (const body of postbacksFor(p, t0)) await sendUntilAccepted(postbackUrls[i % postbackUrls.length] ?? urls.postbackUrl, { ...body, merchant_id: merchant.id, token: merchant.postback_token });
+        for (const body of postbacksFor(p, t0))
+          await sendUntilAccepted(postbackUrls[i % postbackUrls.length] ?? urls.postbackUrl, {
+            ...body,
+            merchant_id: merchant.id,
+            token: merchant.postback_token,
+          });
       },
       (done) => {
         sent = done;
@@ -239,7 +269,11 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
     stopping = true;
     current?.kill("SIGTERM");
 
-    const perConversion = await world.ch.query("chaos_per_conversion", byStatus("commission_ledger_v1", "conversion_id,"), PerConversion);
+    const perConversion = await world.ch.query(
+      "chaos_per_conversion",
+      byStatus("commission_ledger_v1", "conversion_id,"),
+      PerConversion,
+    );
     let lost = 0;
     let duplicated = 0;
     let wrong = 0;
@@ -253,14 +287,25 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       }
       lost += Math.max(0, e.entries - row.n);
       duplicated += Math.max(0, row.n - e.entries);
-      if (row.pending !== e.pending || row.approved !== e.approved || row.rejected !== e.rejected || row.reversed !== e.reversed) wrong++;
+      if (
+        row.pending !== e.pending ||
+        row.approved !== e.approved ||
+        row.rejected !== e.rejected ||
+        row.reversed !== e.reversed
+      )
+        wrong++;
     }
     for (const [id, e] of expected) if (!seen.has(id)) lost += e.entries;
 
-    const res = await fetch(`${urls.reportsUrl}/v1/reports/commissions?from=${new Date(t0 - 86_400_000).toISOString().slice(0, 10)}&to=${new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10)}`, {
-      headers: { authorization: `Bearer ${FINANCE_KEY}` },
-    });
-    const report = (await res.json()) as { rows: { pending_minor: number; approved_minor: number; rejected_minor: number; reversed_minor: number }[] };
+    const res = await fetch(
+      `${urls.reportsUrl}/v1/reports/commissions?from=${new Date(t0 - 86_400_000).toISOString().slice(0, 10)}&to=${new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10)}`,
+      {
+        headers: { authorization: `Bearer ${FINANCE_KEY}` },
+      },
+    );
+    const report = (await res.json()) as {
+      rows: { pending_minor: number; approved_minor: number; rejected_minor: number; reversed_minor: number }[];
+    };
     const reportTotals = { pending: 0, approved: 0, rejected: 0, reversed: 0 };
     for (const r of report.rows) {
       reportTotals.pending += r.pending_minor;
@@ -274,7 +319,16 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       JSON.stringify({ ...hourly, n: undefined }) === JSON.stringify({ ...money, n: undefined }) &&
       JSON.stringify(reportTotals) === JSON.stringify(money) &&
       wrong === 0;
-    const summary = { sales: SALES, postbacks: plans.reduce((s, p) => s + postbacksFor(p, t0).length, 0), kills: worker.kills, send_s: Math.round(sendMs / 1000), lost, duplicated, wrong_conversions: wrong, totals_match: totalsMatch };
+    const summary = {
+      sales: SALES,
+      postbacks: plans.reduce((s, p) => s + postbacksFor(p, t0).length, 0),
+      kills: worker.kills,
+      send_s: Math.round(sendMs / 1000),
+      lost,
+      duplicated,
+      wrong_conversions: wrong,
+      totals_match: totalsMatch,
+    };
     const result = { sales: SALES, kills: worker.kills, lost, duplicated, totals_match: totalsMatch };
     writeFileSync(path.join(REPO_ROOT, ".stack", "chaos-result.json"), `${JSON.stringify(result)}\n`);
     console.log(JSON.stringify(summary));

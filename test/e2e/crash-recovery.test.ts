@@ -17,7 +17,9 @@ function spawnWorker(extra: Record<string, string>) {
     stdio: ["ignore", "inherit", "inherit"],
   });
   children.push(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   return { child, exited };
 }
 
@@ -39,7 +41,14 @@ describe("attribution worker killed between write and commit", () => {
     const pb = await fetch(`${urls.postbackUrl}/postback`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ merchant_id: merchant.id, token: merchant.postback_token, click_id: clickId, order_id: "CRASH-1", amount: 20000, currency: "USD" }),
+      body: JSON.stringify({
+        merchant_id: merchant.id,
+        token: merchant.postback_token,
+        click_id: clickId,
+        order_id: "CRASH-1",
+        amount: 20000,
+        currency: "USD",
+      }),
     });
     expect(pb.status).toBe(202);
 
@@ -47,15 +56,31 @@ describe("attribution worker killed between write and commit", () => {
     const ended = await crashing.exited;
     expect(ended.signal).toBe("SIGKILL");
     // The ledger row was written before the kill; the offset was not committed.
-    const written = await world.ch.query("raw_ledger_rows", raw("SELECT count() AS n FROM commission_ledger_v1"), Count);
+    const written = await world.ch.query(
+      "raw_ledger_rows",
+      raw("SELECT count() AS n FROM commission_ledger_v1"),
+      Count,
+    );
     expect(written[0]?.n).toBe(1);
 
     const healthy = spawnWorker({});
     // The restarted worker re-reads the uncommitted message and writes the same entry again ...
-    await eventually(() => world.ch.query("raw_ledger_rows", raw("SELECT count() AS n FROM commission_ledger_v1"), Count), (r) => r[0]?.n === 2, 60_000);
+    await eventually(
+      () => world.ch.query("raw_ledger_rows", raw("SELECT count() AS n FROM commission_ledger_v1"), Count),
+      (r) => r[0]?.n === 2,
+      60_000,
+    );
     // ... which ClickHouse collapses: the report counts it once.
     const report = await commissions(urls);
-    expect(report.rows).toEqual([expect.objectContaining({ influencer_id: influencer.id, currency: "USD", pending_minor: 2000, total_minor: 2000, conversions: 1 })]);
+    expect(report.rows).toEqual([
+      expect.objectContaining({
+        influencer_id: influencer.id,
+        currency: "USD",
+        pending_minor: 2000,
+        total_minor: 2000,
+        conversions: 1,
+      }),
+    ]);
 
     healthy.child.kill("SIGTERM");
     expect((await healthy.exited).code).toBe(0);

@@ -23,13 +23,24 @@ async function seedSeries(w: TestWorld) {
   for (let d = 0; d < 60; d++) {
     const day = new Date(Date.UTC(2026, 2, 1) + d * 86_400_000).toISOString().slice(0, 10);
     for (let i = 0; i < 5; i++) {
-      const c = { merchant: 3, campaign: 30 + (i % 2), influencer: 200 + i, order: `S-${d}-${i}`, orderCurrency: "USD", currency: "USD" };
+      const c = {
+        merchant: 3,
+        campaign: 30 + (i % 2),
+        influencer: 200 + i,
+        order: `S-${d}-${i}`,
+        orderCurrency: "USD",
+        currency: "USD",
+      };
       const amount = 2000 + ((d * 37 + i * 113) % 50) * 100;
       const commission = Math.round(amount / 10);
       ledger.push(entry(c, "sale", "pending", amount, commission, `${day}T${String(8 + i).padStart(2, "0")}:00:00Z`));
-      if ((d + i) % 3 === 0) ledger.push(...move(c, "approve", "approved", amount, commission, `${day}T20:00:00Z`, `${day}T20:00:00Z`));
+      if ((d + i) % 3 === 0)
+        ledger.push(...move(c, "approve", "approved", amount, commission, `${day}T20:00:00Z`, `${day}T20:00:00Z`));
       if ((d + i) % 7 === 0) ledger.push(...move(c, "reject", "rejected", amount, commission, `${day}T21:00:00Z`));
-      for (let k = 0; k < 2 + ((d * 3 + i * i) % 7); k++) clicks.push(clickRow(c, d * 1000 + i * 10 + k, `${day}T0${k % 8}:1${k % 6}:00Z`, `10.${i}.${k}.0`, "Mozilla/5.0"));
+      for (let k = 0; k < 2 + ((d * 3 + i * i) % 7); k++)
+        clicks.push(
+          clickRow(c, d * 1000 + i * 10 + k, `${day}T0${k % 8}:1${k % 6}:00Z`, `10.${i}.${k}.0`, "Mozilla/5.0"),
+        );
     }
   }
   await insertLedgerEntries(w.ch)(ledger);
@@ -46,7 +57,16 @@ beforeAll(async () => {
   // A fresh profile per run (playwright passes it to Chromium as --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     acceptDownloads: true,
     viewport: { width: 1280, height: 900 },
   });
@@ -71,7 +91,9 @@ const usdTotal = () => page.textContent('.total-commission[data-currency="USD"]'
 /** Sum of total_minor over the API's daily rows for the same filters, formatted like the page. */
 async function apiUsdTotal(query: string) {
   const r = await get(base, `/v1/reports/commissions?group_by=day&limit=10000&${query}`);
-  const minor = r.body.rows.filter((x: { currency: string }) => x.currency === "USD").reduce((s: number, x: { total_minor: number }) => s + x.total_minor, 0);
+  const minor = r.body.rows
+    .filter((x: { currency: string }) => x.currency === "USD")
+    .reduce((s: number, x: { total_minor: number }) => s + x.total_minor, 0);
   return `${(minor / 100).toFixed(2)} USD`;
 }
 
@@ -88,7 +110,9 @@ describe("dashboard", () => {
     // 100, 101, 102 (clicks only) from the fixture and 200-204 from the series
     expect(await page.locator("#top-influencers tr").count()).toBe(8);
     expect(await page.locator("#statuses tr").count()).toBe(5);
-    const clicks = (await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&group_by=influencer&limit=100")).body.rows.reduce((s: number, r: { clicks: number }) => s + r.clicks, 0);
+    const clicks = (
+      await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&group_by=influencer&limit=100")
+    ).body.rows.reduce((s: number, r: { clicks: number }) => s + r.clicks, 0);
     expect(await page.textContent("#total-clicks")).toBe(String(clicks));
     const all = await usdTotal();
 
@@ -100,7 +124,10 @@ describe("dashboard", () => {
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
     const file = await download.path();
-    const api = await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&tz=UTC&influencer_id=202&group_by=day&format=csv");
+    const api = await get(
+      base,
+      "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&tz=UTC&influencer_id=202&group_by=day&format=csv",
+    );
     expect(readFileSync(file, "utf8")).toBe(api.text);
     expect(api.text.split("\n").length).toBeGreaterThan(30);
 

@@ -20,19 +20,36 @@ export async function startServices(world: TestWorld, which: { attribution?: boo
   const reports = await startReports(reportsConfig(env), deps);
   if (which.attribution !== false) await startAttribution(attributionConfig(env), deps);
   const url = (port: number) => `http://127.0.0.1:${port}`;
-  return { redirectUrl: url(redirect.server.port), postbackUrl: url(postback.server.port), reportsUrl: url(reports.server.port) };
+  return {
+    redirectUrl: url(redirect.server.port),
+    postbackUrl: url(postback.server.port),
+    reportsUrl: url(reports.server.port),
+  };
 }
 
 export type Urls = Awaited<ReturnType<typeof startServices>>;
 
-export async function api<T = Record<string, unknown>>(url: string, path: string, body: unknown, key = ADMIN_KEY): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+export async function api<T = Record<string, unknown>>(
+  url: string,
+  path: string,
+  body: unknown,
+  key = ADMIN_KEY,
+): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as T };
 }
 
 /** A merchant, a 10% campaign in USD on shop.example.com, an influencer and a link. */
 export async function seedCampaign(urls: Urls, commission: unknown = { type: "bps", bps: 1000 }) {
-  const merchant = (await api<{ id: number; postback_token: string; postback_secret: string }>(urls.redirectUrl, "/api/merchants", { name: "Test Shop" })).json;
+  const merchant = (
+    await api<{ id: number; postback_token: string; postback_secret: string }>(urls.redirectUrl, "/api/merchants", {
+      name: "Test Shop",
+    })
+  ).json;
   const campaign = (
     await api<{ id: number }>(urls.redirectUrl, "/api/campaigns", {
       merchant_id: merchant.id,
@@ -44,21 +61,46 @@ export async function seedCampaign(urls: Urls, commission: unknown = { type: "bp
     })
   ).json;
   const influencer = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: "Ada" })).json;
-  const link = (await api<{ code: string }>(urls.redirectUrl, "/api/links", { campaign_id: campaign.id, influencer_id: influencer.id, destination: "https://shop.example.com/p/42" })).json;
+  const link = (
+    await api<{ code: string }>(urls.redirectUrl, "/api/links", {
+      campaign_id: campaign.id,
+      influencer_id: influencer.id,
+      destination: "https://shop.example.com/p/42",
+    })
+  ).json;
   return { merchant, campaign, influencer, link };
 }
 
 /** Follows a tracking link like a browser would (without following the 302) and returns the click id. */
-export async function click(urls: Urls, code: string, ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36") {
+export async function click(
+  urls: Urls,
+  code: string,
+  ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36",
+) {
   const res = await fetch(`${urls.redirectUrl}/${code}`, { redirect: "manual", headers: { "user-agent": ua } });
   const location = res.headers.get("location") ?? "";
-  return { status: res.status, location, clickId: location ? (new URL(location).searchParams.get("click_id") ?? "") : "", res };
+  return {
+    status: res.status,
+    location,
+    clickId: location ? (new URL(location).searchParams.get("click_id") ?? "") : "",
+    res,
+  };
 }
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 export const AROUND_TODAY = `from=${day(-2)}&to=${day(2)}`;
 
 export async function commissions(urls: Urls, query = AROUND_TODAY) {
-  const res = await fetch(`${urls.reportsUrl}/v1/reports/commissions?${query}`, { headers: { authorization: `Bearer ${FINANCE_KEY}` } });
-  return (await res.json()) as { rows: { influencer_id: number; currency: string; pending_minor: number; total_minor: number; conversions: number }[] };
+  const res = await fetch(`${urls.reportsUrl}/v1/reports/commissions?${query}`, {
+    headers: { authorization: `Bearer ${FINANCE_KEY}` },
+  });
+  return (await res.json()) as {
+    rows: {
+      influencer_id: number;
+      currency: string;
+      pending_minor: number;
+      total_minor: number;
+      conversions: number;
+    }[];
+  };
 }

@@ -21,7 +21,9 @@ afterAll(() => world?.close());
 
 async function merchantWithCampaign(name: string, currency: string, settings: Record<string, string>) {
   const merchant = (await api<{ id: number }>(urls.redirectUrl, "/api/merchants", { name })).json;
-  expect((await api(urls.redirectUrl, `/api/merchants/${merchant.id}/postback-settings`, settings, ADMIN_KEY)).status).toBe(200);
+  expect(
+    (await api(urls.redirectUrl, `/api/merchants/${merchant.id}/postback-settings`, settings, ADMIN_KEY)).status,
+  ).toBe(200);
   const campaign = (
     await api<{ id: number }>(urls.redirectUrl, "/api/campaigns", {
       merchant_id: merchant.id,
@@ -32,22 +34,47 @@ async function merchantWithCampaign(name: string, currency: string, settings: Re
       default_destination: "https://shop.example.com/",
     })
   ).json;
-  const influencer = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: `${name} creator` })).json;
-  const link = (await api<{ code: string }>(urls.redirectUrl, "/api/links", { campaign_id: campaign.id, influencer_id: influencer.id })).json;
+  const influencer = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: `${name} creator` }))
+    .json;
+  const link = (
+    await api<{ code: string }>(urls.redirectUrl, "/api/links", {
+      campaign_id: campaign.id,
+      influencer_id: influencer.id,
+    })
+  ).json;
   const { clickId } = await click(urls, link.code);
   return { merchant, influencer, clickId };
 }
 
-async function send(platform: "shopify" | "woocommerce", merchantId: number, topic: string, body: string, secret: string) {
+async function send(
+  platform: "shopify" | "woocommerce",
+  merchantId: number,
+  topic: string,
+  body: string,
+  secret: string,
+) {
   const headers: Record<string, string> =
     platform === "shopify"
       ? { "x-shopify-topic": topic, "x-shopify-hmac-sha256": platformHmac(secret, body) }
-      : { "x-wc-webhook-topic": topic, "x-wc-webhook-resource": "order", "x-wc-webhook-signature": platformHmac(secret, body) };
-  const res = await fetch(`${urls.postbackUrl}/webhooks/${platform}/${merchantId}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+      : {
+          "x-wc-webhook-topic": topic,
+          "x-wc-webhook-resource": "order",
+          "x-wc-webhook-signature": platformHmac(secret, body),
+        };
+  const res = await fetch(`${urls.postbackUrl}/webhooks/${platform}/${merchantId}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
   expect(res.status).toBeLessThan(300);
 }
 
-const Bucket = z.object({ status: z.string(), influencer_id: z.number(), commission_minor: Int64Text, entries: Int64Text });
+const Bucket = z.object({
+  status: z.string(),
+  influencer_id: z.number(),
+  commission_minor: Int64Text,
+  entries: Int64Text,
+});
 
 async function buckets(merchantId: number, orderId: string, entries: number) {
   const conv = conversionId(merchantId, orderId);
@@ -67,7 +94,13 @@ async function buckets(merchantId: number, orderId: string, entries: number) {
 describe("platform webhooks into the ledger", () => {
   it("Shopify orders/create then refunds/create: 10% of 243.00 pending, 3.90 of it reversed", async () => {
     const shop = await merchantWithCampaign("Shopify store", "USD", { shopify_webhook_secret: SHOPIFY_SECRET });
-    await send("shopify", shop.merchant.id, "orders/create", fixture("shopify-orders-create.json", shop.clickId), SHOPIFY_SECRET);
+    await send(
+      "shopify",
+      shop.merchant.id,
+      "orders/create",
+      fixture("shopify-orders-create.json", shop.clickId),
+      SHOPIFY_SECRET,
+    );
     await send("shopify", shop.merchant.id, "refunds/create", fixture("shopify-refunds-create.json"), SHOPIFY_SECRET);
     // sale: pending +2430; refund of 39.00: pending -390, reversed +390
     const rows = await buckets(shop.merchant.id, "820982911946154508", 3);
@@ -79,9 +112,27 @@ describe("platform webhooks into the ledger", () => {
 
   it("WooCommerce created, refunded (delivered twice) and completed: the refund counts once, the rest is approved", async () => {
     const woo = await merchantWithCampaign("Woo store", "EUR", { woocommerce_webhook_secret: WOO_SECRET });
-    await send("woocommerce", woo.merchant.id, "order.created", fixture("woocommerce-order-created.json", woo.clickId), WOO_SECRET);
-    await send("woocommerce", woo.merchant.id, "order.updated", fixture("woocommerce-order-updated-refund.json", woo.clickId), WOO_SECRET);
-    await send("woocommerce", woo.merchant.id, "order.updated", fixture("woocommerce-order-updated-completed.json", woo.clickId), WOO_SECRET);
+    await send(
+      "woocommerce",
+      woo.merchant.id,
+      "order.created",
+      fixture("woocommerce-order-created.json", woo.clickId),
+      WOO_SECRET,
+    );
+    await send(
+      "woocommerce",
+      woo.merchant.id,
+      "order.updated",
+      fixture("woocommerce-order-updated-refund.json", woo.clickId),
+      WOO_SECRET,
+    );
+    await send(
+      "woocommerce",
+      woo.merchant.id,
+      "order.updated",
+      fixture("woocommerce-order-updated-completed.json", woo.clickId),
+      WOO_SECRET,
+    );
     // sale 94.90 -> pending +949; refund 45.00 -> pending -450, reversed +450; approve -> pending -499, approved +499
     const rows = await buckets(woo.merchant.id, "4750", 5);
     expect(rows.map((r) => [r.status, r.influencer_id, r.commission_minor])).toEqual([

@@ -24,7 +24,15 @@ afterAll(async () => {
 describe("durable before it says yes", () => {
   it("answers 503 while Kafka is away, and the same signed request is accepted once Kafka is back", async () => {
     const body = JSON.stringify({ order_id: "K-1", amount: 4200, currency: "USD" });
-    const request = { method: "POST", headers: { "content-type": "application/json", "x-merchant-id": String(merchant.id), "x-signature": signBody(merchant.postback_secret, body, Math.floor(Date.now() / 1000)) }, body };
+    const request = {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-merchant-id": String(merchant.id),
+        "x-signature": signBody(merchant.postback_secret, body, Math.floor(Date.now() / 1000)),
+      },
+      body,
+    };
     controlService("stop", "kafka");
     const down = await fetch(`${urls.postbackUrl}/v1/conversions`, request);
     expect(down.status).toBe(503);

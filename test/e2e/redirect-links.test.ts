@@ -24,14 +24,19 @@ async function call(method: string, path: string, body?: unknown, key = ADMIN_KE
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> & { issues?: { path: string; message: string }[] } };
+  return {
+    status: res.status,
+    json: (await res.json()) as Record<string, unknown> & { issues?: { path: string; message: string }[] },
+  };
 }
 
 /** Sends bytes as they are (fetch and node:http refuse to send malformed request lines) and returns the raw answer. */
 function rawRequest(requestLine: string): Promise<string> {
   const port = Number(new URL(urls.redirectUrl).port);
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1", () => socket.write(`${requestLine}\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const socket = net.connect(port, "127.0.0.1", () =>
+      socket.write(`${requestLine}\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
     let out = "";
     socket.on("data", (d) => {
       out += d.toString("latin1");
@@ -41,15 +46,27 @@ function rawRequest(requestLine: string): Promise<string> {
   });
 }
 
-const newLink = (body: Record<string, unknown>, key = ADMIN_KEY) => call("POST", "/api/links", { campaign_id: seed.campaign.id, influencer_id: seed.influencer.id, ...body }, key);
+const newLink = (body: Record<string, unknown>, key = ADMIN_KEY) =>
+  call("POST", "/api/links", { campaign_id: seed.campaign.id, influencer_id: seed.influencer.id, ...body }, key);
 
 describe("link issuance API", () => {
   it("creates a deep link with an alias and sub values, which the redirect passes to the merchant with a signed click id", async () => {
-    const created = await newLink({ alias: "ada-boots", destination: "https://shop.example.com/boots?size=42", subs: { sub1: "instagram", sub2: "story 3" } });
+    const created = await newLink({
+      alias: "ada-boots",
+      destination: "https://shop.example.com/boots?size=42",
+      subs: { sub1: "instagram", sub2: "story 3" },
+    });
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ code: "ada-boots", status: "active", subs: { sub1: "instagram", sub2: "story 3" } });
+    expect(created.json).toMatchObject({
+      code: "ada-boots",
+      status: "active",
+      subs: { sub1: "instagram", sub2: "story 3" },
+    });
 
-    const res = await fetch(`${urls.redirectUrl}/ada-boots?utm=ignored`, { redirect: "manual", headers: { "user-agent": "Mozilla/5.0 Chrome/120" } });
+    const res = await fetch(`${urls.redirectUrl}/ada-boots?utm=ignored`, {
+      redirect: "manual",
+      headers: { "user-agent": "Mozilla/5.0 Chrome/120" },
+    });
     expect(res.status).toBe(302);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const location = new URL(res.headers.get("location") ?? "");
@@ -59,7 +76,11 @@ describe("link issuance API", () => {
     expect(location.searchParams.get("sub2")).toBe("story 3");
     const clickId = location.searchParams.get("click_id") ?? "";
     const verified = verifyClickId(CLICK_SECRET, clickId);
-    expect(verified.ok && verified.facts).toMatchObject({ linkId: created.json.id, influencerId: seed.influencer.id, campaignId: seed.campaign.id });
+    expect(verified.ok && verified.facts).toMatchObject({
+      linkId: created.json.id,
+      influencerId: seed.influencer.id,
+      campaignId: seed.campaign.id,
+    });
     expect(res.headers.get("set-cookie")).toContain(`aff_click=${clickId};`);
 
     expect((await newLink({ alias: "ada-boots" })).status).toBe(409);
@@ -75,10 +96,16 @@ describe("link issuance API", () => {
 
     const moved = await call("PATCH", `/api/links/${a.code}`, { destination: "https://shop.example.com/sale" });
     expect(moved.json.destination).toBe("https://shop.example.com/sale");
-    await eventually(() => click(urls, String(a.code)), (c) => c.location.startsWith("https://shop.example.com/sale?click_id="));
+    await eventually(
+      () => click(urls, String(a.code)),
+      (c) => c.location.startsWith("https://shop.example.com/sale?click_id="),
+    );
 
     expect((await call("POST", `/api/links/${a.code}/revoke`)).json.status).toBe("revoked");
-    await eventually(() => click(urls, String(a.code)), (c) => c.status === 404);
+    await eventually(
+      () => click(urls, String(a.code)),
+      (c) => c.status === 404,
+    );
     const page = await fetch(`${urls.redirectUrl}/${a.code}`);
     expect(await page.text()).toContain("does not exist or has expired");
   });
@@ -86,24 +113,35 @@ describe("link issuance API", () => {
   it("sends an expired link to the campaign's fallback without a click id", async () => {
     const a = (await newLink({ destination: "https://shop.example.com/flash" })).json;
     expect((await call("POST", `/api/links/${a.code}/expire`)).status).toBe(200);
-    const c = await eventually(() => click(urls, String(a.code)), (c) => !c.location.includes("flash"));
+    const c = await eventually(
+      () => click(urls, String(a.code)),
+      (c) => !c.location.includes("flash"),
+    );
     expect(c.status).toBe(302);
     expect(c.location).toBe("https://shop.example.com/");
   });
 
   it("lets an influencer key manage its own links only", async () => {
     const other = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: "Bob" })).json;
-    const issued = await call("POST", "/api/keys", { role: "influencer", name: "Ada's key", influencer_id: seed.influencer.id });
+    const issued = await call("POST", "/api/keys", {
+      role: "influencer",
+      name: "Ada's key",
+      influencer_id: seed.influencer.id,
+    });
     expect(issued.status).toBe(201);
     const key = String(issued.json.key);
     const own = await call("POST", "/api/links", { campaign_id: seed.campaign.id }, key);
     expect(own.status).toBe(201);
     expect(own.json.influencer_id).toBe(seed.influencer.id);
-    expect((await call("POST", "/api/links", { campaign_id: seed.campaign.id, influencer_id: other.id }, key)).status).toBe(403);
+    expect(
+      (await call("POST", "/api/links", { campaign_id: seed.campaign.id, influencer_id: other.id }, key)).status,
+    ).toBe(403);
     const theirs = (await call("POST", "/api/links", { campaign_id: seed.campaign.id, influencer_id: other.id })).json;
     expect((await call("GET", `/api/links/${theirs.code}`, undefined, key)).status).toBe(404);
     expect((await call("POST", `/api/links/${theirs.code}/revoke`, undefined, key)).status).toBe(404);
-    const listed = (await call("GET", `/api/links?influencer_id=${other.id}`, undefined, key)).json.links as { influencer_id: number }[];
+    const listed = (await call("GET", `/api/links?influencer_id=${other.id}`, undefined, key)).json.links as {
+      influencer_id: number;
+    }[];
     expect(listed.every((l) => l.influencer_id === seed.influencer.id)).toBe(true);
     expect((await call("POST", "/api/merchants", { name: "Nope" }, key)).status).toBe(403);
     expect((await call("GET", "/api/links?influencer_id=1", undefined, "wrong-key")).status).toBe(401);
@@ -162,9 +200,15 @@ describe("the redirect never emits what it must not", () => {
     const a = (await newLink({})).json;
     const stored = await world.catalog.links.get(String(a.code));
     if (!stored) throw new Error("link not stored");
-    await world.catalog.redis.set(world.catalog.links.key(stored.code), JSON.stringify({ ...stored, destination: "https://evil.example/" }));
+    await world.catalog.redis.set(
+      world.catalog.links.key(stored.code),
+      JSON.stringify({ ...stored, destination: "https://evil.example/" }),
+    );
     await world.catalog.redis.publish(world.catalog.linkChannel, stored.code);
-    await eventually(() => click(urls, stored.code), (c) => c.status === 404);
+    await eventually(
+      () => click(urls, stored.code),
+      (c) => c.status === 404,
+    );
   });
 });
 
@@ -175,15 +219,26 @@ describe("bots and prefetches", () => {
     const human = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36";
     const answers = await Promise.all([
       fetch(`${urls.redirectUrl}/${code}`, { method: "HEAD", redirect: "manual", headers: { "user-agent": human } }),
-      fetch(`${urls.redirectUrl}/${code}`, { redirect: "manual", headers: { "user-agent": "facebookexternalhit/1.1" } }),
-      fetch(`${urls.redirectUrl}/${code}`, { redirect: "manual", headers: { "user-agent": human, "sec-purpose": "prefetch" } }),
+      fetch(`${urls.redirectUrl}/${code}`, {
+        redirect: "manual",
+        headers: { "user-agent": "facebookexternalhit/1.1" },
+      }),
+      fetch(`${urls.redirectUrl}/${code}`, {
+        redirect: "manual",
+        headers: { "user-agent": human, "sec-purpose": "prefetch" },
+      }),
     ]);
     expect(answers.map((r) => r.status)).toEqual([302, 302, 302]);
     await click(urls, code, human);
     await click(urls, code, human);
     const Row = z.object({ is_bot: z.coerce.number(), is_unique: z.coerce.number(), n: z.coerce.number() });
     const rows = await eventually(
-      () => world.ch.query("clicks_by_flag", sql`SELECT is_bot, is_unique, count() AS n FROM clicks_raw_v1 FINAL WHERE link_id = ${Number(a.id)} GROUP BY is_bot, is_unique ORDER BY is_bot, is_unique`, Row),
+      () =>
+        world.ch.query(
+          "clicks_by_flag",
+          sql`SELECT is_bot, is_unique, count() AS n FROM clicks_raw_v1 FINAL WHERE link_id = ${Number(a.id)} GROUP BY is_bot, is_unique ORDER BY is_bot, is_unique`,
+          Row,
+        ),
       (r) => r.reduce((s, x) => s + x.n, 0) === 5,
     );
     expect(rows).toEqual([

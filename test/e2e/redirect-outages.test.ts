@@ -16,7 +16,14 @@ const children: ChildProcess[] = [];
 /** A real redirect process (built by `tsc -b`); resolves once it listens, with its URL. */
 async function spawnRedirect(name: string, extra: Record<string, string> = {}) {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, "services/redirect/dist/main.js")], {
-    env: { ...process.env, ...world.env, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: "info", CLICK_SPOOL_DIR: path.join(REPO_ROOT, `.stack/test-spool/${world.id}/${name}`), ...extra },
+    env: {
+      ...process.env,
+      ...world.env,
+      ADMIN_API_KEY: ADMIN_KEY,
+      LOG_LEVEL: "info",
+      CLICK_SPOOL_DIR: path.join(REPO_ROOT, `.stack/test-spool/${world.id}/${name}`),
+      ...extra,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);
@@ -32,9 +39,14 @@ async function spawnRedirect(name: string, extra: Record<string, string> = {}) {
 
 const asUrls = (redirectUrl: string): Urls => ({ ...urls, redirectUrl });
 const Count = z.object({ n: z.coerce.number(), ids: z.coerce.number() });
-const clickRows = () => world.ch.query("clicks_final", sql`SELECT count() AS n, uniqExact(click_id) AS ids FROM clicks_raw_v1 FINAL`, Count).then((r) => r[0]);
+const clickRows = () =>
+  world.ch
+    .query("clicks_final", sql`SELECT count() AS n, uniqExact(click_id) AS ids FROM clicks_raw_v1 FINAL`, Count)
+    .then((r) => r[0]);
 const clickIds = () =>
-  world.ch.query("click_ids", sql`SELECT click_id FROM clicks_raw_v1 FINAL`, z.object({ click_id: z.string() })).then((r) => new Set(r.map((x) => x.click_id)));
+  world.ch
+    .query("click_ids", sql`SELECT click_id FROM clicks_raw_v1 FINAL`, z.object({ click_id: z.string() }))
+    .then((r) => new Set(r.map((x) => x.click_id)));
 
 /** Clicks `n` times and returns the click ids served; every answer must be a 302. */
 async function clicks(u: Urls, code: string, n: number): Promise<string[]> {
@@ -72,7 +84,9 @@ describe("redirect outages", () => {
     // SIGTERM with Kafka away: the process must put its queue in the spool file and exit cleanly.
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
-    const spooled = readFileSync(path.join(REPO_ROOT, `.stack/test-spool/${world.id}/first/clicks-0.jsonl`), "utf8").trim().split("\n");
+    const spooled = readFileSync(path.join(REPO_ROOT, `.stack/test-spool/${world.id}/first/clicks-0.jsonl`), "utf8")
+      .trim()
+      .split("\n");
     expect(spooled.length).toBeGreaterThanOrEqual(30);
     // The replacement process (same spool folder) replays the spool once Kafka is back.
     const second = await spawnRedirect("first");
@@ -102,17 +116,30 @@ describe("redirect outages", () => {
   });
 
   it("propagates a revocation to two redirect processes through pub/sub (the periodic resync is too slow to do it)", async () => {
-    const link = (await api<{ code: string }>(urls.redirectUrl, "/api/links", { campaign_id: seed.campaign.id, influencer_id: seed.influencer.id })).json;
+    const link = (
+      await api<{ code: string }>(urls.redirectUrl, "/api/links", {
+        campaign_id: seed.campaign.id,
+        influencer_id: seed.influencer.id,
+      })
+    ).json;
     const slowTtl = { LINK_CACHE_RESYNC_MS: "600000" };
     const [a, b] = await Promise.all([spawnRedirect("a", slowTtl), spawnRedirect("b", slowTtl)]);
     for (const p of [a, b]) expect((await click(asUrls(p.url), link.code)).status).toBe(302);
 
     const revokedAt = Date.now();
-    const res = await fetch(`${urls.redirectUrl}/api/links/${link.code}/revoke`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const res = await fetch(`${urls.redirectUrl}/api/links/${link.code}/revoke`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(res.status).toBe(200);
     const seenAt = await Promise.all(
       [a, b].map(async (p) => {
-        await eventually(() => click(asUrls(p.url), link.code), (c) => c.status === 404, 10_000, 20);
+        await eventually(
+          () => click(asUrls(p.url), link.code),
+          (c) => c.status === 404,
+          10_000,
+          20,
+        );
         return Date.now() - revokedAt;
       }),
     );

@@ -8,7 +8,12 @@ import { BOOTSTRAP_FINANCE_KEY, get, seedFixture, startReportsOnly } from "./rep
 /** Roles (401/403 for each role and endpoint) and hostile input on every filter (400 naming the field, never 500). */
 let world: TestWorld;
 let base: string;
-const keys: Record<"admin" | "finance" | "merchant" | "influencer", string> = { admin: "", finance: "", merchant: "", influencer: "" };
+const keys: Record<"admin" | "finance" | "merchant" | "influencer", string> = {
+  admin: "",
+  finance: "",
+  merchant: "",
+  influencer: "",
+};
 
 beforeAll(async () => {
   world = await createTestWorld(inject("stack"), "reports_access");
@@ -22,9 +27,17 @@ beforeAll(async () => {
 afterAll(() => world?.close());
 
 const P = "from=2026-03-01&to=2026-05-01&as_of=2026-05-01T00:00:00Z";
-const READS = [`/v1/reports/commissions?${P}`, `/v1/reports/statements?${P}`, "/v1/reports/payouts?as_of=2026-05-01T00:00:00Z"];
+const READS = [
+  `/v1/reports/commissions?${P}`,
+  `/v1/reports/statements?${P}`,
+  "/v1/reports/payouts?as_of=2026-05-01T00:00:00Z",
+];
 const put = (key: string | undefined, campaign = "10", body: unknown = { min_payout_minor: 100 }) =>
-  fetch(`${base}/v1/payout-thresholds/${campaign}`, { method: "PUT", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify(body) });
+  fetch(`${base}/v1/payout-thresholds/${campaign}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify(body),
+  });
 const influencersOf = (rows: { influencer_id: number }[]) => [...new Set(rows.map((r) => r.influencer_id))].sort();
 
 describe("access by role", () => {
@@ -32,7 +45,8 @@ describe("access by role", () => {
     const revoked = (await world.catalog.apiKeys.create({ role: "finance", name: "gone" })).key;
     await world.catalog.apiKeys.revoke(revoked);
     for (const path of READS) {
-      for (const key of [null, "", "ak_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "' OR 1=1 --", revoked]) expect((await get(base, path, key)).status, `${path} ${key}`).toBe(401);
+      for (const key of [null, "", "ak_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "' OR 1=1 --", revoked])
+        expect((await get(base, path, key)).status, `${path} ${key}`).toBe(401);
     }
     expect((await put(undefined)).status).toBe(401);
     expect((await put(revoked)).status).toBe(401);
@@ -111,18 +125,50 @@ describe("bad input", () => {
   it("never answers 500 to hostile strings in any filter (fuzzed)", async () => {
     const hostile = fc.oneof(
       fc.string({ maxLength: 40 }),
-      fc.constantFrom("' OR 1=1 --", "'; DROP TABLE commission_ledger_v1; --", "\\'", "\\", "UTC') --", "1 UNION SELECT 1", "%00", "\u0000", "2026-01-01' --", "Europe/Berlin'"),
+      fc.constantFrom(
+        "' OR 1=1 --",
+        "'; DROP TABLE commission_ledger_v1; --",
+        "\\'",
+        "\\",
+        "UTC') --",
+        "1 UNION SELECT 1",
+        "%00",
+        "\u0000",
+        "2026-01-01' --",
+        "Europe/Berlin'",
+      ),
     );
-    const fields = ["from", "to", "tz", "merchant_id", "campaign_id", "influencer_id", "currency", "status", "as_of", "group_by", "sort", "order", "format", "limit", "offset"];
+    const fields = [
+      "from",
+      "to",
+      "tz",
+      "merchant_id",
+      "campaign_id",
+      "influencer_id",
+      "currency",
+      "status",
+      "as_of",
+      "group_by",
+      "sort",
+      "order",
+      "format",
+      "limit",
+      "offset",
+    ];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...fields), hostile, fc.constantFrom("commissions", "statements"), async (field, value, report) => {
-        const q = new URLSearchParams({ from: "2026-03-01", to: "2026-05-01" });
-        q.set(field, value);
-        if (report === "statements" && ["group_by", "sort", "order"].includes(field)) return;
-        const r = await get(base, `/v1/reports/${report}?${q}`);
-        expect([200, 400]).toContain(r.status);
-        if (r.status === 400) expect(issuePaths(r.body)).toContain(field);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...fields),
+        hostile,
+        fc.constantFrom("commissions", "statements"),
+        async (field, value, report) => {
+          const q = new URLSearchParams({ from: "2026-03-01", to: "2026-05-01" });
+          q.set(field, value);
+          if (report === "statements" && ["group_by", "sort", "order"].includes(field)) return;
+          const r = await get(base, `/v1/reports/${report}?${q}`);
+          expect([200, 400]).toContain(r.status);
+          if (r.status === 400) expect(issuePaths(r.body)).toContain(field);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -134,8 +180,27 @@ describe("OpenAPI", () => {
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe("3.0.3");
     const params = r.body.paths["/v1/reports/commissions"].get.parameters.map((p: { name: string }) => p.name);
-    expect(params).toEqual(expect.arrayContaining(["from", "to", "tz", "group_by", "status", "currency", "merchant_id", "campaign_id", "influencer_id", "sort", "order", "limit", "offset", "format"]));
-    const groupBy = r.body.paths["/v1/reports/commissions"].get.parameters.find((p: { name: string }) => p.name === "group_by");
+    expect(params).toEqual(
+      expect.arrayContaining([
+        "from",
+        "to",
+        "tz",
+        "group_by",
+        "status",
+        "currency",
+        "merchant_id",
+        "campaign_id",
+        "influencer_id",
+        "sort",
+        "order",
+        "limit",
+        "offset",
+        "format",
+      ]),
+    );
+    const groupBy = r.body.paths["/v1/reports/commissions"].get.parameters.find(
+      (p: { name: string }) => p.name === "group_by",
+    );
     expect(groupBy.schema.enum).toEqual(["influencer", "campaign", "merchant", "day", "week", "month"]);
   });
 });
@@ -143,7 +208,11 @@ describe("OpenAPI", () => {
 describe("ClickHouse unavailable", () => {
   it("answers 503 (retry), not 500, when the store cannot be reached", async () => {
     const env = { ...world.env, CLICKHOUSE_URL: "http://127.0.0.1:9", REPORTS_API_KEY: BOOTSTRAP_FINANCE_KEY };
-    const down = await startReports(loadConfig(env), { log: world.log, lifecycle: world.lifecycle, catalog: world.catalog });
+    const down = await startReports(loadConfig(env), {
+      log: world.log,
+      lifecycle: world.lifecycle,
+      catalog: world.catalog,
+    });
     const r = await get(`http://127.0.0.1:${down.server.port}`, `/v1/reports/commissions?${P}`);
     expect(r.status).toBe(503);
     expect(r.body.error).toBe("reports_unavailable");

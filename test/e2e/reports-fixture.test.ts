@@ -21,27 +21,80 @@ describe("commission report on the fixture", () => {
     expect(r.status).toBe(200);
     expect(r.body.rows).toEqual([
       {
-        influencer_id: 100, currency: "USD", pending_minor: 0, approved_minor: 0, payable_minor: 1000, rejected_minor: 500, reversed_minor: 0, total_minor: 1000,
-        conversions: 2, revenue_minor: 10_000, revenue_currency: "USD", clicks: 4, unique_clicks: 2, bot_clicks: 1, epc: "3.33", conversion_rate: "1.0000",
+        influencer_id: 100,
+        currency: "USD",
+        pending_minor: 0,
+        approved_minor: 0,
+        payable_minor: 1000,
+        rejected_minor: 500,
+        reversed_minor: 0,
+        total_minor: 1000,
+        conversions: 2,
+        revenue_minor: 10_000,
+        revenue_currency: "USD",
+        clicks: 4,
+        unique_clicks: 2,
+        bot_clicks: 1,
+        epc: "3.33",
+        conversion_rate: "1.0000",
       },
       {
-        influencer_id: 101, currency: "EUR", pending_minor: 234, approved_minor: 0, payable_minor: 584, rejected_minor: 0, reversed_minor: 351, total_minor: 818,
-        conversions: 2, revenue_minor: 7000, revenue_currency: "GBP", clicks: 0, unique_clicks: 0, bot_clicks: 0, epc: null, conversion_rate: null,
+        influencer_id: 101,
+        currency: "EUR",
+        pending_minor: 234,
+        approved_minor: 0,
+        payable_minor: 584,
+        rejected_minor: 0,
+        reversed_minor: 351,
+        total_minor: 818,
+        conversions: 2,
+        revenue_minor: 7000,
+        revenue_currency: "GBP",
+        clicks: 0,
+        unique_clicks: 0,
+        bot_clicks: 0,
+        epc: null,
+        conversion_rate: null,
       },
       {
-        influencer_id: 102, currency: null, pending_minor: 0, approved_minor: 0, payable_minor: 0, rejected_minor: 0, reversed_minor: 0, total_minor: 0,
-        conversions: 0, revenue_minor: null, revenue_currency: null, clicks: 1, unique_clicks: 1, bot_clicks: 0, epc: null, conversion_rate: "0.0000",
+        influencer_id: 102,
+        currency: null,
+        pending_minor: 0,
+        approved_minor: 0,
+        payable_minor: 0,
+        rejected_minor: 0,
+        reversed_minor: 0,
+        total_minor: 0,
+        conversions: 0,
+        revenue_minor: null,
+        revenue_currency: null,
+        clicks: 1,
+        unique_clicks: 1,
+        bot_clicks: 0,
+        epc: null,
+        conversion_rate: "0.0000",
       },
     ]);
   });
 
   it("splits approved into held and payable at the as_of instant", async () => {
-    const r = await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&as_of=2026-04-15T00:00:00Z&currency=EUR");
-    expect(r.body.rows).toMatchObject([{ influencer_id: 101, approved_minor: 584, payable_minor: 0, total_minor: 818 }]);
+    const r = await get(
+      base,
+      "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&as_of=2026-04-15T00:00:00Z&currency=EUR",
+    );
+    expect(r.body.rows).toMatchObject([
+      { influencer_id: 101, approved_minor: 584, payable_minor: 0, total_minor: 818 },
+    ]);
   });
 
   it("puts a sale at 23:30 UTC on the local day of the report's zone", async () => {
-    const day = async (tz: string) => (await get(base, `/v1/reports/commissions?from=2026-03-10&to=2026-03-12&tz=${tz}&group_by=day&influencer_id=100&status=pending,rejected`)).body.rows;
+    const day = async (tz: string) =>
+      (
+        await get(
+          base,
+          `/v1/reports/commissions?from=2026-03-10&to=2026-03-12&tz=${tz}&group_by=day&influencer_id=100&status=pending,rejected`,
+        )
+      ).body.rows;
     // B's sale (23:30 UTC on the 10th) is the 11th in Berlin, the 10th in New York and UTC.
     expect(await day("Europe/Berlin")).toMatchObject([
       { period: "2026-03-10", pending_minor: 1000 },
@@ -50,13 +103,18 @@ describe("commission report on the fixture", () => {
     expect(await day("America/New_York")).toMatchObject([{ period: "2026-03-10", pending_minor: 1500 }]);
     expect(await day("UTC")).toMatchObject([{ period: "2026-03-10", pending_minor: 1500 }]);
     // The period itself is local: from 2026-03-11 in Berlin starts at 2026-03-10T23:00Z and so includes B, not A.
-    const local = await get(base, "/v1/reports/commissions?from=2026-03-11&to=2026-03-12&tz=Europe/Berlin&influencer_id=100&status=pending");
+    const local = await get(
+      base,
+      "/v1/reports/commissions?from=2026-03-11&to=2026-03-12&tz=Europe/Berlin&influencer_id=100&status=pending",
+    );
     expect(local.body.from).toBe("2026-03-10T23:00:00.000Z");
     expect(local.body.rows).toMatchObject([{ pending_minor: 500, conversions: 1 }]);
   });
 
   it("groups by month in the zone: D (2026-03-31 23:30 UTC) is April in Berlin", async () => {
-    const month = async (tz: string) => (await get(base, `/v1/reports/commissions?${PERIOD}&tz=${tz}&group_by=month&influencer_id=101&status=pending`)).body.rows;
+    const month = async (tz: string) =>
+      (await get(base, `/v1/reports/commissions?${PERIOD}&tz=${tz}&group_by=month&influencer_id=101&status=pending`))
+        .body.rows;
     expect(await month("UTC")).toMatchObject([{ period: "2026-03-01", pending_minor: 234 }]);
     expect(await month("Europe/Berlin")).toMatchObject([
       { period: "2026-03-01", pending_minor: 0 },
@@ -65,9 +123,17 @@ describe("commission report on the fixture", () => {
   });
 
   it("groups by week (Monday to Sunday) in the zone", async () => {
-    const week = async (tz: string) => (await get(base, `/v1/reports/commissions?${PERIOD}&tz=${tz}&group_by=week&influencer_id=100&status=pending,payable,rejected`)).body.rows;
+    const week = async (tz: string) =>
+      (
+        await get(
+          base,
+          `/v1/reports/commissions?${PERIOD}&tz=${tz}&group_by=week&influencer_id=100&status=pending,payable,rejected`,
+        )
+      ).body.rows;
     // A and B (sold, approved, rejected 2026-03-10 to 2026-03-15 Sunday 10:00 UTC) all fall in the week of Monday 2026-03-09.
-    expect(await week("UTC")).toMatchObject([{ period: "2026-03-09", pending_minor: 0, payable_minor: 1000, rejected_minor: 500 }]);
+    expect(await week("UTC")).toMatchObject([
+      { period: "2026-03-09", pending_minor: 0, payable_minor: 1000, rejected_minor: 500 },
+    ]);
     // In Kiritimati (UTC+14) B's rejection is already Monday 2026-03-16 00:00: it moves to the next week.
     expect(await week("Pacific/Kiritimati")).toMatchObject([
       { period: "2026-03-09", pending_minor: 500, payable_minor: 1000, rejected_minor: 0 },
@@ -77,7 +143,9 @@ describe("commission report on the fixture", () => {
 
   it("groups by campaign and merchant, sorts stably and pages", async () => {
     const byCampaign = await get(base, `/v1/reports/commissions?${PERIOD}&group_by=campaign&sort=total&order=desc`);
-    expect(byCampaign.body.rows.map((r: { campaign_id: number; total_minor: number }) => [r.campaign_id, r.total_minor])).toEqual([
+    expect(
+      byCampaign.body.rows.map((r: { campaign_id: number; total_minor: number }) => [r.campaign_id, r.total_minor]),
+    ).toEqual([
       [10, 1000],
       [20, 818],
     ]);
@@ -109,9 +177,24 @@ describe("statements and payouts", () => {
     const lines = r.body.lines;
     expect(lines).toHaveLength(6);
     expect(lines.reduce((s: number, l: { commission_minor: number }) => s + l.commission_minor, 0)).toBe(935 + 234);
-    const refund = lines.find((l: { entry_type: string; status: string }) => l.entry_type === "refund" && l.status === "reversed");
-    expect(refund).toMatchObject({ order_id: "C", order_amount_minor: 3000, order_currency: "GBP", commission_minor: 351, commission_currency: "EUR", conversion_status: "refunded", event_time: "2026-04-25T10:00:00Z" });
-    expect(refund.history.map((h: { at: string; entry_type: string; status: string; commission_minor: number }) => `${h.at} ${h.entry_type} ${h.status} ${h.commission_minor}`)).toEqual([
+    const refund = lines.find(
+      (l: { entry_type: string; status: string }) => l.entry_type === "refund" && l.status === "reversed",
+    );
+    expect(refund).toMatchObject({
+      order_id: "C",
+      order_amount_minor: 3000,
+      order_currency: "GBP",
+      commission_minor: 351,
+      commission_currency: "EUR",
+      conversion_status: "refunded",
+      event_time: "2026-04-25T10:00:00Z",
+    });
+    expect(
+      refund.history.map(
+        (h: { at: string; entry_type: string; status: string; commission_minor: number }) =>
+          `${h.at} ${h.entry_type} ${h.status} ${h.commission_minor}`,
+      ),
+    ).toEqual([
       "2026-03-11T08:00:00Z sale pending 935",
       "2026-03-20T10:00:00Z approve approved 935",
       "2026-03-20T10:00:00Z approve pending -935",
@@ -120,9 +203,13 @@ describe("statements and payouts", () => {
     ]);
     const csv = await get(base, `/v1/reports/statements?${PERIOD}&influencer_id=101&format=csv`);
     const rows = csv.text.trim().split("\n");
-    expect(rows[0]).toBe("event_time,entry_id,entry_type,status,payable_at,conversion_id,order_id,attribution,conversion_status,merchant_id,campaign_id,influencer_id,order_amount,order_currency,commission,commission_currency,status_history");
+    expect(rows[0]).toBe(
+      "event_time,entry_id,entry_type,status,payable_at,conversion_id,order_id,attribution,conversion_status,merchant_id,campaign_id,influencer_id,order_amount,order_currency,commission,commission_currency,status_history",
+    );
     expect(rows).toHaveLength(7);
-    expect(rows[1]).toMatch(/^2026-03-11T08:00:00Z,[0-9a-f]{32},sale,pending,2026-03-11T08:00:00Z,[0-9a-f]{32},C,click,refunded,2,20,101,80.00,GBP,9.35,EUR,2026-03-11T08:00:00Z sale pending 9.35; /);
+    expect(rows[1]).toMatch(
+      /^2026-03-11T08:00:00Z,[0-9a-f]{32},sale,pending,2026-03-11T08:00:00Z,[0-9a-f]{32},C,click,refunded,2,20,101,80.00,GBP,9.35,EUR,2026-03-11T08:00:00Z sale pending 9.35; /,
+    );
   });
 
   it("shows the payable balance per influencer and currency, holding back campaigns under their minimum", async () => {
@@ -131,12 +218,25 @@ describe("statements and payouts", () => {
       { influencer_id: 100, currency: "USD", payable_minor: 1000, eligible_minor: 1000, held_minor: 0 },
       { influencer_id: 101, currency: "EUR", payable_minor: 584, eligible_minor: 584, held_minor: 0 },
     ]);
-    const put = await fetch(`${base}/v1/payout-thresholds/20`, { method: "PUT", headers: { "content-type": "application/json", authorization: "Bearer test-reports-bootstrap-key-0123456789" }, body: JSON.stringify({ min_payout_minor: 600 }) });
+    const put = await fetch(`${base}/v1/payout-thresholds/20`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: "Bearer test-reports-bootstrap-key-0123456789" },
+      body: JSON.stringify({ min_payout_minor: 600 }),
+    });
     expect(put.status).toBe(200);
     const after = await get(base, "/v1/reports/payouts?as_of=2026-05-01T00:00:00Z");
-    expect(after.body.rows[1]).toMatchObject({ influencer_id: 101, payable_minor: 584, eligible_minor: 0, campaigns: [{ campaign_id: 20, min_payout_minor: 600, eligible: false }] });
+    expect(after.body.rows[1]).toMatchObject({
+      influencer_id: 101,
+      payable_minor: 584,
+      eligible_minor: 0,
+      campaigns: [{ campaign_id: 20, min_payout_minor: 600, eligible: false }],
+    });
     // On 2026-04-15 C is approved but still held, and its refund (2026-04-25) has not happened yet.
     const held = await get(base, "/v1/reports/payouts?as_of=2026-04-15T00:00:00Z&format=csv");
-    expect(held.text.trim().split("\n")).toEqual(["influencer_id,currency,payable,eligible,held", "100,USD,10.00,10.00,0.00", "101,EUR,0.00,0.00,9.35"]);
+    expect(held.text.trim().split("\n")).toEqual([
+      "influencer_id,currency,payable,eligible,held",
+      "100,USD,10.00,10.00,0.00",
+      "101,EUR,0.00,0.00,9.35",
+    ]);
   });
 });

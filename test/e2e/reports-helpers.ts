@@ -1,4 +1,10 @@
-import { type ClickRow, insertConversions, insertLedgerEntries, type LedgerRow, toDateTimeText } from "../../packages/clickhouse/src";
+import {
+  type ClickRow,
+  insertConversions,
+  insertLedgerEntries,
+  type LedgerRow,
+  toDateTimeText,
+} from "../../packages/clickhouse/src";
 import { deterministicId } from "../../packages/common/src";
 import type { TestWorld } from "../../packages/testing/src";
 import { startReports } from "../../services/reports/src/app";
@@ -8,7 +14,11 @@ export const BOOTSTRAP_FINANCE_KEY = "test-reports-bootstrap-key-0123456789";
 
 /** Starts only the reports service against the world's database and key prefix. */
 export async function startReportsOnly(world: TestWorld) {
-  const reports = await startReports(loadConfig({ ...world.env, REPORTS_API_KEY: BOOTSTRAP_FINANCE_KEY }), { log: world.log, lifecycle: world.lifecycle, catalog: world.catalog });
+  const reports = await startReports(loadConfig({ ...world.env, REPORTS_API_KEY: BOOTSTRAP_FINANCE_KEY }), {
+    log: world.log,
+    lifecycle: world.lifecycle,
+    catalog: world.catalog,
+  });
   return `http://127.0.0.1:${reports.server.port}`;
 }
 
@@ -21,10 +31,25 @@ export async function get(base: string, path: string, key: string | null = BOOTS
 }
 
 const ms = (iso: string) => Date.parse(iso);
-type Conv = { merchant: number; campaign: number; influencer: number; order: string; orderCurrency: string; currency: string };
+type Conv = {
+  merchant: number;
+  campaign: number;
+  influencer: number;
+  order: string;
+  orderCurrency: string;
+  currency: string;
+};
 
 /** Ledger rows for one movement of a conversion, built the way the attribution worker writes them. */
-export function entry(c: Conv, kind: LedgerRow["entry_type"], status: LedgerRow["status"], orderMinor: number, commissionMinor: number, at: string, payableAt = at): LedgerRow {
+export function entry(
+  c: Conv,
+  kind: LedgerRow["entry_type"],
+  status: LedgerRow["status"],
+  orderMinor: number,
+  commissionMinor: number,
+  at: string,
+  payableAt = at,
+): LedgerRow {
   const conversion = deterministicId("conversion", c.merchant, c.order);
   const event = deterministicId("event", c.order, kind, at);
   return {
@@ -48,12 +73,27 @@ export function entry(c: Conv, kind: LedgerRow["entry_type"], status: LedgerRow[
 }
 
 /** The status moves pending -> `to`: money leaves pending and enters `to` in the same event. */
-export const move = (c: Conv, kind: LedgerRow["entry_type"], to: LedgerRow["status"], orderMinor: number, commissionMinor: number, at: string, payableAt = at) => [
+export const move = (
+  c: Conv,
+  kind: LedgerRow["entry_type"],
+  to: LedgerRow["status"],
+  orderMinor: number,
+  commissionMinor: number,
+  at: string,
+  payableAt = at,
+) => [
   entry(c, kind, "pending", -orderMinor, -commissionMinor, at),
   entry(c, kind, to, orderMinor, commissionMinor, at, payableAt),
 ];
 
-export function clickRow(c: Omit<Conv, "order" | "orderCurrency" | "currency">, n: number, at: string, ip: string, ua: string, bot = false): ClickRow {
+export function clickRow(
+  c: Omit<Conv, "order" | "orderCurrency" | "currency">,
+  n: number,
+  at: string,
+  ip: string,
+  ua: string,
+  bot = false,
+): ClickRow {
   return {
     click_id: deterministicId("click", c.influencer, n),
     link_id: c.influencer * 10,
@@ -72,9 +112,23 @@ export function clickRow(c: Omit<Conv, "order" | "orderCurrency" | "currency">, 
   };
 }
 
-export const A: Conv = { merchant: 1, campaign: 10, influencer: 100, order: "A", orderCurrency: "USD", currency: "USD" };
+export const A: Conv = {
+  merchant: 1,
+  campaign: 10,
+  influencer: 100,
+  order: "A",
+  orderCurrency: "USD",
+  currency: "USD",
+};
 export const B: Conv = { ...A, order: "B" };
-export const C: Conv = { merchant: 2, campaign: 20, influencer: 101, order: "C", orderCurrency: "GBP", currency: "EUR" };
+export const C: Conv = {
+  merchant: 2,
+  campaign: 20,
+  influencer: 101,
+  order: "C",
+  orderCurrency: "GBP",
+  currency: "EUR",
+};
 export const D: Conv = { ...C, order: "D" };
 const X = { merchant: 1, campaign: 10, influencer: 100 };
 const LONELY = { merchant: 1, campaign: 10, influencer: 102 };
@@ -118,7 +172,13 @@ export async function seedFixture(world: TestWorld) {
   await insertLedgerEntries(world.ch)(ledger);
   await insertLedgerEntries(world.ch)(ledger);
   await world.ch.insert("insert_clicks", "clicks_raw_v1", fixtureClicks());
-  const conv = (c: Conv, status: "pending" | "approved" | "rejected" | "refunded", order: number, commission: number, at: string) => ({
+  const conv = (
+    c: Conv,
+    status: "pending" | "approved" | "rejected" | "refunded",
+    order: number,
+    commission: number,
+    at: string,
+  ) => ({
     conversion_id: deterministicId("conversion", c.merchant, c.order),
     merchant_id: c.merchant,
     order_id: c.order,

@@ -18,10 +18,14 @@ export const ApiKeyInput = z
     influencer_id: EntityId.optional(),
   })
   .superRefine((k, ctx) => {
-    if (k.role === "merchant" && k.merchant_id === undefined) ctx.addIssue({ code: "custom", path: ["merchant_id"], message: "required for a merchant key" });
-    if (k.role === "influencer" && k.influencer_id === undefined) ctx.addIssue({ code: "custom", path: ["influencer_id"], message: "required for an influencer key" });
-    if (k.role !== "merchant" && k.merchant_id !== undefined) ctx.addIssue({ code: "custom", path: ["merchant_id"], message: "only for a merchant key" });
-    if (k.role !== "influencer" && k.influencer_id !== undefined) ctx.addIssue({ code: "custom", path: ["influencer_id"], message: "only for an influencer key" });
+    if (k.role === "merchant" && k.merchant_id === undefined)
+      ctx.addIssue({ code: "custom", path: ["merchant_id"], message: "required for a merchant key" });
+    if (k.role === "influencer" && k.influencer_id === undefined)
+      ctx.addIssue({ code: "custom", path: ["influencer_id"], message: "required for an influencer key" });
+    if (k.role !== "merchant" && k.merchant_id !== undefined)
+      ctx.addIssue({ code: "custom", path: ["merchant_id"], message: "only for a merchant key" });
+    if (k.role !== "influencer" && k.influencer_id !== undefined)
+      ctx.addIssue({ code: "custom", path: ["influencer_id"], message: "only for an influencer key" });
   });
 
 export const Principal = z.object({

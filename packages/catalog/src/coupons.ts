@@ -22,7 +22,10 @@ export const CouponInput = z
     /** ms since epoch; valid until this instant (exclusive); absent = no end */
     valid_to_ms: z.number().int().min(0).optional(),
   })
-  .refine((c) => c.valid_to_ms === undefined || c.valid_to_ms > c.valid_from_ms, { path: ["valid_to_ms"], message: "must be after valid_from_ms" });
+  .refine((c) => c.valid_to_ms === undefined || c.valid_to_ms > c.valid_from_ms, {
+    path: ["valid_to_ms"],
+    message: "must be after valid_from_ms",
+  });
 export type Coupon = z.output<typeof CouponInput>;
 
 export function couponValidAt(c: Coupon, atMs: number): boolean {

@@ -28,6 +28,8 @@ describe("checkDestination", () => {
   });
 
   it("appends the click id under the campaign's parameter", () => {
-    expect(withClickId("https://shop.example.com/p?a=1", "click_id", "abc")).toBe("https://shop.example.com/p?a=1&click_id=abc");
+    expect(withClickId("https://shop.example.com/p?a=1", "click_id", "abc")).toBe(
+      "https://shop.example.com/p?a=1&click_id=abc",
+    );
   });
 });

@@ -15,7 +15,8 @@ export function checkDestination(destination: string, allowedDomains: readonly s
   } catch {
     return { ok: false, reason: "not an absolute URL" };
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: `scheme ${url.protocol} is not allowed` };
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    return { ok: false, reason: `scheme ${url.protocol} is not allowed` };
   if (url.username || url.password) return { ok: false, reason: "credentials in URLs are not allowed" };
   const host = url.hostname.toLowerCase();
   const allowed = allowedDomains.some((d) => host === d || host.endsWith(`.${d}`));

@@ -13,6 +13,7 @@ describe("convertMinor", () => {
     expect(convertMinor(1_000, "USD", "BHD", "0.376")).toBe(3_760);
   });
   it("refuses rates that are not exact positive decimals", () => {
-    for (const rate of ["1e3", "-1", "0", "1.12345678901", "abc"]) expect(FxRateInput.safeParse({ from: "EUR", to: "USD", rate, effective_from_ms: 0 }).success).toBe(false);
+    for (const rate of ["1e3", "-1", "0", "1.12345678901", "abc"])
+      expect(FxRateInput.safeParse({ from: "EUR", to: "USD", rate, effective_from_ms: 0 }).success).toBe(false);
   });
 });

@@ -6,7 +6,10 @@ import { z } from "zod";
 const RATE_SCALE_DIGITS = 10;
 
 /** A rate as an exact decimal string: units of `to` per unit of `from`, at most 10 decimals. */
-export const FxRateText = z.string().regex(/^\d{1,12}(\.\d{1,10})?$/, "decimal with at most 10 decimals").refine((r) => /[1-9]/.test(r), "must be positive");
+export const FxRateText = z
+  .string()
+  .regex(/^\d{1,12}(\.\d{1,10})?$/, "decimal with at most 10 decimals")
+  .refine((r) => /[1-9]/.test(r), "must be positive");
 
 export const FxRateInput = z.strictObject({
   from: Currency,

@@ -14,7 +14,13 @@ const SubValue = z
   .string()
   .max(255)
   .regex(/^\P{Cc}*$/u, "must not contain control characters");
-export const LinkSubs = z.strictObject({ sub1: SubValue.optional(), sub2: SubValue.optional(), sub3: SubValue.optional(), sub4: SubValue.optional(), sub5: SubValue.optional() });
+export const LinkSubs = z.strictObject({
+  sub1: SubValue.optional(),
+  sub2: SubValue.optional(),
+  sub3: SubValue.optional(),
+  sub4: SubValue.optional(),
+  sub5: SubValue.optional(),
+});
 
 const ExpiresAtMs = z.number().int().min(0).max(8_640_000_000_000);
 
@@ -31,7 +37,11 @@ export const LinkInput = z.strictObject({
 
 /** What an update may change: the destination (re-checked), the sub values, the expiry (null clears it). */
 export const LinkUpdate = z
-  .strictObject({ destination: z.string().max(2048).optional(), subs: LinkSubs.optional(), expires_at_ms: ExpiresAtMs.nullable().optional() })
+  .strictObject({
+    destination: z.string().max(2048).optional(),
+    subs: LinkSubs.optional(),
+    expires_at_ms: ExpiresAtMs.nullable().optional(),
+  })
   .refine((u) => Object.keys(u).length > 0, { message: "nothing to update" });
 
 export const Link = z.object({
@@ -55,7 +65,13 @@ export const Link = z.object({
 export type Link = z.infer<typeof Link>;
 
 /** The campaign facts a link copies when it is created. */
-export type LinkCampaign = { id: number; merchant_id: number; allowed_domains: string[]; click_param: string; default_destination: string };
+export type LinkCampaign = {
+  id: number;
+  merchant_id: number;
+  allowed_domains: string[];
+  click_param: string;
+  default_destination: string;
+};
 
 const CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -94,7 +110,11 @@ export class LinkStore {
   }
 
   async create(input: z.output<typeof LinkInput>, campaign: LinkCampaign): Promise<Link> {
-    const destination = checked(input.destination ?? campaign.default_destination, campaign.allowed_domains, "destination");
+    const destination = checked(
+      input.destination ?? campaign.default_destination,
+      campaign.allowed_domains,
+      "destination",
+    );
     const id = await this.redis.incr(`${this.prefix}seq:link`);
     for (let attempt = 0; attempt < 5; attempt++) {
       const link: Link = {
@@ -158,7 +178,8 @@ export class LinkStore {
 
   /** Links of an influencer or a campaign (both filters intersect), by ascending id, `after_id` as the cursor. */
   async list(q: LinkListQuery): Promise<Link[]> {
-    const set = q.influencer_id !== undefined ? `links:influencer:${q.influencer_id}` : `links:campaign:${q.campaign_id ?? 0}`;
+    const set =
+      q.influencer_id !== undefined ? `links:influencer:${q.influencer_id}` : `links:campaign:${q.campaign_id ?? 0}`;
     const out: Link[] = [];
     let after = q.after_id ?? 0;
     while (out.length < q.limit) {
@@ -176,7 +197,8 @@ export class LinkStore {
   async update(code: string, change: z.output<typeof LinkUpdate>): Promise<Link | undefined> {
     return this.modify(code, (link) => {
       const next: Link = { ...link, updated_at_ms: Date.now() };
-      if (change.destination !== undefined) next.destination = checked(change.destination, link.allowed_domains, "destination");
+      if (change.destination !== undefined)
+        next.destination = checked(change.destination, link.allowed_domains, "destination");
       if (change.subs !== undefined) next.subs = change.subs;
       if (change.expires_at_ms === null) delete next.expires_at_ms;
       else if (change.expires_at_ms !== undefined) next.expires_at_ms = change.expires_at_ms;

@@ -14,7 +14,10 @@ export function createRedis(url: string): Redis {
 }
 
 /** The catalog on its own Redis connection, closed with the service. */
-export function connectCatalog(config: { REDIS_URL: string; REDIS_PREFIX: string }, deps: { log: Logger; lifecycle: Lifecycle }): Catalog {
+export function connectCatalog(
+  config: { REDIS_URL: string; REDIS_PREFIX: string },
+  deps: { log: Logger; lifecycle: Lifecycle },
+): Catalog {
   const redis = createRedis(config.REDIS_URL);
   redis.on("error", (err) => deps.log.debug({ err: err.message }, "redis_error"));
   deps.lifecycle.defer("redis", () => void redis.disconnect());

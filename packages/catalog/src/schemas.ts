@@ -31,7 +31,9 @@ export const RetiredCredential = z.object({ secret: z.string(), token: z.string(
 export type RetiredCredential = z.infer<typeof RetiredCredential>;
 
 /** An IPv4/IPv6 address or CIDR block allowed to send postbacks. */
-export const IpRule = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: "must be an IPv4/IPv6 address or CIDR block" });
+export const IpRule = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], {
+  error: "must be an IPv4/IPv6 address or CIDR block",
+});
 
 /** Postback settings an admin may change; platform secrets are the ones the store platform signs its webhooks with. */
 export const MerchantPostbackSettings = z.strictObject({
@@ -63,7 +65,10 @@ export type Merchant = z.infer<typeof Merchant>;
 /** Secrets and tokens accepted at `nowMs`: the current one first, then retired ones still inside their overlap. */
 export function acceptedCredentials(m: Merchant, nowMs: number): { secrets: string[]; tokens: string[] } {
   const live = m.retired_credentials.filter((c) => c.not_after_ms > nowMs);
-  return { secrets: [m.postback_secret, ...live.map((c) => c.secret)], tokens: [m.postback_token, ...live.map((c) => c.token)] };
+  return {
+    secrets: [m.postback_secret, ...live.map((c) => c.secret)],
+    tokens: [m.postback_token, ...live.map((c) => c.token)],
+  };
 }
 
 export const CampaignInputFields = z.strictObject({
@@ -85,7 +90,10 @@ export const CampaignInputFields = z.strictObject({
   /** days after approval before approved commission becomes payable */
   holding_days: z.number().int().min(0).max(365).default(30),
   /** per-influencer commission replacing the campaign's */
-  influencer_overrides: z.array(z.strictObject({ influencer_id: EntityId, commission: CommissionRule })).max(10_000).default([]),
+  influencer_overrides: z
+    .array(z.strictObject({ influencer_id: EntityId, commission: CommissionRule }))
+    .max(10_000)
+    .default([]),
   /** query parameter carrying the click id to the merchant */
   click_param: z
     .string()

@@ -85,7 +85,8 @@ export class Catalog {
 
   /** IP allowlist and store-platform webhook secrets; absent fields stay, null removes a secret. */
   setMerchantPostbackSettings(id: number, s: MerchantPostbackSettings): Promise<Merchant | undefined> {
-    const secret = (next: string | null | undefined, current: string | undefined) => (next === undefined ? current : (next ?? undefined));
+    const secret = (next: string | null | undefined, current: string | undefined) =>
+      next === undefined ? current : (next ?? undefined);
     return this.updateMerchant(id, (m) => ({
       ...m,
       ip_allowlist: s.ip_allowlist ?? m.ip_allowlist,
@@ -106,16 +107,25 @@ export class Catalog {
         const next = change(Merchant.parse(JSON.parse(raw)));
         if (await conn.multi().set(key, JSON.stringify(next)).exec()) return next;
       }
-      throw new AppError("conflict", `merchant ${id} is being changed concurrently; retry`, { retryable: true, context: { path: "id" } });
+      throw new AppError("conflict", `merchant ${id} is being changed concurrently; retry`, {
+        retryable: true,
+        context: { path: "id" },
+      });
     } finally {
       conn.disconnect();
     }
   }
 
   async createCampaign(input: z.output<typeof CampaignInput>): Promise<Campaign> {
-    if (!(await this.getMerchant(input.merchant_id))) throw new AppError("not_found", `merchant ${input.merchant_id} does not exist`, { context: { path: "merchant_id" } });
+    if (!(await this.getMerchant(input.merchant_id)))
+      throw new AppError("not_found", `merchant ${input.merchant_id} does not exist`, {
+        context: { path: "merchant_id" },
+      });
     const check = checkDestination(input.default_destination, input.allowed_domains);
-    if (!check.ok) throw new AppError("invalid_destination", `default_destination: ${check.reason}`, { context: { path: "default_destination" } });
+    if (!check.ok)
+      throw new AppError("invalid_destination", `default_destination: ${check.reason}`, {
+        context: { path: "default_destination" },
+      });
     const c: Campaign = { ...input, id: await this.nextId("campaign"), created_at_ms: Date.now() };
     await this.redis.set(this.key("campaign", c.id), JSON.stringify(c));
     return c;
@@ -138,8 +148,14 @@ export class Catalog {
   /** Creates a link on an existing campaign for an existing influencer (the link code lives in links.ts). */
   async createLink(input: z.output<typeof LinkInput>): Promise<Link> {
     const campaign = await this.getCampaign(input.campaign_id);
-    if (!campaign) throw new AppError("not_found", `campaign ${input.campaign_id} does not exist`, { context: { path: "campaign_id" } });
-    if (!(await this.getInfluencer(input.influencer_id))) throw new AppError("not_found", `influencer ${input.influencer_id} does not exist`, { context: { path: "influencer_id" } });
+    if (!campaign)
+      throw new AppError("not_found", `campaign ${input.campaign_id} does not exist`, {
+        context: { path: "campaign_id" },
+      });
+    if (!(await this.getInfluencer(input.influencer_id)))
+      throw new AppError("not_found", `influencer ${input.influencer_id} does not exist`, {
+        context: { path: "influencer_id" },
+      });
     return this.links.create(input, campaign);
   }
 

@@ -44,5 +44,10 @@ export function clickRow(e: ClickEvent): ClickRow {
 }
 
 export function insertClicks(ch: Inserter) {
-  return (rows: readonly ClickRow[]) => ch.insert("insert_clicks", CLICKS_TABLE, rows.map((r) => ClickRow.parse(r)));
+  return (rows: readonly ClickRow[]) =>
+    ch.insert(
+      "insert_clicks",
+      CLICKS_TABLE,
+      rows.map((r) => ClickRow.parse(r)),
+    );
 }

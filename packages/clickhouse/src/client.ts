@@ -19,7 +19,14 @@ export interface Inserter {
 
 export type ClickHouse = Querier & Inserter & { ping(): Promise<boolean>; close(): Promise<void>; database: string };
 
-export type ClickHouseOptions = { url: string; database: string; username?: string; password?: string; log?: Logger; onQuery?: (name: string, ms: number, ok: boolean) => void };
+export type ClickHouseOptions = {
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+  log?: Logger;
+  onQuery?: (name: string, ms: number, ok: boolean) => void;
+};
 
 export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
   const client: ClickHouseClient = createClient({

@@ -51,11 +51,21 @@ export const ConversionRow = z.object({
 export type ConversionRow = z.infer<typeof ConversionRow>;
 
 export function insertLedgerEntries(ch: Inserter) {
-  return (rows: readonly LedgerRow[]) => ch.insert("insert_ledger", LEDGER_TABLE, rows.map((r) => LedgerRow.parse(r)));
+  return (rows: readonly LedgerRow[]) =>
+    ch.insert(
+      "insert_ledger",
+      LEDGER_TABLE,
+      rows.map((r) => LedgerRow.parse(r)),
+    );
 }
 
 export function insertConversions(ch: Inserter) {
-  return (rows: readonly ConversionRow[]) => ch.insert("insert_conversions", CONVERSIONS_TABLE, rows.map((r) => ConversionRow.parse(r)));
+  return (rows: readonly ConversionRow[]) =>
+    ch.insert(
+      "insert_conversions",
+      CONVERSIONS_TABLE,
+      rows.map((r) => ConversionRow.parse(r)),
+    );
 }
 
 export const CONVERSION_EVENTS_TABLE = "conversion_events_v1";
@@ -76,12 +86,20 @@ export const ConversionEventRow = z.object({
 export type ConversionEventRow = z.output<typeof ConversionEventRow>;
 
 export function insertConversionEvents(ch: Inserter) {
-  return (rows: readonly ConversionEventRow[]) => ch.insert("insert_conversion_events", CONVERSION_EVENTS_TABLE, rows.map((r) => ConversionEventRow.parse(r)));
+  return (rows: readonly ConversionEventRow[]) =>
+    ch.insert(
+      "insert_conversion_events",
+      CONVERSION_EVENTS_TABLE,
+      rows.map((r) => ConversionEventRow.parse(r)),
+    );
 }
 
 /** `(a, b, c)` for an IN clause (ClickHouse 18.16 rejects an array literal there). */
 function inList(values: readonly SqlValue[]): Sql {
-  return sql`(${join(values.map((v) => sql`${v}`), ", ")})`;
+  return sql`(${join(
+    values.map((v) => sql`${v}`),
+    ", ",
+  )})`;
 }
 
 /** IN lists are chunked so a query stays far below ClickHouse's max_query_size (256 KiB). */
@@ -132,7 +150,11 @@ export function rebuildHourly(ch: Querier) {
   };
 }
 
-const FirstClickRow = z.object({ influencer_id: z.number().int(), link_id: z.number().int(), clicked_at_ms: Int64Text });
+const FirstClickRow = z.object({
+  influencer_id: z.number().int(),
+  link_id: z.number().int(),
+  clicked_at_ms: Int64Text,
+});
 
 /** The earliest non-bot click on `campaignId` by the same shopper (IP and user agent) as `clickId`, inside [fromMs, toMs]. */
 export function getFirstClick(ch: Querier) {

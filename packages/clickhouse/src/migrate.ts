@@ -32,14 +32,23 @@ const Applied = z.object({ name: z.string() });
 export async function migrate(ch: ClickHouse, log?: Logger, dir = SCHEMA_DIR): Promise<string[]> {
   await ch.exec(
     "create_schema_migrations",
-    raw("CREATE TABLE IF NOT EXISTS schema_migrations_v1 (name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree() ORDER BY name"),
+    raw(
+      "CREATE TABLE IF NOT EXISTS schema_migrations_v1 (name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree() ORDER BY name",
+    ),
   );
-  const done = new Set((await ch.query("schema_migrations", raw("SELECT name FROM schema_migrations_v1 FINAL"), Applied)).map((r) => r.name));
+  const done = new Set(
+    (await ch.query("schema_migrations", raw("SELECT name FROM schema_migrations_v1 FINAL"), Applied)).map(
+      (r) => r.name,
+    ),
+  );
   const applied: string[] = [];
   for (const file of schemaFiles(dir)) {
     if (done.has(file.name)) continue;
     for (const statement of file.statements) await ch.exec(`migration_${file.name}`, raw(statement));
-    await ch.exec("record_migration", sql`INSERT INTO schema_migrations_v1 (name, applied_at) VALUES (${file.name}, now())`);
+    await ch.exec(
+      "record_migration",
+      sql`INSERT INTO schema_migrations_v1 (name, applied_at) VALUES (${file.name}, now())`,
+    );
     applied.push(file.name);
     log?.info({ migration: file.name }, "migration_applied");
   }

@@ -7,12 +7,21 @@ const secret = "test-secret-0123456789";
 describe("click id", () => {
   it("round-trips the facts it carries", () => {
     fc.assert(
-      fc.property(fc.nat({ max: 2 ** 32 - 1 }), fc.nat({ max: 2 ** 32 - 1 }), fc.nat({ max: 2 ** 32 - 1 }), fc.nat({ max: 2 ** 47 }), (linkId, influencerId, campaignId, clickedAtMs) => {
-        const id = signClickId(secret, { linkId, influencerId, campaignId, clickedAtMs });
-        expect(id).toHaveLength(CLICK_ID_LENGTH);
-        expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
-        expect(verifyClickId(secret, id)).toEqual({ ok: true, facts: { linkId, influencerId, campaignId, clickedAtMs } });
-      }),
+      fc.property(
+        fc.nat({ max: 2 ** 32 - 1 }),
+        fc.nat({ max: 2 ** 32 - 1 }),
+        fc.nat({ max: 2 ** 32 - 1 }),
+        fc.nat({ max: 2 ** 47 }),
+        (linkId, influencerId, campaignId, clickedAtMs) => {
+          const id = signClickId(secret, { linkId, influencerId, campaignId, clickedAtMs });
+          expect(id).toHaveLength(CLICK_ID_LENGTH);
+          expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
+          expect(verifyClickId(secret, id)).toEqual({
+            ok: true,
+            facts: { linkId, influencerId, campaignId, clickedAtMs },
+          });
+        },
+      ),
     );
   });
 

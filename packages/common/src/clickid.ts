@@ -6,7 +6,9 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
  * 35 bytes as base64url (47 characters, URL-safe, no padding).
  */
 export type ClickFacts = { linkId: number; influencerId: number; campaignId: number; clickedAtMs: number };
-export type ClickIdResult = { ok: true; facts: ClickFacts } | { ok: false; reason: "malformed" | "bad_signature" | "unknown_version" };
+export type ClickIdResult =
+  | { ok: true; facts: ClickFacts }
+  | { ok: false; reason: "malformed" | "bad_signature" | "unknown_version" };
 
 const VERSION = 1;
 const BODY_LEN = 25;
@@ -29,7 +31,8 @@ export function signClickId(secret: string, facts: ClickFacts, random: Buffer = 
 }
 
 export function verifyClickId(secret: string, clickId: string): ClickIdResult {
-  if (clickId.length !== CLICK_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(clickId)) return { ok: false, reason: "malformed" };
+  if (clickId.length !== CLICK_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(clickId))
+    return { ok: false, reason: "malformed" };
   const raw = Buffer.from(clickId, "base64url");
   if (raw.length !== BODY_LEN + MAC_LEN) return { ok: false, reason: "malformed" };
   const body = raw.subarray(0, BODY_LEN);

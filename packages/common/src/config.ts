@@ -25,7 +25,10 @@ export const clickhouseEnv = {
   /** ClickHouse HTTP interface URL */
   CLICKHOUSE_URL: z.string().url().default("http://127.0.0.1:18123"),
   /** ClickHouse database holding our tables */
-  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain identifier").default("aff"),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a plain identifier")
+    .default("aff"),
   /** ClickHouse user */
   CLICKHOUSE_USER: z.string().default("default"),
   /** ClickHouse password */
@@ -50,14 +53,21 @@ export const httpEnv = {
 
 /** Thrown for a bad environment; `main` prints it and exits 1. */
 export class ConfigError extends Error {
-  constructor(service: string, readonly issues: string[]) {
+  constructor(
+    service: string,
+    readonly issues: string[],
+  ) {
     super(`invalid configuration for ${service}:\n  ${issues.join("\n  ")}`);
     this.name = "ConfigError";
   }
 }
 
 /** Parse the environment once at boot. Each issue names the variable and the reason. */
-export function parseConfig<S extends z.ZodType>(service: string, schema: S, env: Record<string, string | undefined> = process.env): z.output<S> {
+export function parseConfig<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.output<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);

@@ -4,7 +4,11 @@ export class AppError extends Error {
   readonly retryable: boolean;
   readonly context: Record<string, unknown>;
 
-  constructor(code: string, message: string, opts: { retryable?: boolean; context?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { retryable?: boolean; context?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
     this.code = code;
@@ -14,7 +18,12 @@ export class AppError extends Error {
 }
 
 /** Wrap a library exception where it enters our code. */
-export function wrapError(code: string, err: unknown, retryable: boolean, context: Record<string, unknown> = {}): AppError {
+export function wrapError(
+  code: string,
+  err: unknown,
+  retryable: boolean,
+  context: Record<string, unknown> = {},
+): AppError {
   if (err instanceof AppError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new AppError(code, message, { retryable, context, cause: err });

@@ -36,7 +36,11 @@ export function createMetrics(service: string): Metrics {
 }
 
 /** /healthz (process alive), /readyz (every dependency check passes, not shutting down), /metrics. */
-export function opsRouter(opts: { metrics: Metrics; checks: ReadinessCheck[]; isStopping: () => boolean }): express.Router {
+export function opsRouter(opts: {
+  metrics: Metrics;
+  checks: ReadinessCheck[];
+  isStopping: () => boolean;
+}): express.Router {
   const router = express.Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -53,7 +57,9 @@ export function opsRouter(opts: { metrics: Metrics; checks: ReadinessCheck[]; is
       }),
     );
     const ready = !opts.isStopping() && Object.values(results).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", stopping: opts.isStopping(), checks: results });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? "ready" : "not_ready", stopping: opts.isStopping(), checks: results });
   });
   router.get("/metrics", async (_req, res) => {
     res.set("Content-Type", opts.metrics.registry.contentType);
@@ -79,7 +85,11 @@ export type FieldIssue = { path: string; message: string; code: string };
 
 /** zod issues as `{path, message}` pairs for a 4xx body. */
 export function zodIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({ path: i.path.map(String).join(".") || "(body)", message: i.message, code: i.code }));
+  return error.issues.map((i) => ({
+    path: i.path.map(String).join(".") || "(body)",
+    message: i.message,
+    code: i.code,
+  }));
 }
 
 export function sendValidationError(res: express.Response, error: z.ZodError, status = 400): void {
@@ -91,8 +101,18 @@ export function errorHandler(log: Logger): express.ErrorRequestHandler {
   return (err, _req, res, _next) => {
     const status = typeof err?.status === "number" && err.status >= 400 && err.status < 600 ? err.status : 500;
     if (status >= 500) log.error({ err }, "http_unhandled_error");
-    const code = status === 413 ? "body_too_large" : status === 400 ? "malformed_body" : status >= 500 ? "internal_error" : "bad_request";
-    if (!res.headersSent) res.status(status).json({ error: code, message: status >= 500 ? "internal error" : String(err?.message ?? code) });
+    const code =
+      status === 413
+        ? "body_too_large"
+        : status === 400
+          ? "malformed_body"
+          : status >= 500
+            ? "internal_error"
+            : "bad_request";
+    if (!res.headersSent)
+      res
+        .status(status)
+        .json({ error: code, message: status >= 500 ? "internal error" : String(err?.message ?? code) });
   };
 }
 
@@ -151,7 +171,9 @@ export function keyAuth<P>(resolve: (key: string) => Promise<P | undefined>): ex
       return;
     }
     if (principal === undefined) {
-      res.status(401).json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
+      res
+        .status(401)
+        .json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
       return;
     }
     res.locals.principal = principal;

@@ -10,7 +10,10 @@ export class Lifecycle {
   private readonly cleanups: Cleanup[] = [];
   private stopping: Promise<boolean> | undefined;
 
-  constructor(private readonly log: Logger, private readonly timeoutMs = 15_000) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly timeoutMs = 15_000,
+  ) {}
 
   defer(name: string, fn: () => Promise<void> | void): void {
     this.cleanups.push({ name, fn });

@@ -15,7 +15,8 @@ export function currencyExponent(code: string): number {
   const cached = exponents.get(code);
   if (cached !== undefined) return cached;
   if (!isCurrency(code)) throw new RangeError(`unknown currency ${JSON.stringify(code)}`);
-  const digits = new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+  const digits =
+    new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
   exponents.set(code, digits);
   return digits;
 }
@@ -39,7 +40,8 @@ export function parseDecimalToMinor(decimal: string, currency: string): number {
   const [, sign, whole = "0", frac = ""] = m;
   if (frac.length > exp) throw new RangeError(`${currency} has ${exp} decimal places, got ${frac.length}`);
   const minor = BigInt(whole + frac.padEnd(exp, "0")) * (sign === "-" ? -1n : 1n);
-  if (minor > BigInt(Number.MAX_SAFE_INTEGER) || minor < BigInt(Number.MIN_SAFE_INTEGER)) throw new RangeError("amount beyond safe integer range");
+  if (minor > BigInt(Number.MAX_SAFE_INTEGER) || minor < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new RangeError("amount beyond safe integer range");
   return Number(minor);
 }
 

@@ -2,9 +2,17 @@ import { isCurrency } from "@aff/common";
 import { z } from "zod";
 
 /** Integer minor units within the safe integer range. */
-export const AmountMinor = z.number().int("must be an integer number of minor units").min(0, "must not be negative").max(Number.MAX_SAFE_INTEGER, "beyond safe integer range");
+export const AmountMinor = z
+  .number()
+  .int("must be an integer number of minor units")
+  .min(0, "must not be negative")
+  .max(Number.MAX_SAFE_INTEGER, "beyond safe integer range");
 export const Currency = z.string().refine(isCurrency, "must be an ISO 4217 currency code in upper case");
-export const EntityId = z.number().int().min(1).max(2 ** 32 - 1);
+export const EntityId = z
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 32 - 1);
 
 const SubValue = z.string().max(255).optional();
 export const Subs = z.object({ sub1: SubValue, sub2: SubValue, sub3: SubValue, sub4: SubValue, sub5: SubValue });
@@ -60,7 +68,10 @@ export const ConversionEvent = z.object({
 export type ConversionEvent = z.infer<typeof ConversionEvent>;
 
 /** Parse JSON bytes from Kafka into a typed event, or a reason it is unusable. */
-export function decodeJson<S extends z.ZodType>(schema: S, value: Buffer | null): { ok: true; value: z.output<S> } | { ok: false; reason: string } {
+export function decodeJson<S extends z.ZodType>(
+  schema: S,
+  value: Buffer | null,
+): { ok: true; value: z.output<S> } | { ok: false; reason: string } {
   if (!value) return { ok: false, reason: "empty_message" };
   let json: unknown;
   try {
@@ -69,6 +80,10 @@ export function decodeJson<S extends z.ZodType>(schema: S, value: Buffer | null)
     return { ok: false, reason: "invalid_json" };
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `schema: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `schema: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
+    };
   return { ok: true, value: parsed.data };
 }

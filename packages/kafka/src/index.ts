@@ -1,11 +1,20 @@
 import { errorMessage, type Logger } from "@aff/common";
-import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage, logLevel, Partitioners, type Producer } from "kafkajs";
+import {
+  type Consumer,
+  type EachBatchPayload,
+  Kafka,
+  type KafkaMessage,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
 
 export type { Consumer, KafkaMessage, Producer } from "kafkajs";
 
 /** A kafkajs client whose own logs go through our pino logger. */
 export function createKafka(opts: { brokers: string; clientId: string; log: Logger }): Kafka {
-  const toPino = (level: logLevel) => (level === logLevel.ERROR ? "error" : level === logLevel.WARN ? "warn" : level === logLevel.INFO ? "info" : "debug");
+  const toPino = (level: logLevel) =>
+    level === logLevel.ERROR ? "error" : level === logLevel.WARN ? "warn" : level === logLevel.INFO ? "info" : "debug";
   return new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers.split(",").map((b) => b.trim()),
@@ -17,7 +26,13 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
       () =>
       ({ level, log }) => {
         const { message, ...rest } = log;
-        opts.log[toPino(level)]({ kafkajs: rest }, `kafkajs_${String(message).toLowerCase().replace(/[^a-z0-9]+/g, "_").slice(0, 60)}`);
+        opts.log[toPino(level)](
+          { kafkajs: rest },
+          `kafkajs_${String(message)
+            .toLowerCase()
+            .replace(/[^a-z0-9]+/g, "_")
+            .slice(0, 60)}`,
+        );
       },
   });
 }
@@ -45,7 +60,8 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
       } catch (err) {
         if (Date.now() > deadline) throw err;
       }
-      if (Date.now() > deadline) throw new Error(`topics not ready after ${timeoutMs} ms: ${topics.map((t) => t.topic).join(", ")}`);
+      if (Date.now() > deadline)
+        throw new Error(`topics not ready after ${timeoutMs} ms: ${topics.map((t) => t.topic).join(", ")}`);
       await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
     }
   } finally {
@@ -55,7 +71,12 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
 
 /** Idempotent producer; every send uses acks from all in-sync replicas. */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
 }
 
 export const ACKS_ALL = -1;
@@ -142,7 +163,12 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
     async start() {
       await consumer.connect();
       await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 3, eachBatch });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 3,
+        eachBatch,
+      });
     },
     async stop() {
       stopping = true;

@@ -27,9 +27,17 @@ export async function startContainerStack(): Promise<StackEnv> {
     .withEnvironment({ CLICKHOUSE_SKIP_USER_SETUP: "1" })
     .withWaitStrategy(Wait.forHttp("/ping", 8123))
     .start();
-  const redis = await new GenericContainer("redis:7").withExposedPorts({ container: 6379, host: 16379 }).withCommand(["redis-server", "--appendonly", "yes"]).start();
+  const redis = await new GenericContainer("redis:7")
+    .withExposedPorts({ container: 6379, host: 16379 })
+    .withCommand(["redis-server", "--appendonly", "yes"])
+    .start();
   started.set("kafka", kafka).set("clickhouse", clickhouse).set("redis", redis);
-  return { mode: "docker", KAFKA_BROKERS: "127.0.0.1:19092", CLICKHOUSE_URL: "http://127.0.0.1:18123", REDIS_URL: "redis://127.0.0.1:16379" };
+  return {
+    mode: "docker",
+    KAFKA_BROKERS: "127.0.0.1:19092",
+    CLICKHOUSE_URL: "http://127.0.0.1:18123",
+    REDIS_URL: "redis://127.0.0.1:16379",
+  };
 }
 
 export async function stopContainerStack(): Promise<void> {

@@ -6,7 +6,8 @@ import type { StackEnv } from "./stack";
 
 /** Refuses to touch a ClickHouse database or Redis prefix whose name does not say it is for tests. */
 export function assertTestName(name: string): void {
-  if (!/test/i.test(name)) throw new Error(`refusing to use ${JSON.stringify(name)}: test resources must have "test" in their name`);
+  if (!/test/i.test(name))
+    throw new Error(`refusing to use ${JSON.stringify(name)}: test resources must have "test" in their name`);
 }
 
 /**
@@ -27,7 +28,10 @@ export type TestWorld = {
  * Environment that points every service at resources of its own, all named after `id`: ClickHouse database, Redis
  * key prefix, topics, consumer groups and spool folder. Tests and benchmarks run side by side on one stack this way.
  */
-export function isolatedEnv(stack: Pick<StackEnv, "KAFKA_BROKERS" | "CLICKHOUSE_URL" | "REDIS_URL">, id: string): Record<string, string> {
+export function isolatedEnv(
+  stack: Pick<StackEnv, "KAFKA_BROKERS" | "CLICKHOUSE_URL" | "REDIS_URL">,
+  id: string,
+): Record<string, string> {
   return {
     KAFKA_BROKERS: stack.KAFKA_BROKERS,
     CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
@@ -75,7 +79,12 @@ export async function createTestWorld(stack: StackEnv, name: string): Promise<Te
 }
 
 /** Polls `fn` until it returns a value that `done` accepts, or fails with the last value seen. */
-export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastErr: unknown;
@@ -88,5 +97,7 @@ export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolea
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`condition not met in ${timeoutMs} ms; last value ${JSON.stringify(last)}${lastErr ? `; last error ${String(lastErr)}` : ""}`);
+  throw new Error(
+    `condition not met in ${timeoutMs} ms; last value ${JSON.stringify(last)}${lastErr ? `; last error ${String(lastErr)}` : ""}`,
+  );
 }

@@ -16,11 +16,15 @@ export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 const STACK_SH = path.join(REPO_ROOT, "infra", "stack.sh");
 
 function dockerReachable(): Promise<boolean> {
-  const socket = process.env.DOCKER_HOST?.startsWith("unix://") ? process.env.DOCKER_HOST.slice(7) : "/var/run/docker.sock";
+  const socket = process.env.DOCKER_HOST?.startsWith("unix://")
+    ? process.env.DOCKER_HOST.slice(7)
+    : "/var/run/docker.sock";
   if (process.env.DOCKER_HOST && !process.env.DOCKER_HOST.startsWith("unix://")) return Promise.resolve(true);
   if (!existsSync(socket)) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const req = http.get({ socketPath: socket, path: "/_ping", timeout: 2_000 }, (res) => resolve(res.statusCode === 200));
+    const req = http.get({ socketPath: socket, path: "/_ping", timeout: 2_000 }, (res) =>
+      resolve(res.statusCode === 200),
+    );
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
   });
@@ -48,7 +52,12 @@ export function readStackEnv(): Record<string, string> {
 export function startNativeStack(): StackEnv {
   execFileSync("bash", [STACK_SH, "start"], { stdio: ["ignore", "inherit", "inherit"] });
   const env = readStackEnv();
-  return { mode: "native", KAFKA_BROKERS: env.KAFKA_BROKERS ?? "", CLICKHOUSE_URL: env.CLICKHOUSE_URL ?? "", REDIS_URL: env.REDIS_URL ?? "" };
+  return {
+    mode: "native",
+    KAFKA_BROKERS: env.KAFKA_BROKERS ?? "",
+    CLICKHOUSE_URL: env.CLICKHOUSE_URL ?? "",
+    REDIS_URL: env.REDIS_URL ?? "",
+  };
 }
 
 /** Stops or starts one server of the native stack, for tests of outages. */

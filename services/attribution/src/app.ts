@@ -12,18 +12,44 @@ import { clickHouseStore, createClickHandler, createConversionHandler, createDea
 export async function startAttribution(config: AttributionConfig, deps: { log: Logger; lifecycle: Lifecycle }) {
   const { log, lifecycle } = deps;
   const metrics = createMetrics("attribution");
-  const processed = new Counter({ name: "messages_processed_total", help: "messages handled and committed", labelNames: ["topic"] as const, registers: [metrics.registry] });
-  const dead = new Counter({ name: "messages_dead_lettered_total", help: "messages sent to the dead-letter topic", labelNames: ["reason"] as const, registers: [metrics.registry] });
-  const batchSeconds = new Histogram({ name: "batch_duration_seconds", help: "write-and-commit time per batch", labelNames: ["topic"] as const, registers: [metrics.registry] });
+  const processed = new Counter({
+    name: "messages_processed_total",
+    help: "messages handled and committed",
+    labelNames: ["topic"] as const,
+    registers: [metrics.registry],
+  });
+  const dead = new Counter({
+    name: "messages_dead_lettered_total",
+    help: "messages sent to the dead-letter topic",
+    labelNames: ["reason"] as const,
+    registers: [metrics.registry],
+  });
+  const batchSeconds = new Histogram({
+    name: "batch_duration_seconds",
+    help: "write-and-commit time per batch",
+    labelNames: ["topic"] as const,
+    registers: [metrics.registry],
+  });
   const outcomes = new Counter({
     name: "conversion_event_outcomes_total",
     help: "what became of conversion events: applied, parked (status change before its sale), unparked (applied once the sale came), parked_expired, ignored_*, refund_capped, ...",
     labelNames: ["outcome"] as const,
     registers: [metrics.registry],
   });
-  const batchSize = new Histogram({ name: "batch_size", help: "messages per batch", labelNames: ["topic"] as const, buckets: [1, 10, 100, 500, 1000, 5000], registers: [metrics.registry] });
+  const batchSize = new Histogram({
+    name: "batch_size",
+    help: "messages per batch",
+    labelNames: ["topic"] as const,
+    buckets: [1, 10, 100, 500, 1000, 5000],
+    registers: [metrics.registry],
+  });
 
-  const chOpts = { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, log };
+  const chOpts = {
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    log,
+  };
   await ensureDatabase(chOpts, config.CLICKHOUSE_DATABASE);
   const ch = createClickHouse({ ...chOpts, database: config.CLICKHOUSE_DATABASE });
   lifecycle.defer("clickhouse", () => ch.close());
@@ -38,7 +64,11 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   });
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-attribution`, log });
-  const spec = (topic: string) => ({ topic, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
+  const spec = (topic: string) => ({
+    topic,
+    numPartitions: config.KAFKA_PARTITIONS,
+    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+  });
   await ensureTopics(kafka, [spec(config.TOPIC_POSTBACKS), spec(config.TOPIC_CLICKS), spec(config.TOPIC_DEAD_LETTERS)]);
   const producer = createProducer(kafka);
   await producer.connect();
@@ -51,7 +81,12 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   });
   const coupons = new CouponRegistry(catalog.redis, catalog.prefix);
   const fx = new FxRates(catalog.redis, catalog.prefix);
-  const deadLetter = createDeadLetterSink(producer, config.TOPIC_DEAD_LETTERS, log, counters(config.TOPIC_DEAD_LETTERS));
+  const deadLetter = createDeadLetterSink(
+    producer,
+    config.TOPIC_DEAD_LETTERS,
+    log,
+    counters(config.TOPIC_DEAD_LETTERS),
+  );
   const afterWriteBeforeCommit = config.FAULT_KILL_AFTER_WRITE
     ? () => {
         log.warn("fault_kill_after_write");
@@ -62,7 +97,14 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     batchSeconds.observe({ topic }, ms / 1000);
     batchSize.observe({ topic }, size);
   };
-  const common = { kafka, log, onBatch, slowBatchMs: config.SLOW_BATCH_MS, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY };
+  const common = {
+    kafka,
+    log,
+    onBatch,
+    slowBatchMs: config.SLOW_BATCH_MS,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+  };
   const conversions = createBatchConsumer({
     ...common,
     groupId: config.GROUP_CONVERSIONS,
@@ -83,7 +125,12 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
       parkedRetentionMs: config.PARKED_RETENTION_DAYS * 86_400_000,
     }),
   });
-  const clicks = createBatchConsumer({ ...common, groupId: config.GROUP_CLICKS, topic: config.TOPIC_CLICKS, handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS) }) });
+  const clicks = createBatchConsumer({
+    ...common,
+    groupId: config.GROUP_CLICKS,
+    topic: config.TOPIC_CLICKS,
+    handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS) }),
+  });
 
   const app = express();
   app.disable("x-powered-by");

@@ -38,4 +38,5 @@ export const AttributionConfig = z.object({
 });
 export type AttributionConfig = z.infer<typeof AttributionConfig>;
 
-export const loadConfig = (env: Record<string, string | undefined> = process.env) => parseConfig("attribution", AttributionConfig, env);
+export const loadConfig = (env: Record<string, string | undefined> = process.env) =>
+  parseConfig("attribution", AttributionConfig, env);

@@ -24,7 +24,8 @@ const campaign = (over: Partial<Campaign> = {}): Campaign => ({
   created_at_ms: 0,
   ...over,
 });
-const click = (ageMs: number, campaignId = 7) => signClickId(SECRET, { linkId: 5, influencerId: 3, campaignId, clickedAtMs: NOW - ageMs });
+const click = (ageMs: number, campaignId = 7) =>
+  signClickId(SECRET, { linkId: 5, influencerId: 3, campaignId, clickedAtMs: NOW - ageMs });
 const sale = (over: Partial<ConversionEvent> = {}): ConversionEvent => ({
   v: 1,
   event_id: deterministicId("e", JSON.stringify(over)),
@@ -51,41 +52,67 @@ function deps(c: Campaign = campaign(), over: Partial<ResolveDeps> = {}): Resolv
 
 describe("resolve step", () => {
   it("credits a valid click", async () => {
-    expect(await createResolveStep(deps())(sale({ click_id: click(60_000) }))).toMatchObject({ kind: "ok", value: { attribution: "click", influencer_id: 3, campaign_id: 7, suspect: false } });
+    expect(await createResolveStep(deps())(sale({ click_id: click(60_000) }))).toMatchObject({
+      kind: "ok",
+      value: { attribution: "click", influencer_id: 3, campaign_id: 7, suspect: false },
+    });
   });
   it("leaves a forged click unattributed, flagged and suspect", async () => {
     const genuine = click(60_000);
     // change a character in the middle (the last one of base64url carries padding bits)
     const forged = `${genuine.slice(0, 10)}${genuine[10] === "A" ? "B" : "A"}${genuine.slice(11)}`;
-    expect(await createResolveStep(deps())(sale({ click_id: forged }))).toMatchObject({ kind: "ok", value: { attribution: "forged_click", campaign_id: 0, suspect: true, flags: ["forged_click"] } });
+    expect(await createResolveStep(deps())(sale({ click_id: forged }))).toMatchObject({
+      kind: "ok",
+      value: { attribution: "forged_click", campaign_id: 0, suspect: true, flags: ["forged_click"] },
+    });
   });
   it("expires a click outside the window, and credits a valid coupon instead", async () => {
     const old = click(31 * 86_400_000);
-    expect(await createResolveStep(deps())(sale({ click_id: old }))).toMatchObject({ value: { attribution: "expired_click", campaign_id: 0 } });
-    expect(await createResolveStep(deps())(sale({ click_id: old, coupon_code: "Bea" }))).toMatchObject({ value: { attribution: "coupon", influencer_id: 9, flags: ["expired_click"] } });
+    expect(await createResolveStep(deps())(sale({ click_id: old }))).toMatchObject({
+      value: { attribution: "expired_click", campaign_id: 0 },
+    });
+    expect(await createResolveStep(deps())(sale({ click_id: old, coupon_code: "Bea" }))).toMatchObject({
+      value: { attribution: "coupon", influencer_id: 9, flags: ["expired_click"] },
+    });
   });
   it("applies the campaign policy when click and coupon disagree", async () => {
     const e = sale({ click_id: click(60_000), coupon_code: "BEA" });
-    expect(await createResolveStep(deps())(e)).toMatchObject({ value: { attribution: "click", influencer_id: 3, flags: ["click_coupon_conflict"] } });
-    expect(await createResolveStep(deps(campaign({ coupon_policy: "coupon_wins" })))(e)).toMatchObject({ value: { attribution: "coupon", influencer_id: 9 } });
+    expect(await createResolveStep(deps())(e)).toMatchObject({
+      value: { attribution: "click", influencer_id: 3, flags: ["click_coupon_conflict"] },
+    });
+    expect(await createResolveStep(deps(campaign({ coupon_policy: "coupon_wins" })))(e)).toMatchObject({
+      value: { attribution: "coupon", influencer_id: 9 },
+    });
   });
   it("flags a conversion sooner than the campaign minimum after its click", async () => {
-    const r = await createResolveStep(deps(campaign({ min_click_to_conversion_seconds: 120 })))(sale({ click_id: click(30_000) }));
+    const r = await createResolveStep(deps(campaign({ min_click_to_conversion_seconds: 120 })))(
+      sale({ click_id: click(30_000) }),
+    );
     expect(r).toMatchObject({ value: { suspect: true, flags: ["short_click_to_conversion"] } });
   });
   it("uses the per-influencer override and converts into the settlement currency", async () => {
-    const c = campaign({ influencer_overrides: [{ influencer_id: 3, commission: { type: "fixed", amount_minor: 250 } }] });
+    const c = campaign({
+      influencer_overrides: [{ influencer_id: 3, commission: { type: "fixed", amount_minor: 250 } }],
+    });
     expect(await createResolveStep(deps(c))(sale({ click_id: click(1000), currency: "EUR" }))).toMatchObject({
       value: { commission: { type: "fixed", amount_minor: 250 }, fx_rate: "1.1", settlement_amount_minor: 11_000 },
     });
   });
   it("dead-letters what it cannot resolve: an unknown campaign, a missing FX rate", async () => {
-    expect(await createResolveStep(deps())(sale({ click_id: click(1000, 99) }))).toMatchObject({ kind: "dlq", reason: "unknown_campaign" });
-    expect(await createResolveStep(deps())(sale({ click_id: click(1000), currency: "GBP" }))).toMatchObject({ kind: "dlq", reason: "no_fx_rate:GBP->USD" });
+    expect(await createResolveStep(deps())(sale({ click_id: click(1000, 99) }))).toMatchObject({
+      kind: "dlq",
+      reason: "unknown_campaign",
+    });
+    expect(await createResolveStep(deps())(sale({ click_id: click(1000), currency: "GBP" }))).toMatchObject({
+      kind: "dlq",
+      reason: "no_fx_rate:GBP->USD",
+    });
   });
   it("first_click credits the shopper's earliest click when one is known", async () => {
     const c = campaign({ attribution_model: "first_click" });
-    const r = await createResolveStep(deps(c, { firstClick: async () => ({ influencer_id: 42, link_id: 8, clicked_at_ms: NOW - 5 * 86_400_000 }) }))(sale({ click_id: click(1000) }));
+    const r = await createResolveStep(
+      deps(c, { firstClick: async () => ({ influencer_id: 42, link_id: 8, clicked_at_ms: NOW - 5 * 86_400_000 }) }),
+    )(sale({ click_id: click(1000) }));
     expect(r).toMatchObject({ value: { influencer_id: 42, link_id: 8 } });
   });
 });
@@ -94,7 +121,10 @@ describe("validate step", () => {
   it("dead-letters events the books cannot use", () => {
     const v = createValidateStep();
     expect(v(sale({ amount_minor: undefined }))).toMatchObject({ kind: "dlq", reason: "sale_without_amount" });
-    expect(v(sale({ type: "refund", amount_minor: undefined }))).toMatchObject({ kind: "dlq", reason: "refund_without_amount" });
+    expect(v(sale({ type: "refund", amount_minor: undefined }))).toMatchObject({
+      kind: "dlq",
+      reason: "refund_without_amount",
+    });
     expect(v(sale({ type: "approve", amount_minor: undefined, currency: undefined }))).toMatchObject({ kind: "ok" });
   });
 });

@@ -28,8 +28,10 @@ export function createParseStep(): Step<Buffer | null, ConversionEvent> {
 /** Events the books cannot use at all go to the dead letters before they are stored. */
 export function createValidateStep(): Step<ConversionEvent, ConversionEvent> {
   return (e) => {
-    if (e.type === "sale" && (e.amount_minor === undefined || e.currency === undefined)) return dlq("sale_without_amount");
-    if ((e.type === "refund" || e.type === "adjust") && e.amount_minor === undefined) return dlq(`${e.type}_without_amount`);
+    if (e.type === "sale" && (e.amount_minor === undefined || e.currency === undefined))
+      return dlq("sale_without_amount");
+    if ((e.type === "refund" || e.type === "adjust") && e.amount_minor === undefined)
+      return dlq(`${e.type}_without_amount`);
     if (e.type === "refund" && e.amount_minor === 0) return dlq("refund_of_zero");
     return ok(e);
   };
@@ -48,10 +50,21 @@ async function checkClick(deps: ResolveDeps, e: ConversionEvent): Promise<ClickC
   const ageMs = e.occurred_at_ms - click.facts.clickedAtMs;
   if (ageMs > campaign.attribution_window_days * DAY_MS) return { failure: "expired_click", flags: ["expired_click"] };
   const flags = ageMs < -CLOCK_SKEW_MS ? ["click_after_sale"] : [];
-  let credit: Credit = { campaign, influencerId: click.facts.influencerId, linkId: click.facts.linkId, clickedAtMs: click.facts.clickedAtMs };
+  let credit: Credit = {
+    campaign,
+    influencerId: click.facts.influencerId,
+    linkId: click.facts.linkId,
+    clickedAtMs: click.facts.clickedAtMs,
+  };
   if (campaign.attribution_model === "first_click" && deps.firstClick) {
-    const first = await deps.firstClick(e.click_id, campaign.id, e.occurred_at_ms - campaign.attribution_window_days * DAY_MS, e.occurred_at_ms);
-    if (first) credit = { campaign, influencerId: first.influencer_id, linkId: first.link_id, clickedAtMs: first.clicked_at_ms };
+    const first = await deps.firstClick(
+      e.click_id,
+      campaign.id,
+      e.occurred_at_ms - campaign.attribution_window_days * DAY_MS,
+      e.occurred_at_ms,
+    );
+    if (first)
+      credit = { campaign, influencerId: first.influencer_id, linkId: first.link_id, clickedAtMs: first.clicked_at_ms };
   }
   return { credit, flags };
 }
@@ -67,11 +80,16 @@ async function checkCoupon(deps: ResolveDeps, e: ConversionEvent): Promise<{ cre
 }
 
 /** Click and coupon together: the same influencer, or the click's campaign policy decides (default: the click wins). */
-function decide(click: ClickCheck, coupon: { credit?: Credit }): { credit?: Credit; via: "click" | "coupon"; flags: string[] } {
+function decide(
+  click: ClickCheck,
+  coupon: { credit?: Credit },
+): { credit?: Credit; via: "click" | "coupon"; flags: string[] } {
   const c = click.credit;
   const k = coupon.credit;
   if (c && k && (c.influencerId !== k.influencerId || c.campaign.id !== k.campaign.id)) {
-    return c.campaign.coupon_policy === "coupon_wins" ? { credit: k, via: "coupon", flags: ["click_coupon_conflict"] } : { credit: c, via: "click", flags: ["click_coupon_conflict"] };
+    return c.campaign.coupon_policy === "coupon_wins"
+      ? { credit: k, via: "coupon", flags: ["click_coupon_conflict"] }
+      : { credit: c, via: "click", flags: ["click_coupon_conflict"] };
   }
   if (c) return { credit: c, via: "click", flags: [] };
   return { credit: k, via: "coupon", flags: [] };
@@ -111,7 +129,11 @@ export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Reso
     const rate = await deps.rateAt(currency, campaign.currency, e.occurred_at_ms);
     if (rate === undefined) return dlq(`no_fx_rate:${currency}->${campaign.currency}`);
     const minMs = campaign.min_click_to_conversion_seconds * 1000;
-    const fast = chosen.via === "click" && credit.clickedAtMs !== undefined && minMs > 0 && e.occurred_at_ms - credit.clickedAtMs < minMs;
+    const fast =
+      chosen.via === "click" &&
+      credit.clickedAtMs !== undefined &&
+      minMs > 0 &&
+      e.occurred_at_ms - credit.clickedAtMs < minMs;
     if (fast) flags.push("short_click_to_conversion");
     const override = campaign.influencer_overrides.find((o) => o.influencer_id === credit.influencerId);
     return ok({

@@ -51,7 +51,9 @@ describe("computeBooks", () => {
     expect(total(books.ledger)).toEqual({ pending: 0, approved: 1000, rejected: 0, reversed: 0 });
     const approved = books.ledger.find((r) => r.status === "approved");
     expect(approved?.entry_id).toBe(deterministicId(a.event.event_id, "approved"));
-    expect(approved?.payable_at).toBe(new Date(a.event.occurred_at_ms + 30 * 86_400_000).toISOString().slice(0, 19).replace("T", " "));
+    expect(approved?.payable_at).toBe(
+      new Date(a.event.occurred_at_ms + 30 * 86_400_000).toISOString().slice(0, 19).replace("T", " "),
+    );
     expect(books.conversion?.status).toBe("approved");
   });
 
@@ -78,7 +80,11 @@ describe("computeBooks", () => {
 
   it("reverses refunds with cumulative rounding so a full refund in parts reverses exactly the commission", () => {
     const s = sale(999);
-    const parts = [ev("refund", { amount_minor: 333, change_id: "r1" }), ev("refund", { amount_minor: 333, change_id: "r2" }), ev("refund", { amount_minor: 333, change_id: "r3" })];
+    const parts = [
+      ev("refund", { amount_minor: 333, change_id: "r1" }),
+      ev("refund", { amount_minor: 333, change_id: "r2" }),
+      ev("refund", { amount_minor: 333, change_id: "r3" }),
+    ];
     const books = computeBooks([s, ...parts], opts);
     expect(total(books.ledger)).toEqual({ pending: 0, approved: 0, rejected: 0, reversed: 100 });
     expect(books.conversion?.status).toBe("refunded");
@@ -96,7 +102,10 @@ describe("computeBooks", () => {
   });
 
   it("refunds part of an approved sale out of the approved bucket", () => {
-    const books = computeBooks([sale(10_000), ev("approve"), ev("refund", { amount_minor: 2_500, change_id: "r" })], opts);
+    const books = computeBooks(
+      [sale(10_000), ev("approve"), ev("refund", { amount_minor: 2_500, change_id: "r" })],
+      opts,
+    );
     expect(total(books.ledger)).toEqual({ pending: 0, approved: 750, rejected: 0, reversed: 250 });
   });
 
@@ -127,7 +136,13 @@ describe("computeBooks", () => {
 
   it("writes no ledger entry for an unattributed sale but keeps its conversion row", () => {
     const s = sale();
-    s.resolution = { ...RES, attribution: "forged_click", campaign_id: 0, influencer_id: 0, commission: { type: "fixed", amount_minor: 0 } };
+    s.resolution = {
+      ...RES,
+      attribution: "forged_click",
+      campaign_id: 0,
+      influencer_id: 0,
+      commission: { type: "fixed", amount_minor: 0 },
+    };
     const books = computeBooks([s, ev("approve")], opts);
     expect(books.ledger).toEqual([]);
     expect(books.conversion?.attribution).toBe("forged_click");
@@ -137,6 +152,11 @@ describe("computeBooks", () => {
     const s = ev("sale", { amount_minor: 10_000, currency: "EUR" });
     s.resolution = { ...RES, fx_rate: "1.0825" };
     const books = computeBooks([s], opts);
-    expect(books.ledger[0]).toMatchObject({ order_amount_minor: 10_000, order_currency: "EUR", commission_minor: 1083, commission_currency: "USD" });
+    expect(books.ledger[0]).toMatchObject({
+      order_amount_minor: 10_000,
+      order_currency: "EUR",
+      commission_minor: 1083,
+      commission_currency: "USD",
+    });
   });
 });

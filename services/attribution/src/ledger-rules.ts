@@ -16,7 +16,10 @@ export const Resolution = z.object({
   link_id: z.number().int().min(0),
   suspect: z.boolean(),
   flags: z.array(z.string()),
-  commission: z.union([z.object({ type: z.literal("bps"), bps: z.number().int() }), z.object({ type: z.literal("fixed"), amount_minor: z.number().int() })]),
+  commission: z.union([
+    z.object({ type: z.literal("bps"), bps: z.number().int() }),
+    z.object({ type: z.literal("fixed"), amount_minor: z.number().int() }),
+  ]),
   commission_currency: z.string().length(3),
   fx_rate: z.string(),
   settlement_amount_minor: z.number().int(),
@@ -40,10 +43,19 @@ export type Outcome =
   | "ignored_currency_mismatch"
   | "ignored_unattributed";
 
-export type ConversionBooks = { conversion?: ConversionRow; ledger: LedgerRow[]; outcomes: Map<string, Outcome>; saleEventId?: string };
+export type ConversionBooks = {
+  conversion?: ConversionRow;
+  ledger: LedgerRow[];
+  outcomes: Map<string, Outcome>;
+  saleEventId?: string;
+};
 
 /** Commission in settlement minor units for an order amount: basis points of the converted amount, or fixed. */
-export function commissionOf(r: Pick<Resolution, "commission" | "commission_currency" | "fx_rate">, orderMinor: number, orderCurrency: string): number {
+export function commissionOf(
+  r: Pick<Resolution, "commission" | "commission_currency" | "fx_rate">,
+  orderMinor: number,
+  orderCurrency: string,
+): number {
   const rule: CommissionRule = r.commission;
   if (rule.type === "fixed") return rule.amount_minor;
   return applyBasisPoints(convertMinor(orderMinor, orderCurrency, r.commission_currency, r.fx_rate), rule.bps);
@@ -65,7 +77,8 @@ export function normaliseHistory(history: readonly HistoryEvent[]): HistoryEvent
   const byId = new Map<string, HistoryEvent>();
   for (const h of history) {
     const seen = byId.get(h.event.event_id);
-    if (!seen || h.seq < seen.seq || (h.seq === seen.seq && !seen.resolution && h.resolution)) byId.set(h.event.event_id, h);
+    if (!seen || h.seq < seen.seq || (h.seq === seen.seq && !seen.resolution && h.resolution))
+      byId.set(h.event.event_id, h);
   }
   return [...byId.values()].sort((a, b) => a.seq - b.seq || a.event.event_id.localeCompare(b.event.event_id));
 }
@@ -89,10 +102,23 @@ export function computeBooks(history: readonly HistoryEvent[], opts: { parkedRet
   const amount = e.amount_minor ?? 0;
   const currency = e.currency ?? "XXX";
   const commission = res.campaign_id > 0 ? commissionOf(res, amount, currency) : 0;
-  const st: State = { status: "pending", amount, commission, refunded: 0, buckets: { pending: commission, approved: 0, rejected: 0, reversed: 0 }, approvedPayableAtMs: 0 };
+  const st: State = {
+    status: "pending",
+    amount,
+    commission,
+    refunded: 0,
+    buckets: { pending: commission, approved: 0, rejected: 0, reversed: 0 },
+    approvedPayableAtMs: 0,
+  };
   const ledger: LedgerRow[] = [];
   const attributed = res.campaign_id > 0;
-  const entry = (ev: ConversionEvent, status: LedgerStatus, commissionMinor: number, orderMinor: number, payableAtMs = ev.occurred_at_ms): LedgerRow => ({
+  const entry = (
+    ev: ConversionEvent,
+    status: LedgerStatus,
+    commissionMinor: number,
+    orderMinor: number,
+    payableAtMs = ev.occurred_at_ms,
+  ): LedgerRow => ({
     entry_id: deterministicId(ev.event_id, status),
     event_id: ev.event_id,
     conversion_id: e.conversion_id,
@@ -133,7 +159,21 @@ export function computeBooks(history: readonly HistoryEvent[], opts: { parkedRet
       outcomes.set(ev.event_id, "parked_expired");
       continue;
     }
-    outcomes.set(ev.event_id, applyChange(st, ev, move, (delta, order) => attributed && ledger.push(entry(ev, st.status, delta, order, st.status === "approved" ? st.approvedPayableAtMs : ev.occurred_at_ms)), res, currency));
+    outcomes.set(
+      ev.event_id,
+      applyChange(
+        st,
+        ev,
+        move,
+        (delta, order) =>
+          attributed &&
+          ledger.push(
+            entry(ev, st.status, delta, order, st.status === "approved" ? st.approvedPayableAtMs : ev.occurred_at_ms),
+          ),
+        res,
+        currency,
+      ),
+    );
   }
 
   const refundedAll = st.amount > 0 && st.refunded >= st.amount && st.status !== "rejected";

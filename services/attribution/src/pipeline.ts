@@ -1,5 +1,8 @@
 /** What a pipeline step decides about one message. */
-export type StepResult<T> = { kind: "ok"; value: T } | { kind: "drop"; reason: string } | { kind: "dlq"; reason: string; error?: unknown };
+export type StepResult<T> =
+  | { kind: "ok"; value: T }
+  | { kind: "drop"; reason: string }
+  | { kind: "dlq"; reason: string; error?: unknown };
 
 export const ok = <T>(value: T): StepResult<T> => ({ kind: "ok", value });
 export const drop = (reason: string): StepResult<never> => ({ kind: "drop", reason });

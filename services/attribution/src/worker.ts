@@ -35,12 +35,20 @@ export function createDeadLetterSink(producer: Producer, topic: string, log: Log
       messages: letters.map((l) => ({
         key: l.message.key,
         value: l.message.value,
-        headers: { dlq_reason: l.reason, dlq_topic: l.topic, dlq_partition: String(l.partition), dlq_offset: l.message.offset },
+        headers: {
+          dlq_reason: l.reason,
+          dlq_topic: l.topic,
+          dlq_partition: String(l.partition),
+          dlq_offset: l.message.offset,
+        },
       })),
     });
     for (const l of letters) {
       counters.deadLettered(l.reason.split(":")[0] ?? l.reason);
-      log.warn({ topic: l.topic, partition: l.partition, offset: l.message.offset, reason: l.reason }, "message_dead_lettered");
+      log.warn(
+        { topic: l.topic, partition: l.partition, offset: l.message.offset, reason: l.reason },
+        "message_dead_lettered",
+      );
     }
   };
 }
@@ -203,21 +211,32 @@ export function createConversionHandler(deps: {
 }
 
 /** Logs and counts what became of this batch's events, and of parked events that this batch's sale released. */
-function reportOutcomes(deps: { counters: ConversionCounters; log: Logger }, conversionId: string, books: ConversionBooks, batchEvents: Set<string>) {
+function reportOutcomes(
+  deps: { counters: ConversionCounters; log: Logger },
+  conversionId: string,
+  books: ConversionBooks,
+  batchEvents: Set<string>,
+) {
   const saleIsNew = books.saleEventId !== undefined && batchEvents.has(books.saleEventId);
   for (const [eventId, outcome] of books.outcomes) {
     if (!batchEvents.has(eventId)) {
       // an earlier event whose sale came in this batch: it was parked until now
-      if (saleIsNew && outcome !== "parked") deps.counters.outcome(outcome === "parked_expired" ? "parked_expired" : "unparked");
+      if (saleIsNew && outcome !== "parked")
+        deps.counters.outcome(outcome === "parked_expired" ? "parked_expired" : "unparked");
       continue;
     }
     deps.counters.outcome(outcome);
-    if (outcome !== "applied") deps.log.info({ conversion_id: conversionId, event_id: eventId, outcome }, "conversion_event_not_applied");
+    if (outcome !== "applied")
+      deps.log.info({ conversion_id: conversionId, event_id: eventId, outcome }, "conversion_event_not_applied");
   }
 }
 
 /** Clicks: one row per click id; replays rewrite identical rows that ClickHouse collapses. */
-export function createClickHandler(deps: { ch: ClickHouse; deadLetter: (l: DeadLetter[]) => Promise<void>; counters: WorkerCounters }): BatchHandler {
+export function createClickHandler(deps: {
+  ch: ClickHouse;
+  deadLetter: (l: DeadLetter[]) => Promise<void>;
+  counters: WorkerCounters;
+}): BatchHandler {
   const write = insertClicks(deps.ch);
   return async (messages, ctx) => {
     const rows: ClickRow[] = [];

@@ -1,7 +1,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseQuery } from "node:querystring";
 import { acceptedCredentials, type Catalog, type Merchant } from "@aff/catalog";
-import { AppError, createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter, zodIssues } from "@aff/common";
+import {
+  AppError,
+  createMetrics,
+  errorHandler,
+  errorMessage,
+  httpMetricsMiddleware,
+  type Lifecycle,
+  type Logger,
+  listen,
+  opsRouter,
+  zodIssues,
+} from "@aff/common";
 import type { ConversionEvent, EventSource } from "@aff/events";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
@@ -21,7 +32,15 @@ import { createCoalescingPublisher } from "./publisher";
 
 type Caller = { merchant: Merchant; signature?: Signature };
 /** The part of a request the routes read: an express request, or the lean one of the fast path below. */
-type Ask = { ip?: string; path: string; body: unknown; query: unknown; params: Record<string, string>; rawBody?: Buffer; get(name: string): string | undefined };
+type Ask = {
+  ip?: string;
+  path: string;
+  body: unknown;
+  query: unknown;
+  params: Record<string, string>;
+  rawBody?: Buffer;
+  get(name: string): string | undefined;
+};
 /** The part of a response the routes write. */
 type Answer = { set(field: string, value: string): unknown; status(code: number): { json(body: unknown): unknown } };
 /** A refusal: status, machine-readable code, message and, for validation, the field issues. */
@@ -44,25 +63,50 @@ const invalid = (error: z.ZodError, prefix = "") =>
   );
 
 /** Postbacks in, Kafka events out; 2xx only once every in-sync replica has the event. */
-export async function startPostback(config: PostbackConfig, deps: { catalog: Catalog; log: Logger; lifecycle: Lifecycle }) {
+export async function startPostback(
+  config: PostbackConfig,
+  deps: { catalog: Catalog; log: Logger; lifecycle: Lifecycle },
+) {
   const { catalog, log, lifecycle } = deps;
   const metrics = createMetrics("postback");
-  const outcomes = new Counter({ name: "postbacks_total", help: "postback requests by outcome code", labelNames: ["outcome"] as const, registers: [metrics.registry] });
-  const sendSize = new Histogram({ name: "postback_kafka_send_messages", help: "messages per coalesced Kafka send", buckets: [1, 4, 16, 64, 256, 1024, 4096], registers: [metrics.registry] });
+  const outcomes = new Counter({
+    name: "postbacks_total",
+    help: "postback requests by outcome code",
+    labelNames: ["outcome"] as const,
+    registers: [metrics.registry],
+  });
+  const sendSize = new Histogram({
+    name: "postback_kafka_send_messages",
+    help: "messages per coalesced Kafka send",
+    buckets: [1, 4, 16, 64, 256, 1024, 4096],
+    registers: [metrics.registry],
+  });
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-postback`, log });
-  await ensureTopics(kafka, [{ topic: config.TOPIC_POSTBACKS, numPartitions: config.KAFKA_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR }]);
+  await ensureTopics(kafka, [
+    {
+      topic: config.TOPIC_POSTBACKS,
+      numPartitions: config.KAFKA_PARTITIONS,
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+    },
+  ]);
   const producer = createProducer(kafka);
   await producer.connect();
   lifecycle.defer("kafka_producer", () => producer.disconnect());
   let kafkaOk = true;
-  const publisher = createCoalescingPublisher(producer, config.TOPIC_POSTBACKS, { maxBatchMessages: config.PUBLISH_MAX_BATCH, onSend: (n) => sendSize.observe(n) });
+  const publisher = createCoalescingPublisher(producer, config.TOPIC_POSTBACKS, {
+    maxBatchMessages: config.PUBLISH_MAX_BATCH,
+    onSend: (n) => sendSize.observe(n),
+  });
   // The catalog's Redis, on a second connection with auto-pipelining: the commands of concurrent postbacks leave
   // in one write per event-loop tick instead of one each, which is where the per-request Redis cost went.
   const guardRedis = catalog.redis.duplicate({ enableAutoPipelining: true });
   guardRedis.on("error", (err) => log.debug({ err: err.message }, "redis_error"));
   lifecycle.defer("guard_redis", () => void guardRedis.disconnect());
-  const guard = new PostbackGuard(guardRedis, catalog.prefix, { replayTtlS: config.SIGNATURE_TOLERANCE_S * 2, saleTtlS: config.SALE_DEDUP_TTL_S });
+  const guard = new PostbackGuard(guardRedis, catalog.prefix, {
+    replayTtlS: config.SIGNATURE_TOLERANCE_S * 2,
+    saleTtlS: config.SALE_DEDUP_TTL_S,
+  });
   const accept = createIntake({ guard, publisher, publishTimeoutMs: config.PUBLISH_TIMEOUT_MS });
 
   const merchants = new LRUCache<number, Merchant>({ max: 10_000, ttl: Math.max(1, config.MERCHANT_CACHE_TTL_MS) });
@@ -89,7 +133,8 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     if (!merchant) throw new Refusal(401, "unknown_merchant", `merchant ${id.data} does not exist`);
     const allowed = allowlists.get(merchant) ?? ipAllowlist(merchant.ip_allowlist);
     allowlists.set(merchant, allowed);
-    if (!allowed(req.ip ?? "")) throw new Refusal(403, "ip_not_allowed", `address ${req.ip} is not on the merchant's allowlist`);
+    if (!allowed(req.ip ?? ""))
+      throw new Refusal(403, "ip_not_allowed", `address ${req.ip} is not on the merchant's allowlist`);
     const auth = verify(merchant);
     if (!auth.ok) throw new Refusal(401, auth.code, auth.message);
     return { merchant, signature: auth.mac ? { merchantId: merchant.id, mac: auth.mac } : undefined };
@@ -99,14 +144,20 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     const creds = acceptedCredentials(m, Date.now());
     const header = req.get("x-signature");
     if (header) return verifySignature(header, creds.secrets, rawBody(req), Date.now(), config.SIGNATURE_TOLERANCE_S);
-    if (tokenAllowed === false) return { ok: false as const, code: "missing_signature", message: "this endpoint requires an X-Signature header" };
+    if (tokenAllowed === false)
+      return { ok: false as const, code: "missing_signature", message: "this endpoint requires an X-Signature header" };
     return verifyToken(tokenAllowed, creds.tokens);
   };
 
   const accepted = async (events: ConversionEvent[], signature: Signature | undefined): Promise<EventResult[]> => {
     try {
       const r = await accept(events, signature);
-      if (r.kind === "replayed") throw new Refusal(401, "replayed_signature", "this signature was already used; sign each request with a fresh timestamp");
+      if (r.kind === "replayed")
+        throw new Refusal(
+          401,
+          "replayed_signature",
+          "this signature was already used; sign each request with a fresh timestamp",
+        );
       kafkaOk = true;
       return r.results;
     } catch (err) {
@@ -129,19 +180,30 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
         outcomes.inc({ outcome: err.code });
         log.info({ code: err.code, status: err.status, path: req.path }, "postback_refused");
         if (err.status === 503) res.set("Retry-After", "5");
-        res.status(err.status).json({ error: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) });
+        res
+          .status(err.status)
+          .json({ error: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) });
       }
     };
   const answerOne = (res: Answer, r: EventResult | undefined) => {
     if (!r) throw new Error("no result for the event");
     outcomes.inc({ outcome: r.duplicate ? "duplicate" : "accepted" });
-    log.debug({ conversion_id: r.conversion_id, event_id: r.event_id, type: r.type, duplicate: r.duplicate }, "postback_accepted");
-    if (r.duplicate) return void res.status(200).json({ accepted: true, duplicate: true, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
-    res.status(202).json({ accepted: true, duplicate: false, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
+    log.debug(
+      { conversion_id: r.conversion_id, event_id: r.event_id, type: r.type, duplicate: r.duplicate },
+      "postback_accepted",
+    );
+    if (r.duplicate)
+      return void res
+        .status(200)
+        .json({ accepted: true, duplicate: true, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
+    res
+      .status(202)
+      .json({ accepted: true, duplicate: false, conversion_id: r.conversion_id, event_id: r.event_id, type: r.type });
   };
   const objectBody = (req: Ask): Record<string, unknown> => {
     const b: unknown = req.body;
-    if (b === undefined || (typeof b === "object" && b !== null && !Array.isArray(b) && !Buffer.isBuffer(b))) return (b ?? {}) as Record<string, unknown>;
+    if (b === undefined || (typeof b === "object" && b !== null && !Array.isArray(b) && !Buffer.isBuffer(b)))
+      return (b ?? {}) as Record<string, unknown>;
     throw new Refusal(400, "malformed_body", "the body must be a JSON object or a form");
   };
 
@@ -150,7 +212,11 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     route(async (req, res) => {
       const fields: Record<string, unknown> = { ...(req.query as Record<string, unknown>), ...objectBody(req) };
       if (req.get("x-merchant-id")) fields.merchant_id = req.get("x-merchant-id");
-      const caller = await authenticate(req, fields.merchant_id, signed(req, tokenOk ? (typeof fields.token === "string" ? fields.token : undefined) : false));
+      const caller = await authenticate(
+        req,
+        fields.merchant_id,
+        signed(req, tokenOk ? (typeof fields.token === "string" ? fields.token : undefined) : false),
+      );
       const parsed = PostbackInput.safeParse({ ...fields, merchant_id: caller.merchant.id });
       if (!parsed.success) throw invalid(parsed.error);
       const [result] = await accepted([toConversionEvent(parsed.data, Date.now(), source)], caller.signature);
@@ -162,8 +228,16 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     const body = objectBody(req);
     const caller = await authenticate(req, req.get("x-merchant-id") ?? body.merchant_id, signed(req, false));
     const list = body.events;
-    if (!Array.isArray(list) || list.length === 0) throw new Refusal(400, "validation_failed", "events must be a non-empty array", [{ path: "events", message: "must be a non-empty array", code: "invalid_type" }]);
-    if (list.length > config.MAX_BATCH_EVENTS) throw new Refusal(413, "batch_too_large", `at most ${config.MAX_BATCH_EVENTS} events per batch, got ${list.length}`);
+    if (!Array.isArray(list) || list.length === 0)
+      throw new Refusal(400, "validation_failed", "events must be a non-empty array", [
+        { path: "events", message: "must be a non-empty array", code: "invalid_type" },
+      ]);
+    if (list.length > config.MAX_BATCH_EVENTS)
+      throw new Refusal(
+        413,
+        "batch_too_large",
+        `at most ${config.MAX_BATCH_EVENTS} events per batch, got ${list.length}`,
+      );
     const now = Date.now();
     const results: Record<string, unknown>[] = new Array(list.length);
     const events: ConversionEvent[] = [];
@@ -171,13 +245,25 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     list.forEach((item, index) => {
       const own = item && typeof item === "object" ? (item as Record<string, unknown>).merchant_id : undefined;
       if (own !== undefined && String(own) !== String(caller.merchant.id)) {
-        results[index] = { index, status: 400, error: "validation_failed", issues: [{ path: `events.${index}.merchant_id`, message: "must be the signing merchant", code: "custom" }] };
+        results[index] = {
+          index,
+          status: 400,
+          error: "validation_failed",
+          issues: [{ path: `events.${index}.merchant_id`, message: "must be the signing merchant", code: "custom" }],
+        };
         return;
       }
-      const parsed = PostbackInput.safeParse(item && typeof item === "object" ? { ...item, merchant_id: caller.merchant.id } : item);
+      const parsed = PostbackInput.safeParse(
+        item && typeof item === "object" ? { ...item, merchant_id: caller.merchant.id } : item,
+      );
       if (!parsed.success) {
         const at = (path: string) => (path === "(body)" ? `events.${index}` : `events.${index}.${path}`);
-        results[index] = { index, status: 400, error: "validation_failed", issues: zodIssues(parsed.error).map((i) => ({ ...i, path: at(i.path) })) };
+        results[index] = {
+          index,
+          status: 400,
+          error: "validation_failed",
+          issues: zodIssues(parsed.error).map((i) => ({ ...i, path: at(i.path) })),
+        };
         return;
       }
       events.push(toConversionEvent(parsed.data, now, "api"));
@@ -190,18 +276,32 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     });
     const bad = list.length - events.length;
     outcomes.inc({ outcome: "batch" });
-    res.status(bad === list.length ? 400 : bad > 0 ? 207 : done.every((r) => r.duplicate) ? 200 : 202).json({ accepted: events.length, rejected: bad, results });
+    res
+      .status(bad === list.length ? 400 : bad > 0 ? 207 : done.every((r) => r.duplicate) ? 200 : 202)
+      .json({ accepted: events.length, rejected: bad, results });
   });
 
   /** Order webhooks of a store platform, verified with its base64 HMAC header and mapped onto our events. */
-  const platform = (source: "shopify" | "woocommerce", header: string, secretOf: (m: Merchant) => string | undefined, map: (topic: string | undefined, body: unknown, merchantId: number) => PlatformResult | z.ZodError, topicHeader: string) =>
+  const platform = (
+    source: "shopify" | "woocommerce",
+    header: string,
+    secretOf: (m: Merchant) => string | undefined,
+    map: (topic: string | undefined, body: unknown, merchantId: number) => PlatformResult | z.ZodError,
+    topicHeader: string,
+  ) =>
     route(async (req, res) => {
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       // WooCommerce checks a new webhook URL with an unsigned form post `webhook_id=<n>`; it carries no order.
-      if (source === "woocommerce" && !req.get(topicHeader) && /^webhook_id=\d+$/.test(raw.toString("utf8"))) return void res.status(200).json({ pong: true });
+      if (source === "woocommerce" && !req.get(topicHeader) && /^webhook_id=\d+$/.test(raw.toString("utf8")))
+        return void res.status(200).json({ pong: true });
       const caller = await authenticate(req, req.params.merchantId ?? "", (m) => {
         const own = secretOf(m);
-        return verifyPlatformHmac(req.get(header), header, own ? [own] : acceptedCredentials(m, Date.now()).secrets, raw);
+        return verifyPlatformHmac(
+          req.get(header),
+          header,
+          own ? [own] : acceptedCredentials(m, Date.now()).secrets,
+          raw,
+        );
       });
       let json: unknown;
       try {
@@ -248,10 +348,33 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
   app.post("/postback", bodies, postbackPost);
   app.post("/v1/conversions", bodies, conversionsApi);
   app.post("/v1/conversions/batch", bodies, batch);
-  app.post("/webhooks/shopify/:merchantId", rawBodies, platform("shopify", "x-shopify-hmac-sha256", (m) => m.shopify_webhook_secret, fromShopify, "x-shopify-topic"));
-  app.post("/webhooks/woocommerce/:merchantId", rawBodies, platform("woocommerce", "x-wc-webhook-signature", (m) => m.woocommerce_webhook_secret, fromWooCommerce, "x-wc-webhook-topic"));
+  app.post(
+    "/webhooks/shopify/:merchantId",
+    rawBodies,
+    platform("shopify", "x-shopify-hmac-sha256", (m) => m.shopify_webhook_secret, fromShopify, "x-shopify-topic"),
+  );
+  app.post(
+    "/webhooks/woocommerce/:merchantId",
+    rawBodies,
+    platform(
+      "woocommerce",
+      "x-wc-webhook-signature",
+      (m) => m.woocommerce_webhook_secret,
+      fromWooCommerce,
+      "x-wc-webhook-topic",
+    ),
+  );
   // After the postback routes, so the hot path does not walk the ops router first.
-  app.use(opsRouter({ metrics, isStopping: () => lifecycle.isStopping, checks: [{ name: "kafka", check: () => kafkaOk }, { name: "redis", check: () => catalog.redis.status === "ready" && guardRedis.status === "ready" }] }));
+  app.use(
+    opsRouter({
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [
+        { name: "kafka", check: () => kafkaOk },
+        { name: "redis", check: () => catalog.redis.status === "ready" && guardRedis.status === "ready" },
+      ],
+    }),
+  );
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
   app.use(errorHandler(log));
 
@@ -270,7 +393,13 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
     if (!fn) return void app(req, res);
     void serveFast(fn, path, q < 0 ? "" : url.slice(q + 1), req, res);
   };
-  const serveFast = async (fn: (req: Ask, res: Answer) => Promise<void>, path: string, search: string, req: IncomingMessage, res: ServerResponse) => {
+  const serveFast = async (
+    fn: (req: Ask, res: Answer) => Promise<void>,
+    path: string,
+    search: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => {
     const end = metrics.httpDuration.startTimer();
     const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
     const answer: Answer = {
@@ -298,7 +427,18 @@ export async function startPostback(config: PostbackConfig, deps: { catalog: Cat
         const v = req.headers[name.toLowerCase()];
         return Array.isArray(v) ? v.join(", ") : v;
       };
-      await fn({ ip: req.socket.remoteAddress, path, body: parsed.body, rawBody: raw, query: parseQuery(search), params: {}, get }, answer);
+      await fn(
+        {
+          ip: req.socket.remoteAddress,
+          path,
+          body: parsed.body,
+          rawBody: raw,
+          query: parseQuery(search),
+          params: {},
+          get,
+        },
+        answer,
+      );
     } catch (err) {
       log.error({ err: errorMessage(err), path }, "http_unhandled_error");
       if (!res.headersSent) answer.status(500).json({ error: "internal_error", message: "internal error" });

@@ -9,14 +9,27 @@ const now = 1_700_000_000_000;
 describe("signatures", () => {
   it("accepts a fresh signature over the exact body and returns it as the replay key", () => {
     const header = signBody(secret, body, now / 1000);
-    expect(verifySignature(header, secret, body, now, 300)).toEqual({ ok: true, method: "signature", mac: header.split("v1=")[1] });
+    expect(verifySignature(header, secret, body, now, 300)).toEqual({
+      ok: true,
+      method: "signature",
+      mac: header.split("v1=")[1],
+    });
   });
   it("refuses another body, another secret, a stale or malformed header", () => {
     const header = signBody(secret, body, now / 1000);
-    expect(verifySignature(header, secret, Buffer.from('{"order_id":"A2"}'), now, 300)).toMatchObject({ ok: false, code: "bad_signature" });
+    expect(verifySignature(header, secret, Buffer.from('{"order_id":"A2"}'), now, 300)).toMatchObject({
+      ok: false,
+      code: "bad_signature",
+    });
     expect(verifySignature(header, "other", body, now, 300)).toMatchObject({ ok: false, code: "bad_signature" });
-    expect(verifySignature(header, secret, body, now + 301_000, 300)).toMatchObject({ ok: false, code: "stale_signature" });
-    expect(verifySignature(header, secret, body, now - 301_000, 300)).toMatchObject({ ok: false, code: "stale_signature" });
+    expect(verifySignature(header, secret, body, now + 301_000, 300)).toMatchObject({
+      ok: false,
+      code: "stale_signature",
+    });
+    expect(verifySignature(header, secret, body, now - 301_000, 300)).toMatchObject({
+      ok: false,
+      code: "stale_signature",
+    });
     expect(verifySignature("v1=abc", secret, body, now, 300)).toMatchObject({ ok: false, code: "bad_signature" });
     expect(verifySignature("garbage", secret, body, now, 300)).toMatchObject({ ok: false, code: "bad_signature" });
   });
@@ -38,9 +51,18 @@ describe("platform webhook HMAC", () => {
     const expected = createHmac("sha256", "whsec").update(body).digest("base64");
     expect(platformHmac("whsec", body)).toBe(expected);
     expect(verifyPlatformHmac(expected, "X-Shopify-Hmac-Sha256", ["whsec"], body).ok).toBe(true);
-    expect(verifyPlatformHmac(expected, "X-Shopify-Hmac-Sha256", ["other"], body)).toMatchObject({ ok: false, code: "bad_signature" });
-    expect(verifyPlatformHmac(undefined, "X-Shopify-Hmac-Sha256", ["whsec"], body)).toMatchObject({ ok: false, code: "missing_signature" });
-    expect(verifyPlatformHmac(expected, "X-WC-Webhook-Signature", [], body)).toMatchObject({ ok: false, code: "platform_not_configured" });
+    expect(verifyPlatformHmac(expected, "X-Shopify-Hmac-Sha256", ["other"], body)).toMatchObject({
+      ok: false,
+      code: "bad_signature",
+    });
+    expect(verifyPlatformHmac(undefined, "X-Shopify-Hmac-Sha256", ["whsec"], body)).toMatchObject({
+      ok: false,
+      code: "missing_signature",
+    });
+    expect(verifyPlatformHmac(expected, "X-WC-Webhook-Signature", [], body)).toMatchObject({
+      ok: false,
+      code: "platform_not_configured",
+    });
   });
 });
 

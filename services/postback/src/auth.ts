@@ -1,7 +1,9 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 
-export type AuthResult = { ok: true; method: "signature" | "token" | "platform_hmac"; mac?: string } | { ok: false; code: string; message: string };
+export type AuthResult =
+  | { ok: true; method: "signature" | "token" | "platform_hmac"; mac?: string }
+  | { ok: false; code: string; message: string };
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -19,22 +21,34 @@ export function signBody(secret: string, body: string | Buffer, unixSeconds: num
  * Checks `t=<unix seconds>,v1=<hex>` against every accepted secret (the current one and those retired but still in
  * their overlap). On success `mac` is the signature, the key for replay protection.
  */
-export function verifySignature(header: string, secrets: string | readonly string[], body: Buffer, nowMs: number, toleranceS: number): AuthResult {
+export function verifySignature(
+  header: string,
+  secrets: string | readonly string[],
+  body: Buffer,
+  nowMs: number,
+  toleranceS: number,
+): AuthResult {
   const parts = Object.fromEntries(header.split(",").map((kv) => kv.trim().split("=", 2) as [string, string]));
   const t = Number(parts.t);
   const given = parts.v1 ?? "";
-  if (!/^\d{1,12}$/.test(parts.t ?? "") || !/^[0-9a-f]{64}$/.test(given)) return { ok: false, code: "bad_signature", message: "X-Signature must be t=<unix seconds>,v1=<64 hex>" };
-  if (Math.abs(nowMs / 1000 - t) > toleranceS) return { ok: false, code: "stale_signature", message: `signature timestamp is more than ${toleranceS}s from now` };
+  if (!/^\d{1,12}$/.test(parts.t ?? "") || !/^[0-9a-f]{64}$/.test(given))
+    return { ok: false, code: "bad_signature", message: "X-Signature must be t=<unix seconds>,v1=<64 hex>" };
+  if (Math.abs(nowMs / 1000 - t) > toleranceS)
+    return { ok: false, code: "stale_signature", message: `signature timestamp is more than ${toleranceS}s from now` };
   const list = typeof secrets === "string" ? [secrets] : secrets;
-  if (!list.some((secret) => safeEqual(signBody(secret, body, t).slice(-64), given))) return { ok: false, code: "bad_signature", message: "signature does not match the body" };
+  if (!list.some((secret) => safeEqual(signBody(secret, body, t).slice(-64), given)))
+    return { ok: false, code: "bad_signature", message: "signature does not match the body" };
   return { ok: true, method: "signature", mac: given };
 }
 
 /** A shared token, for pixel-style GET postbacks that cannot sign (weaker: it travels in URLs and logs). */
 export function verifyToken(given: string | undefined, expected: string | readonly string[]): AuthResult {
-  if (!given) return { ok: false, code: "missing_credentials", message: "send an X-Signature header or a token parameter" };
+  if (!given)
+    return { ok: false, code: "missing_credentials", message: "send an X-Signature header or a token parameter" };
   const list = typeof expected === "string" ? [expected] : expected;
-  return list.some((e) => safeEqual(given, e)) ? { ok: true, method: "token" } : { ok: false, code: "bad_token", message: "token does not match" };
+  return list.some((e) => safeEqual(given, e))
+    ? { ok: true, method: "token" }
+    : { ok: false, code: "bad_token", message: "token does not match" };
 }
 
 /** Store platforms (Shopify, WooCommerce) send base64 HMAC-SHA256 of the raw body, without a timestamp. */
@@ -42,10 +56,21 @@ export function platformHmac(secret: string, body: string | Buffer): string {
   return createHmac("sha256", secret).update(body).digest("base64");
 }
 
-export function verifyPlatformHmac(header: string | undefined, headerName: string, secrets: readonly string[], body: Buffer): AuthResult {
+export function verifyPlatformHmac(
+  header: string | undefined,
+  headerName: string,
+  secrets: readonly string[],
+  body: Buffer,
+): AuthResult {
   if (!header) return { ok: false, code: "missing_signature", message: `the ${headerName} header is required` };
-  if (secrets.length === 0) return { ok: false, code: "platform_not_configured", message: "no webhook secret is set for this merchant and platform" };
-  if (!secrets.some((s) => safeEqual(platformHmac(s, body), header.trim()))) return { ok: false, code: "bad_signature", message: `${headerName} does not match the body` };
+  if (secrets.length === 0)
+    return {
+      ok: false,
+      code: "platform_not_configured",
+      message: "no webhook secret is set for this merchant and platform",
+    };
+  if (!secrets.some((s) => safeEqual(platformHmac(s, body), header.trim())))
+    return { ok: false, code: "bad_signature", message: `${headerName} does not match the body` };
   return { ok: true, method: "platform_hmac" };
 }
 

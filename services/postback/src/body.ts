@@ -9,7 +9,11 @@ export function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > limit) {
       req.resume();
-      return reject({ status: 413, code: "body_too_large", message: `the body exceeds ${limit} bytes` } satisfies BodyError);
+      return reject({
+        status: 413,
+        code: "body_too_large",
+        message: `the body exceeds ${limit} bytes`,
+      } satisfies BodyError);
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -48,11 +52,18 @@ export function parseBody(raw: Buffer, contentType: string | undefined): { body:
     }
     return { body: form };
   }
-  return { status: 415, code: "unsupported_media_type", message: "send application/json or application/x-www-form-urlencoded" };
+  return {
+    status: 415,
+    code: "unsupported_media_type",
+    message: "send application/json or application/x-www-form-urlencoded",
+  };
 }
 
 /** Express middleware: `req.body` parsed, `req.rawBody` kept; body errors answered as JSON. */
-export function bodyReader(limit: number, onError: (res: express.Response, e: BodyError) => void): express.RequestHandler {
+export function bodyReader(
+  limit: number,
+  onError: (res: express.Response, e: BodyError) => void,
+): express.RequestHandler {
   return (req, res, next) => {
     readRaw(req, limit).then(
       (raw) => {

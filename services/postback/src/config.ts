@@ -9,7 +9,12 @@ export const PostbackConfig = z.object({
   /** port for postbacks and ops endpoints */
   PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   /** largest request body accepted, in bytes */
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(1024 * 1024),
   /** seconds a signature timestamp may differ from our clock */
   SIGNATURE_TOLERANCE_S: z.coerce.number().int().min(1).max(3600).default(300),
   /** ms a merchant record is cached in memory (also how long a rotated or changed credential may take to apply) */
@@ -21,7 +26,11 @@ export const PostbackConfig = z.object({
   /** ms a postback waits for Kafka's acknowledgement before answering 503 (it may be retried safely) */
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** seconds an acknowledged sale is remembered to answer resends with duplicate: true (default 400 days) */
-  SALE_DEDUP_TTL_S: z.coerce.number().int().min(60).default(400 * 86_400),
+  SALE_DEDUP_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(400 * 86_400),
   /** take the client IP (for merchant IP allowlists) from X-Forwarded-For (only behind a trusted proxy) */
   TRUST_PROXY: z
     .enum(["true", "false"])
@@ -30,4 +39,5 @@ export const PostbackConfig = z.object({
 });
 export type PostbackConfig = z.infer<typeof PostbackConfig>;
 
-export const loadConfig = (env: Record<string, string | undefined> = process.env) => parseConfig("postback", PostbackConfig, env);
+export const loadConfig = (env: Record<string, string | undefined> = process.env) =>
+  parseConfig("postback", PostbackConfig, env);

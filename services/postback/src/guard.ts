@@ -39,12 +39,26 @@ export class PostbackGuard {
    * Claims a signature (false when it was used before) and reads which of `conversionIds` already have an
    * acknowledged sale: one script, one round trip, and nothing is claimed for a request that is a replay.
    */
-  async claim(signature: { merchantId: number; mac: string } | undefined, conversionIds: string[]): Promise<{ fresh: boolean; prior: (PriorSale | undefined)[] }> {
-    const keys = [signature ? this.replayKey(signature.merchantId, signature.mac) : "", ...conversionIds.map((id) => this.saleKey(id))];
+  async claim(
+    signature: { merchantId: number; mac: string } | undefined,
+    conversionIds: string[],
+  ): Promise<{ fresh: boolean; prior: (PriorSale | undefined)[] }> {
+    const keys = [
+      signature ? this.replayKey(signature.merchantId, signature.mac) : "",
+      ...conversionIds.map((id) => this.saleKey(id)),
+    ];
     // EVALSHA: the script is sent once per connection, not with every postback.
-    const reply = (await (this.redis as Redis & ClaimCommand).postbackClaim(keys.length, ...keys, signature ? "1" : "0", this.opts.replayTtlS)) as (string | null)[];
+    const reply = (await (this.redis as Redis & ClaimCommand).postbackClaim(
+      keys.length,
+      ...keys,
+      signature ? "1" : "0",
+      this.opts.replayTtlS,
+    )) as (string | null)[];
     const [fresh, ...values] = reply;
-    return { fresh: fresh === "1", prior: values.map((v) => (typeof v === "string" ? (JSON.parse(v) as PriorSale) : undefined)) };
+    return {
+      fresh: fresh === "1",
+      prior: values.map((v) => (typeof v === "string" ? (JSON.parse(v) as PriorSale) : undefined)),
+    };
   }
 
   /** A send that was not acknowledged must stay retryable with the same signed request. */
@@ -56,7 +70,14 @@ export class PostbackGuard {
   async recordSales(sales: { conversionId: string; sale: PriorSale }[]): Promise<void> {
     const [only, ...more] = sales;
     if (!only) return;
-    if (more.length === 0) return void (await this.redis.set(this.saleKey(only.conversionId), JSON.stringify(only.sale), "EX", this.opts.saleTtlS, "NX"));
+    if (more.length === 0)
+      return void (await this.redis.set(
+        this.saleKey(only.conversionId),
+        JSON.stringify(only.sale),
+        "EX",
+        this.opts.saleTtlS,
+        "NX",
+      ));
     const p = this.redis.pipeline();
     for (const s of sales) p.set(this.saleKey(s.conversionId), JSON.stringify(s.sale), "EX", this.opts.saleTtlS, "NX");
     await p.exec();

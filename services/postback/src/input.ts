@@ -10,12 +10,27 @@ const IntText = z.union([
     .regex(/^-?\d+$/, "must be an integer number of minor units")
     .transform(Number),
 ]);
-const AmountMinorText = IntText.pipe(z.number().int("must be an integer number of minor units").min(0, "must not be negative").max(Number.MAX_SAFE_INTEGER, "beyond safe integer range"));
+const AmountMinorText = IntText.pipe(
+  z
+    .number()
+    .int("must be an integer number of minor units")
+    .min(0, "must not be negative")
+    .max(Number.MAX_SAFE_INTEGER, "beyond safe integer range"),
+);
 const Text = (max: number) => z.string().trim().min(1).max(max);
 const Optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === "" ? undefined : v), t.optional());
 
 /** A number or a string of digits; `true`, `[5]` or `""` are refused instead of being coerced. */
-export const MerchantId = z.union([z.number(), z.string().trim().regex(/^\d{1,10}$/, "must be a positive integer").transform(Number)]).pipe(EntityId);
+export const MerchantId = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,10}$/, "must be a positive integer")
+      .transform(Number),
+  ])
+  .pipe(EntityId);
 
 /** The status words merchants and networks use, mapped onto our event types. */
 const STATUS_WORDS: Record<string, ConversionEventType> = {
@@ -53,7 +68,13 @@ const Status = z
 /** Unix seconds, unix ms or an ISO 8601 date-time with offset. */
 const Instant = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
   const n = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : Number.NaN;
-  const ms = Number.isFinite(n) ? (n < 1e11 ? n * 1000 : n) : /^\d{4}-\d\d-\d\dT/.test(String(v)) ? Date.parse(String(v)) : Number.NaN;
+  const ms = Number.isFinite(n)
+    ? n < 1e11
+      ? n * 1000
+      : n
+    : /^\d{4}-\d\d-\d\dT/.test(String(v))
+      ? Date.parse(String(v))
+      : Number.NaN;
   if (!Number.isFinite(ms) || ms < 0) {
     ctx.addIssue({ code: "custom", message: "must be unix seconds, unix ms or an ISO 8601 date-time" });
     return z.NEVER;
@@ -93,7 +114,8 @@ export const PostbackInput = z
     const type = p.type ?? p.status ?? "sale";
     let amount = p.amount;
     if (p.sale_amount !== undefined) {
-      if (amount !== undefined) ctx.addIssue({ code: "custom", path: ["sale_amount"], message: "send either amount or sale_amount, not both" });
+      if (amount !== undefined)
+        ctx.addIssue({ code: "custom", path: ["sale_amount"], message: "send either amount or sale_amount, not both" });
       else if (!p.currency) ctx.addIssue({ code: "custom", path: ["currency"], message: "required with sale_amount" });
       else {
         try {
@@ -104,10 +126,18 @@ export const PostbackInput = z
         }
       }
     }
-    if ((type === "sale" || type === "refund" || type === "adjust") && amount === undefined && p.sale_amount === undefined) ctx.addIssue({ code: "custom", path: ["amount"], message: `required for ${type}` });
-    if (amount !== undefined && !p.currency) ctx.addIssue({ code: "custom", path: ["currency"], message: "required with an amount" });
-    if (type === "reject" && !p.reason) ctx.addIssue({ code: "custom", path: ["reason"], message: "required for reject" });
-    if (p.type && p.status && p.type !== p.status) ctx.addIssue({ code: "custom", path: ["status"], message: "contradicts type" });
+    if (
+      (type === "sale" || type === "refund" || type === "adjust") &&
+      amount === undefined &&
+      p.sale_amount === undefined
+    )
+      ctx.addIssue({ code: "custom", path: ["amount"], message: `required for ${type}` });
+    if (amount !== undefined && !p.currency)
+      ctx.addIssue({ code: "custom", path: ["currency"], message: "required with an amount" });
+    if (type === "reject" && !p.reason)
+      ctx.addIssue({ code: "custom", path: ["reason"], message: "required for reject" });
+    if (p.type && p.status && p.type !== p.status)
+      ctx.addIssue({ code: "custom", path: ["status"], message: "contradicts type" });
     return { ...p, type, amount, click_id: p.click_id ?? p.transaction_id, change_id: p.change_id ?? p.refund_id };
   });
 export type PostbackInput = z.output<typeof PostbackInput>;
@@ -117,14 +147,21 @@ export type PostbackInput = z.output<typeof PostbackInput>;
  * A sale, approval or rejection happens once per order; refunds and adjustments are told apart by the merchant's
  * change id, or, without one, by amount and time (two refunds of one amount sent without a time are one refund).
  */
-export function toConversionEvent(p: PostbackInput, receivedAtMs: number, source: EventSource = "postback"): ConversionEvent {
+export function toConversionEvent(
+  p: PostbackInput,
+  receivedAtMs: number,
+  source: EventSource = "postback",
+): ConversionEvent {
   const conversion = conversionId(p.merchant_id, p.order_id);
   const isChange = p.type === "refund" || p.type === "adjust";
-  const changeId = isChange ? (p.change_id ?? deterministicId("derived", p.type, p.amount ?? 0, p.occurred_at ?? "")) : undefined;
+  const changeId = isChange
+    ? (p.change_id ?? deterministicId("derived", p.type, p.amount ?? 0, p.occurred_at ?? ""))
+    : undefined;
   const subs = { sub1: p.sub1, sub2: p.sub2, sub3: p.sub3, sub4: p.sub4, sub5: p.sub5 };
   return {
     v: 1,
-    event_id: changeId === undefined ? deterministicId(conversion, p.type) : deterministicId(conversion, p.type, changeId),
+    event_id:
+      changeId === undefined ? deterministicId(conversion, p.type) : deterministicId(conversion, p.type, changeId),
     conversion_id: conversion,
     merchant_id: p.merchant_id,
     order_id: p.order_id,

@@ -3,7 +3,12 @@ import type { ConversionEvent } from "@aff/events";
 import type { PostbackGuard } from "./guard";
 import type { CoalescingPublisher } from "./publisher";
 
-export type EventResult = { conversion_id: string; event_id: string; type: ConversionEvent["type"]; duplicate: boolean };
+export type EventResult = {
+  conversion_id: string;
+  event_id: string;
+  type: ConversionEvent["type"];
+  duplicate: boolean;
+};
 export type IntakeResult = { kind: "replayed" } | { kind: "accepted"; results: EventResult[] };
 export type Signature = { merchantId: number; mac: string };
 
@@ -18,7 +23,10 @@ export function createIntake(deps: { guard: PostbackGuard; publisher: Coalescing
   const publishWithin = async (messages: { key: string; value: string }[]) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no acknowledgement within ${deps.publishTimeoutMs} ms`)), deps.publishTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`no acknowledgement within ${deps.publishTimeoutMs} ms`)),
+        deps.publishTimeoutMs,
+      );
     });
     try {
       await Promise.race([publisher.publish(messages), timeout]);
@@ -59,9 +67,17 @@ export function createIntake(deps: { guard: PostbackGuard; publisher: Coalescing
       await publishWithin(fresh.map((e) => ({ key: e.conversion_id, value: JSON.stringify(e) })));
     } catch (err) {
       if (signature) await guard.release(signature).catch(() => undefined);
-      throw new AppError("not_durable", "the event could not be stored; it was not accepted, retry", { retryable: true, cause: err });
+      throw new AppError("not_durable", "the event could not be stored; it was not accepted, retry", {
+        retryable: true,
+        cause: err,
+      });
     }
-    const sales = fresh.filter((e) => e.type === "sale").map((e) => ({ conversionId: e.conversion_id, sale: { event_id: e.event_id, received_at_ms: e.received_at_ms } }));
+    const sales = fresh
+      .filter((e) => e.type === "sale")
+      .map((e) => ({
+        conversionId: e.conversion_id,
+        sale: { event_id: e.event_id, received_at_ms: e.received_at_ms },
+      }));
     // Best effort: without the marker a resend is published again with the same event id, which the worker ignores.
     await guard.recordSales(sales).catch(() => undefined);
     return { kind: "accepted", results };

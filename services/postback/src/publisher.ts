@@ -8,14 +8,19 @@ type Waiting = { messages: OutMessage[]; resolve: () => void; reject: (err: unkn
  * while a send waits for its acknowledgement every new publish queues, and the queue goes out as the next send. Each
  * caller's promise settles with the send that carried its own messages: a 202 still waits for its own event's ack.
  */
-export function createCoalescingPublisher(producer: Producer, topic: string, opts: { maxBatchMessages: number; onSend?: (size: number, ms: number) => void }) {
+export function createCoalescingPublisher(
+  producer: Producer,
+  topic: string,
+  opts: { maxBatchMessages: number; onSend?: (size: number, ms: number) => void },
+) {
   let queue: Waiting[] = [];
   let sending = false;
 
   const take = (): Waiting[] => {
     let count = 0;
     let i = 0;
-    while (i < queue.length && (i === 0 || count + (queue[i]?.messages.length ?? 0) <= opts.maxBatchMessages)) count += queue[i++]?.messages.length ?? 0;
+    while (i < queue.length && (i === 0 || count + (queue[i]?.messages.length ?? 0) <= opts.maxBatchMessages))
+      count += queue[i++]?.messages.length ?? 0;
     const batch = queue.slice(0, i);
     queue = queue.slice(i);
     return batch;
@@ -32,7 +37,10 @@ export function createCoalescingPublisher(producer: Producer, topic: string, opt
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {
-      opts.onSend?.(batch.reduce((n, w) => n + w.messages.length, 0), performance.now() - t0);
+      opts.onSend?.(
+        batch.reduce((n, w) => n + w.messages.length, 0),
+        performance.now() - t0,
+      );
       sending = false;
       void flush();
     }

@@ -1,4 +1,11 @@
-import { ApiKeyInput, CampaignInput, type Catalog, InfluencerInput, MerchantInput, resolverWithBootstrap } from "@aff/catalog";
+import {
+  ApiKeyInput,
+  CampaignInput,
+  type Catalog,
+  InfluencerInput,
+  MerchantInput,
+  resolverWithBootstrap,
+} from "@aff/catalog";
 import { keyAuth, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
@@ -7,7 +14,11 @@ import { adminMerchants } from "./admin-merchants";
 import { requireRole, sendAppError } from "./api-errors";
 import { linksApi } from "./links-api";
 
-const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
+const Id = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 32 - 1);
 
 /** The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys). */
 export function adminApi(catalog: Catalog, adminKey: string): express.Router {

@@ -3,9 +3,17 @@ import { sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 
-const CouponKey = z.object({ merchant_id: z.coerce.number().int().min(1).max(2 ** 32 - 1), code: CouponCode });
+const CouponKey = z.object({
+  merchant_id: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 32 - 1),
+  code: CouponCode,
+});
 
-const invalid = (res: express.Response, path: string, message: string) => void res.status(422).json({ error: "invalid", message, issues: [{ path, message }] });
+const invalid = (res: express.Response, path: string, message: string) =>
+  void res.status(422).json({ error: "invalid", message, issues: [{ path, message }] });
 
 /**
  * Coupons and FX rates for attribution, mounted inside the admin API (behind its key and JSON parser):
@@ -22,8 +30,10 @@ export function adminCampaignExtras(catalog: Catalog): express.Router {
     const c = parsed.data;
     const campaign = await catalog.getCampaign(c.campaign_id);
     if (!campaign) return invalid(res, "campaign_id", `campaign ${c.campaign_id} does not exist`);
-    if (campaign.merchant_id !== c.merchant_id) return invalid(res, "merchant_id", `campaign ${c.campaign_id} belongs to another merchant`);
-    if (!(await catalog.getInfluencer(c.influencer_id))) return invalid(res, "influencer_id", `influencer ${c.influencer_id} does not exist`);
+    if (campaign.merchant_id !== c.merchant_id)
+      return invalid(res, "merchant_id", `campaign ${c.campaign_id} belongs to another merchant`);
+    if (!(await catalog.getInfluencer(c.influencer_id)))
+      return invalid(res, "influencer_id", `influencer ${c.influencer_id} does not exist`);
     res.status(201).json(await coupons.put(c));
   });
 

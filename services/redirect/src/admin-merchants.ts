@@ -3,7 +3,11 @@ import { sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 
-const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
+const Id = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 32 - 1);
 const Rotation = z.strictObject({
   /** seconds the previous secret and token stay valid (default one day, at most 30 days) */
   overlap_s: z
@@ -17,18 +21,27 @@ const Rotation = z.strictObject({
 /** Merchant postback credentials: rotation with an overlap, IP allowlist, store-platform webhook secrets. */
 export function adminMerchants(catalog: Catalog): express.Router {
   const r = express.Router();
-  const update = (path: string, schema: z.ZodType, apply: (id: number, body: never) => Promise<Merchant | undefined>) => {
+  const update = (
+    path: string,
+    schema: z.ZodType,
+    apply: (id: number, body: never) => Promise<Merchant | undefined>,
+  ) => {
     r.post(path, async (req, res) => {
       const id = Id.safeParse(req.params.id);
       if (!id.success) return sendValidationError(res, id.error);
       const body = schema.safeParse(req.body ?? {});
       if (!body.success) return sendValidationError(res, body.error);
       const merchant = await apply(id.data, body.data as never);
-      if (!merchant) return void res.status(404).json({ error: "not_found", message: `merchant ${id.data} does not exist` });
+      if (!merchant)
+        return void res.status(404).json({ error: "not_found", message: `merchant ${id.data} does not exist` });
       res.json(merchant);
     });
   };
-  update("/merchants/:id/rotate-credentials", Rotation, (id, body: z.output<typeof Rotation>) => catalog.rotateMerchantCredentials(id, body.overlap_s));
-  update("/merchants/:id/postback-settings", MerchantPostbackSettings, (id, body: MerchantPostbackSettings) => catalog.setMerchantPostbackSettings(id, body));
+  update("/merchants/:id/rotate-credentials", Rotation, (id, body: z.output<typeof Rotation>) =>
+    catalog.rotateMerchantCredentials(id, body.overlap_s),
+  );
+  update("/merchants/:id/postback-settings", MerchantPostbackSettings, (id, body: MerchantPostbackSettings) =>
+    catalog.setMerchantPostbackSettings(id, body),
+  );
   return r;
 }

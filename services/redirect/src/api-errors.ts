@@ -8,7 +8,11 @@ const STATUS: Record<string, number> = { not_found: 422, invalid_destination: 40
 export function sendAppError(res: express.Response, err: unknown): void {
   const status = err instanceof AppError ? STATUS[err.code] : undefined;
   if (err instanceof AppError && status !== undefined) {
-    res.status(status).json({ error: err.code, message: err.message, issues: [{ path: String(err.context.path ?? ""), message: err.message }] });
+    res.status(status).json({
+      error: err.code,
+      message: err.message,
+      issues: [{ path: String(err.context.path ?? ""), message: err.message }],
+    });
     return;
   }
   throw err;
@@ -23,4 +27,3 @@ export function requireRole(...roles: Principal["role"][]): express.RequestHandl
     res.status(403).json({ error: "forbidden", message: `requires one of the roles ${roles.join(", ")}` });
   };
 }
-

@@ -1,6 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Catalog, createRedis } from "@aff/catalog";
-import { createMetrics, errorHandler, errorMessage, httpMetricsMiddleware, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
+import {
+  createMetrics,
+  errorHandler,
+  errorMessage,
+  httpMetricsMiddleware,
+  type Lifecycle,
+  type Logger,
+  listen,
+  opsRouter,
+} from "@aff/common";
 import express from "express";
 import { Counter, Gauge } from "prom-client";
 import { adminApi } from "./admin-api";
@@ -12,12 +21,28 @@ import { createRedirectHandler } from "./redirect";
 const API_PREFIXES = ["/api/", "/healthz", "/readyz", "/metrics"];
 
 /** Builds the redirect service and registers each resource's cleanup. Nothing here waits on Kafka to be up. */
-export async function startRedirect(config: RedirectConfig, deps: { catalog: Catalog; log: Logger; lifecycle: Lifecycle }) {
+export async function startRedirect(
+  config: RedirectConfig,
+  deps: { catalog: Catalog; log: Logger; lifecycle: Lifecycle },
+) {
   const { catalog, log, lifecycle } = deps;
   const metrics = createMetrics("redirect");
-  const outcomes = new Counter({ name: "redirects_total", help: "redirect requests by outcome", labelNames: ["outcome"] as const, registers: [metrics.registry] });
-  const clicksSent = new Counter({ name: "clicks_published_total", help: "click events acknowledged by Kafka", registers: [metrics.registry] });
-  const clicksSpooled = new Counter({ name: "clicks_spooled_total", help: "click events written to the spool file", registers: [metrics.registry] });
+  const outcomes = new Counter({
+    name: "redirects_total",
+    help: "redirect requests by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [metrics.registry],
+  });
+  const clicksSent = new Counter({
+    name: "clicks_published_total",
+    help: "click events acknowledged by Kafka",
+    registers: [metrics.registry],
+  });
+  const clicksSpooled = new Counter({
+    name: "clicks_spooled_total",
+    help: "click events written to the spool file",
+    registers: [metrics.registry],
+  });
 
   const publisher = new ClickSink(
     {
@@ -40,8 +65,22 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
     },
   );
   lifecycle.defer("click_publisher", () => publisher.stop());
-  new Gauge({ name: "link_cache_entries", help: "links held in memory", registers: [metrics.registry], collect() { this.set(links.size); } });
-  new Gauge({ name: "click_queue_depth", help: "click events waiting for Kafka in memory", registers: [metrics.registry], collect() { this.set(publisher.depth); } });
+  new Gauge({
+    name: "link_cache_entries",
+    help: "links held in memory",
+    registers: [metrics.registry],
+    collect() {
+      this.set(links.size);
+    },
+  });
+  new Gauge({
+    name: "click_queue_depth",
+    help: "click events waiting for Kafka in memory",
+    registers: [metrics.registry],
+    collect() {
+      this.set(publisher.depth);
+    },
+  });
 
   const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX });
   links.startResync(config.LINK_CACHE_RESYNC_MS);
@@ -71,13 +110,23 @@ export async function startRedirect(config: RedirectConfig, deps: { catalog: Cat
   const app = express();
   app.disable("x-powered-by");
   app.use(httpMetricsMiddleware(metrics));
-  app.use(opsRouter({ metrics, isStopping: () => lifecycle.isStopping, checks: [{ name: "kafka", check: () => publisher.healthy }, { name: "redis", check: () => catalog.redis.status === "ready" }] }));
+  app.use(
+    opsRouter({
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [
+        { name: "kafka", check: () => publisher.healthy },
+        { name: "redis", check: () => catalog.redis.status === "ready" },
+      ],
+    }),
+  );
   app.use("/api", adminApi(catalog, config.ADMIN_API_KEY));
   app.use(errorHandler(log));
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
-    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p))) return redirect(req, res);
+    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p)))
+      return redirect(req, res);
     app(req, res);
   };
   const server = await listen(handler, config.PORT, config.HOST);

@@ -47,7 +47,8 @@ export class ClickPublisher {
 
   /** Events already serialized, as a flat list of click id, JSON, click id, JSON... (how the worker receives them). */
   publishSerialized(pairs: readonly string[]): void {
-    for (let i = 0; i + 1 < pairs.length; i += 2) this.queue.push({ key: pairs[i] as string, value: pairs[i + 1] as string });
+    for (let i = 0; i + 1 < pairs.length; i += 2)
+      this.queue.push({ key: pairs[i] as string, value: pairs[i + 1] as string });
     if (this.queue.length > this.d.queueMax) {
       const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
       this.d.spool.append(overflow.map((p) => p.value));
@@ -95,7 +96,10 @@ export class ClickPublisher {
   private async flushOnce(): Promise<void> {
     try {
       if (this.d.spool.hasData) {
-        const n = await this.d.spool.drain((lines) => this.send(lines.map((value) => ({ key: (JSON.parse(value) as ClickEvent).click_id, value }))), this.d.batchMax);
+        const n = await this.d.spool.drain(
+          (lines) => this.send(lines.map((value) => ({ key: (JSON.parse(value) as ClickEvent).click_id, value }))),
+          this.d.batchMax,
+        );
         if (n > 0) this.d.log.info({ replayed: n }, "click_spool_replayed");
       }
       while (this.queue.length > 0) {
@@ -111,7 +115,8 @@ export class ClickPublisher {
       if (!this.kafkaHealthy) this.d.log.info("click_kafka_recovered");
       this.kafkaHealthy = true;
     } catch (err) {
-      if (this.kafkaHealthy) this.d.log.warn({ err: errorMessage(err), queued: this.queue.length }, "click_kafka_unavailable");
+      if (this.kafkaHealthy)
+        this.d.log.warn({ err: errorMessage(err), queued: this.queue.length }, "click_kafka_unavailable");
       this.kafkaHealthy = false;
       // Reconnect from scratch next time: a fresh idempotent producer id, so sequence numbers left behind by a
       // batch the broker may or may not have taken cannot make it refuse the batches that follow.

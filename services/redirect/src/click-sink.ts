@@ -18,7 +18,9 @@ export type ClickWorkerData = {
   queueMax: number;
 };
 export type ToClickWorker = { type: "clicks"; pairs: string[] } | { type: "stop"; timeoutMs: number };
-export type FromClickWorker = { type: "stats"; sent: number; spooled: number; depth: number; healthy: boolean } | { type: "stopped" };
+export type FromClickWorker =
+  | { type: "stats"; sent: number; spooled: number; depth: number; healthy: boolean }
+  | { type: "stopped" };
 
 /** Hand-over to the worker every few ms, or sooner once this many events wait. */
 const HANDOVER_MS = 5;
@@ -39,7 +41,13 @@ export class ClickSink {
   private worker: Worker;
   private readonly timer: NodeJS.Timeout;
   private stopping = false;
-  private last: Extract<FromClickWorker, { type: "stats" }> = { type: "stats", sent: 0, spooled: 0, depth: 0, healthy: true };
+  private last: Extract<FromClickWorker, { type: "stats" }> = {
+    type: "stats",
+    sent: 0,
+    spooled: 0,
+    depth: 0,
+    healthy: true,
+  };
 
   constructor(
     private readonly data: ClickWorkerData,
@@ -52,7 +60,10 @@ export class ClickSink {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(workerFile(), { workerData: this.data, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
+    const worker = new Worker(workerFile(), {
+      workerData: this.data,
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
+    });
     worker.on("message", (m: FromClickWorker) => {
       if (m.type !== "stats") return;
       this.onStats({ sent: m.sent - this.last.sent, spooled: m.spooled - this.last.spooled });

@@ -37,7 +37,13 @@ function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
   ensureTopics(kafka, [topic]).catch((err) => log.warn({ err: errorMessage(err) }, "topic_setup_deferred"));
   publisher.start();
 
-  const stats = (): FromClickWorker => ({ type: "stats", sent, spooled, depth: publisher.depth, healthy: publisher.healthy });
+  const stats = (): FromClickWorker => ({
+    type: "stats",
+    sent,
+    spooled,
+    depth: publisher.depth,
+    healthy: publisher.healthy,
+  });
   const timer = setInterval(() => port.postMessage(stats()), 500);
   port.on("message", (m: ToClickWorker) => {
     if (m.type === "clicks") return publisher.publishSerialized(m.pairs);

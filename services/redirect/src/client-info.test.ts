@@ -16,10 +16,12 @@ describe("truncateIp", () => {
 });
 
 describe("botReason", () => {
-  const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+  const chrome =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
   it("lets a browser through", () => expect(botReason(req("GET", { "user-agent": chrome }))).toBeUndefined());
   it("flags HEAD", () => expect(botReason(req("HEAD", { "user-agent": chrome }))).toBe("head"));
-  it("flags prefetch", () => expect(botReason(req("GET", { "user-agent": chrome, "sec-purpose": "prefetch" }))).toBe("prefetch"));
+  it("flags prefetch", () =>
+    expect(botReason(req("GET", { "user-agent": chrome, "sec-purpose": "prefetch" }))).toBe("prefetch"));
   it("flags crawlers and link previews", () => {
     expect(botReason(req("GET", { "user-agent": "facebookexternalhit/1.1" }))).toBe("crawler");
     expect(botReason(req("GET", { "user-agent": "Slackbot-LinkExpanding 1.0" }))).toBe("crawler");

@@ -38,4 +38,5 @@ export const RedirectConfig = z.object({
 });
 export type RedirectConfig = z.infer<typeof RedirectConfig>;
 
-export const loadConfig = (env: Record<string, string | undefined> = process.env) => parseConfig("redirect", RedirectConfig, env);
+export const loadConfig = (env: Record<string, string | undefined> = process.env) =>
+  parseConfig("redirect", RedirectConfig, env);

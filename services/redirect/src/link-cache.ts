@@ -62,7 +62,13 @@ export class LinkCache {
     this.scans++;
     try {
       do {
-        const [next, keys] = await this.catalog.redis.scan(cursor, "MATCH", this.catalog.links.keyPattern, "COUNT", opts.batch ?? 2_000);
+        const [next, keys] = await this.catalog.redis.scan(
+          cursor,
+          "MATCH",
+          this.catalog.links.keyPattern,
+          "COUNT",
+          opts.batch ?? 2_000,
+        );
         cursor = next;
         for (const link of await this.catalog.links.getByKeys(keys)) {
           if (this.changedDuringScan.has(link.code)) continue;
@@ -80,7 +86,9 @@ export class LinkCache {
   /** Re-reads every link every `resyncMs` (a safety net under pub/sub, which delivers at most once). */
   startResync(resyncMs: number): void {
     this.resyncTimer = setInterval(() => {
-      this.warm({ overwrite: true }).catch((err) => this.log.warn({ err: errorMessage(err) }, "link_cache_resync_failed"));
+      this.warm({ overwrite: true }).catch((err) =>
+        this.log.warn({ err: errorMessage(err) }, "link_cache_resync_failed"),
+      );
     }, resyncMs);
     this.resyncTimer.unref();
   }
@@ -105,9 +113,13 @@ export class LinkCache {
       if (!wasDown) return;
       wasDown = false;
       this.log.info({ links: this.cache.size }, "link_cache_refreshing_after_reconnect");
-      this.warm({ overwrite: true }).catch((err) => this.log.warn({ err: errorMessage(err) }, "link_cache_refresh_failed"));
+      this.warm({ overwrite: true }).catch((err) =>
+        this.log.warn({ err: errorMessage(err) }, "link_cache_refresh_failed"),
+      );
     });
-    await subscriber.subscribe(this.catalog.linkChannel).catch((err) => this.log.warn({ err: errorMessage(err) }, "link_channel_subscribe_failed"));
+    await subscriber
+      .subscribe(this.catalog.linkChannel)
+      .catch((err) => this.log.warn({ err: errorMessage(err) }, "link_channel_subscribe_failed"));
   }
 
   get size(): number {

@@ -12,7 +12,13 @@ const flat = (s: string): string => Buffer.from(s, "utf8").toString("utf8");
 export type Route = { campaignId: number; merchantId: number; origin: string; fallbackUrl: string | undefined };
 
 /** A link ready to answer, decoded from its record for one request. */
-export type RedirectTarget = { linkId: number; influencerId: number; expiresAtMs: number; route: Route; location: (clickId: string) => string };
+export type RedirectTarget = {
+  linkId: number;
+  influencerId: number;
+  expiresAtMs: number;
+  route: Route;
+  location: (clickId: string) => string;
+};
 
 /**
  * Links are held in memory as one short string each, `linkId;influencerId;expiresAtMs;routeIndex;/path?query&param=`
@@ -35,8 +41,14 @@ export class LinkRecords {
     // The slot is the last query parameter, so its last occurrence is the one to cut (a sub value could contain it).
     const at = full.lastIndexOf(CLICK_ID_SLOT);
     const path = full.slice(dest.url.origin.length, at) + full.slice(at + CLICK_ID_SLOT.length);
-    const fallback = link.fallback_url && checkDestination(link.fallback_url, link.allowed_domains).ok ? link.fallback_url : undefined;
-    const route = this.route({ campaignId: link.campaign_id, merchantId: link.merchant_id, origin: dest.url.origin, fallbackUrl: fallback });
+    const fallback =
+      link.fallback_url && checkDestination(link.fallback_url, link.allowed_domains).ok ? link.fallback_url : undefined;
+    const route = this.route({
+      campaignId: link.campaign_id,
+      merchantId: link.merchant_id,
+      origin: dest.url.origin,
+      fallbackUrl: fallback,
+    });
     return flat(`${link.id};${link.influencer_id};${link.expires_at_ms ?? 0};${route};${path}`);
   }
 

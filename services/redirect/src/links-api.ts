@@ -13,7 +13,10 @@ const ListQuery = z
     after_id: z.coerce.number().int().min(0).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
-  .refine((q) => q.influencer_id !== undefined || q.campaign_id !== undefined, { message: "influencer_id or campaign_id is required", path: ["influencer_id"] });
+  .refine((q) => q.influencer_id !== undefined || q.campaign_id !== undefined, {
+    message: "influencer_id or campaign_id is required",
+    path: ["influencer_id"],
+  });
 
 /** Whether a caller may see a link: admin and finance see all, a merchant its own campaigns', an influencer its own. */
 function canSee(p: Principal, link: Link): boolean {
@@ -22,7 +25,8 @@ function canSee(p: Principal, link: Link): boolean {
   return p.influencer_id === link.influencer_id;
 }
 
-const canChange = (p: Principal, link: Link) => p.role === "admin" || (p.role === "influencer" && p.influencer_id === link.influencer_id);
+const canChange = (p: Principal, link: Link) =>
+  p.role === "admin" || (p.role === "influencer" && p.influencer_id === link.influencer_id);
 
 /**
  * Link issuance: create, list, get, update (destination, subs, expiry), revoke, expire. An influencer key works on
@@ -38,7 +42,10 @@ export function linksApi(catalog: Catalog): express.Router {
     const parsed = LinkInput.safeParse(body);
     if (!parsed.success) return sendValidationError(res, parsed.error);
     if (p.role === "influencer" && parsed.data.influencer_id !== p.influencer_id) {
-      return void res.status(403).json({ error: "forbidden", message: "influencer_id: an influencer key creates links for its own influencer only" });
+      return void res.status(403).json({
+        error: "forbidden",
+        message: "influencer_id: an influencer key creates links for its own influencer only",
+      });
     }
     try {
       res.status(201).json(await catalog.createLink(parsed.data));
@@ -58,12 +65,18 @@ export function linksApi(catalog: Catalog): express.Router {
   });
 
   /** Loads the link named in the path and checks the caller may act on it; answers the error itself otherwise. */
-  const load = async (req: express.Request, res: express.Response, allowed: (p: Principal, l: Link) => boolean): Promise<Link | undefined> => {
+  const load = async (
+    req: express.Request,
+    res: express.Response,
+    allowed: (p: Principal, l: Link) => boolean,
+  ): Promise<Link | undefined> => {
     const code = LinkCode.safeParse(req.params.code);
     if (!code.success) return void sendValidationError(res, code.error);
     const link = await catalog.links.get(code.data);
-    if (link === undefined || !canSee(principalOf(res), link)) return void res.status(404).json({ error: "not_found", message: "no such link" });
-    if (!allowed(principalOf(res), link)) return void res.status(403).json({ error: "forbidden", message: "this key cannot change this link" });
+    if (link === undefined || !canSee(principalOf(res), link))
+      return void res.status(404).json({ error: "not_found", message: "no such link" });
+    if (!allowed(principalOf(res), link))
+      return void res.status(403).json({ error: "forbidden", message: "this key cannot change this link" });
     return link;
   };
 
@@ -72,7 +85,11 @@ export function linksApi(catalog: Catalog): express.Router {
     if (link) res.json(link);
   });
 
-  const change = (method: "patch" | "post", path: string, apply: (link: Link, body: unknown) => Promise<Link | undefined> | z.ZodError) => {
+  const change = (
+    method: "patch" | "post",
+    path: string,
+    apply: (link: Link, body: unknown) => Promise<Link | undefined> | z.ZodError,
+  ) => {
     r[method](path, async (req, res) => {
       const link = await load(req, res, canChange);
       if (!link) return;

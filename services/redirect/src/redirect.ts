@@ -24,7 +24,11 @@ const CLICK_COOKIE_MAX_AGE_S = 30 * 24 * 3600;
 const NOT_FOUND_PAGE = "<!doctype html><title>Link not found</title><p>This link does not exist or has expired.</p>\n";
 
 function plain(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
-  res.writeHead(status, { "Content-Type": type, "Cache-Control": "no-store", "Content-Length": Buffer.byteLength(body) });
+  res.writeHead(status, {
+    "Content-Type": type,
+    "Cache-Control": "no-store",
+    "Content-Length": Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -65,7 +69,11 @@ export function createRedirectHandler(d: RedirectDeps) {
       d.count("expired");
       return void notFound(res, link.route.fallbackUrl ?? d.notFoundUrl);
     }
-    const clickId = signClickId(d.clickIdSecret, { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now }, random());
+    const clickId = signClickId(
+      d.clickIdSecret,
+      { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now },
+      random(),
+    );
     res.writeHead(302, {
       Location: link.location(clickId),
       "Cache-Control": "no-store",

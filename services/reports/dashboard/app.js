@@ -1,12 +1,12 @@
 // Dashboard script: reads the filters, calls the reports API with the key, draws uPlot charts and tables.
 (() => {
-  
   const $ = (id) => document.getElementById(id);
   const FILTERS = ["from", "to", "tz", "merchant_id", "campaign_id", "influencer_id", "currency", "status"];
   const STATUSES = ["pending", "approved", "payable", "rejected", "reversed"];
   let chart = null;
 
-  const exponent = (c) => new Intl.NumberFormat("en", { style: "currency", currency: c }).resolvedOptions().maximumFractionDigits;
+  const exponent = (c) =>
+    new Intl.NumberFormat("en", { style: "currency", currency: c }).resolvedOptions().maximumFractionDigits;
   function money(minor, currency) {
     const e = exponent(currency);
     const neg = minor < 0;
@@ -26,7 +26,9 @@
   }
 
   async function api(extra) {
-    const res = await fetch(`/v1/reports/commissions?${params(extra)}`, { headers: { authorization: `Bearer ${$("key").value}` } });
+    const res = await fetch(`/v1/reports/commissions?${params(extra)}`, {
+      headers: { authorization: `Bearer ${$("key").value}` },
+    });
     if (!res.ok) {
       const body = await res.json().catch(() => ({}));
       const issues = (body.issues || []).map((i) => `${i.path}: ${i.message}`).join("; ");
@@ -39,7 +41,8 @@
   /** The currency with the largest total: the one the time series shows when no currency filter is set. */
   function mainCurrency(rows) {
     const totals = new Map();
-    for (const r of rows) if (r.currency) totals.set(r.currency, (totals.get(r.currency) || 0) + Math.abs(r.total_minor));
+    for (const r of rows)
+      if (r.currency) totals.set(r.currency, (totals.get(r.currency) || 0) + Math.abs(r.total_minor));
     return [...totals.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] || null;
   }
 
@@ -54,15 +57,29 @@
       if (r.currency) byCurrency.set(r.currency, (byCurrency.get(r.currency) || 0) + r.total_minor);
     }
     const clicks = [...clicksByDay.values()].reduce((a, b) => a + b, 0);
-    const cells = [...byCurrency.entries()].map(([c, v]) => `<div><span>Commission ${c}</span><b class="total-commission" data-currency="${c}">${money(v, c)}</b></div>`);
-    cells.push(`<div><span>Clicks</span><b id="total-clicks">${clicks}</b></div>`, `<div><span>Conversions</span><b id="total-conversions">${conversions}</b></div>`);
+    const cells = [...byCurrency.entries()].map(
+      ([c, v]) =>
+        `<div><span>Commission ${c}</span><b class="total-commission" data-currency="${c}">${money(v, c)}</b></div>`,
+    );
+    cells.push(
+      `<div><span>Clicks</span><b id="total-clicks">${clicks}</b></div>`,
+      `<div><span>Conversions</span><b id="total-conversions">${conversions}</b></div>`,
+    );
     $("totals").innerHTML = cells.join("");
   }
 
   function drawSeries(rows, currency) {
     const days = [...new Set(rows.map((r) => r.period))].sort();
-    const commission = days.map((d) => rows.filter((r) => r.period === d && r.currency === currency).reduce((s, r) => s + r.total_minor, 0) / 10 ** (currency ? exponent(currency) : 0));
-    const clicks = days.map((d) => rows.filter((r) => r.period === d).reduce((s, r) => s + r.clicks, 0) / Math.max(1, new Set(rows.filter((r) => r.period === d).map((r) => r.currency)).size));
+    const commission = days.map(
+      (d) =>
+        rows.filter((r) => r.period === d && r.currency === currency).reduce((s, r) => s + r.total_minor, 0) /
+        10 ** (currency ? exponent(currency) : 0),
+    );
+    const clicks = days.map(
+      (d) =>
+        rows.filter((r) => r.period === d).reduce((s, r) => s + r.clicks, 0) /
+        Math.max(1, new Set(rows.filter((r) => r.period === d).map((r) => r.currency)).size),
+    );
     const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
     $("chart-currency").textContent = currency ? `(${currency})` : "";
     const opts = {
@@ -70,7 +87,11 @@
       height: 260,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: { x: { time: true }, clicks: {} },
-      series: [{}, { label: `Commission ${currency || ""}`, stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.12)" }, { label: "Clicks", stroke: "#f59e0b", width: 2, scale: "clicks" }],
+      series: [
+        {},
+        { label: `Commission ${currency || ""}`, stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.12)" },
+        { label: "Clicks", stroke: "#f59e0b", width: 2, scale: "clicks" },
+      ],
       axes: [{}, { label: "commission" }, { side: 1, scale: "clicks", label: "clicks", grid: { show: false } }],
     };
     if (chart) chart.destroy();
@@ -78,15 +99,25 @@
   }
 
   function drawStatuses(rows, currency) {
-    const sums = STATUSES.map((s) => rows.filter((r) => r.currency === currency).reduce((a, r) => a + r[`${s}_minor`], 0));
+    const sums = STATUSES.map((s) =>
+      rows.filter((r) => r.currency === currency).reduce((a, r) => a + r[`${s}_minor`], 0),
+    );
     const max = Math.max(1, ...sums.map(Math.abs));
-    $("statuses").innerHTML = STATUSES.map((s, i) => `<tr data-status="${s}"><td>${s}</td><td class="num">${currency ? money(sums[i], currency) : "-"}</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(sums[i])) / max)}"></div></td></tr>`).join("");
+    $("statuses").innerHTML = STATUSES.map(
+      (s, i) =>
+        `<tr data-status="${s}"><td>${s}</td><td class="num">${currency ? money(sums[i], currency) : "-"}</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(sums[i])) / max)}"></div></td></tr>`,
+    ).join("");
     for (const bar of $("statuses").querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
   }
 
   function drawTop(table, rows, keyName) {
     const max = Math.max(1, ...rows.map((r) => Math.abs(r.total_minor)));
-    $(table).innerHTML = rows.map((r) => `<tr><td>#${r[keyName]}</td><td class="num">${r.currency ? money(r.total_minor, r.currency) : "-"}</td><td class="num">${r.clicks} clicks</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`).join("");
+    $(table).innerHTML = rows
+      .map(
+        (r) =>
+          `<tr><td>#${r[keyName]}</td><td class="num">${r.currency ? money(r.total_minor, r.currency) : "-"}</td><td class="num">${r.clicks} clicks</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`,
+      )
+      .join("");
     for (const bar of $(table).querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
   }
 

@@ -1,6 +1,25 @@
 import { type Catalog, connectCatalog, type Principal } from "@aff/catalog";
-import { type ClickHouse, createClickHouse, getCommissionReport, getPayableLines, getStatement, streamCommissionReport, streamStatement } from "@aff/clickhouse";
-import { AppError, createMetrics, errorHandler, httpMetricsMiddleware, keyAuth, type Lifecycle, type Logger, listen, opsRouter, sendValidationError } from "@aff/common";
+import {
+  type ClickHouse,
+  createClickHouse,
+  getCommissionReport,
+  getPayableLines,
+  getStatement,
+  streamCommissionReport,
+  streamStatement,
+} from "@aff/clickhouse";
+import {
+  AppError,
+  createMetrics,
+  errorHandler,
+  httpMetricsMiddleware,
+  keyAuth,
+  type Lifecycle,
+  type Logger,
+  listen,
+  opsRouter,
+  sendValidationError,
+} from "@aff/common";
 import express from "express";
 import type { z } from "zod";
 import { applyScope, canManage, resolveKey } from "./access";
@@ -9,14 +28,28 @@ import { sendCsv } from "./csv";
 import { dashboardRouter } from "./dashboard";
 import { openApiDocument } from "./openapi";
 import { commissionQuery, payoutQuery, statementQuery, ThresholdBody } from "./query";
-import { commissionCsv, commissionCsvHeader, commissionJson, payoutCsv, payoutCsvHeader, payoutRows, statementCsv, statementCsvHeader, statementJson } from "./rows";
+import {
+  commissionCsv,
+  commissionCsvHeader,
+  commissionJson,
+  payoutCsv,
+  payoutCsvHeader,
+  payoutRows,
+  statementCsv,
+  statementCsvHeader,
+  statementJson,
+} from "./rows";
 import { PayoutThresholds } from "./thresholds";
 
 /** Rows per JSON page when the caller gives no limit. */
 const DEFAULT_PAGE = 100;
 
 /** Validates the query string; on failure answers 400 with the field and reason and returns undefined. */
-function parseQuery<S extends z.ZodType>(schema: S, req: express.Request, res: express.Response): z.output<S> | undefined {
+function parseQuery<S extends z.ZodType>(
+  schema: S,
+  req: express.Request,
+  res: express.Response,
+): z.output<S> | undefined {
   const q = schema.safeParse(req.query);
   if (!q.success) {
     sendValidationError(res, q.error);
@@ -51,10 +84,23 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
     const q = parseQuery(CommissionQuery, req, res);
     const scope = q && scoped(res, q);
     if (!q || !scope) return;
-    const filter = { ...q, ...scope, timeZone: q.tz, statuses: q.status, campaignId: q.campaign_id, groupBy: q.group_by };
+    const filter = {
+      ...q,
+      ...scope,
+      timeZone: q.tz,
+      statuses: q.status,
+      campaignId: q.campaign_id,
+      groupBy: q.group_by,
+    };
     if (q.format === "csv") {
       const rows = reportStream({ ...filter, limit: q.limit });
-      return sendCsv(res, `commissions_by_${q.group_by}_${day(q.fromMs)}_${day(q.toMs)}.csv`, commissionCsvHeader(q.group_by), rows, (r) => commissionCsv(commissionJson(r, q.group_by), q.group_by));
+      return sendCsv(
+        res,
+        `commissions_by_${q.group_by}_${day(q.fromMs)}_${day(q.toMs)}.csv`,
+        commissionCsvHeader(q.group_by),
+        rows,
+        (r) => commissionCsv(commissionJson(r, q.group_by), q.group_by),
+      );
     }
     const limit = q.limit ?? DEFAULT_PAGE;
     const rows = await report({ ...filter, limit: limit + 1 });
@@ -75,7 +121,13 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
     if (!q || !scope) return;
     const filter = { ...q, ...scope, timeZone: q.tz, statuses: q.status, campaignId: q.campaign_id };
     if (q.format === "csv") {
-      return sendCsv(res, `statement_${day(q.fromMs)}_${day(q.toMs)}.csv`, statementCsvHeader, statementStream({ ...filter, limit: q.limit }), (l) => statementCsv(statementJson(l, q.asOfMs)));
+      return sendCsv(
+        res,
+        `statement_${day(q.fromMs)}_${day(q.toMs)}.csv`,
+        statementCsvHeader,
+        statementStream({ ...filter, limit: q.limit }),
+        (l) => statementCsv(statementJson(l, q.asOfMs)),
+      );
     }
     const limit = q.limit ?? DEFAULT_PAGE;
     const lines = await statement({ ...filter, limit: limit + 1 });
@@ -92,16 +144,27 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
     const q = parseQuery(payoutQuery, req, res);
     const scope = q && scoped(res, q);
     if (!q || !scope) return;
-    const [lines, minPayout] = await Promise.all([payable({ ...q, ...scope, campaignId: q.campaign_id }), thresholds.lookup()]);
+    const [lines, minPayout] = await Promise.all([
+      payable({ ...q, ...scope, campaignId: q.campaign_id }),
+      thresholds.lookup(),
+    ]);
     const rows = payoutRows(lines, minPayout);
-    if (q.format === "csv") return sendCsv(res, `payouts_${day(q.asOfMs)}.csv`, payoutCsvHeader, toAsync(rows), payoutCsv);
+    if (q.format === "csv")
+      return sendCsv(res, `payouts_${day(q.asOfMs)}.csv`, payoutCsvHeader, toAsync(rows), payoutCsv);
     res.json({ as_of: new Date(q.asOfMs).toISOString(), rows });
   });
 
   api.put("/payout-thresholds/:campaign_id", express.json({ limit: "4kb" }), async (req, res) => {
-    if (!canManage(res.locals.principal as Principal)) return void res.status(403).json({ error: "forbidden", message: "only admin and finance keys set payout thresholds" });
+    if (!canManage(res.locals.principal as Principal))
+      return void res
+        .status(403)
+        .json({ error: "forbidden", message: "only admin and finance keys set payout thresholds" });
     const id = Number(req.params.campaign_id);
-    if (!Number.isInteger(id) || id < 1 || id > 2 ** 32 - 1) return void res.status(400).json({ error: "validation_failed", issues: [{ path: "campaign_id", message: "must be a positive integer", code: "custom" }] });
+    if (!Number.isInteger(id) || id < 1 || id > 2 ** 32 - 1)
+      return void res.status(400).json({
+        error: "validation_failed",
+        issues: [{ path: "campaign_id", message: "must be a positive integer", code: "custom" }],
+      });
     const body = ThresholdBody.safeParse(req.body);
     if (!body.success) return sendValidationError(res, body.error);
     await thresholds.set(id, body.data.min_payout_minor);
@@ -124,19 +187,38 @@ async function* toAsync<T>(rows: readonly T[]): AsyncIterable<T> {
 }
 
 /** The finance API: figures summed from the commission ledger, as JSON or CSV, plus the dashboard. */
-export async function startReports(config: ReportsConfig, deps: { log: Logger; lifecycle: Lifecycle; catalog?: Catalog }) {
+export async function startReports(
+  config: ReportsConfig,
+  deps: { log: Logger; lifecycle: Lifecycle; catalog?: Catalog },
+) {
   const { log, lifecycle } = deps;
   const metrics = createMetrics("reports");
-  const ch = createClickHouse({ url: config.CLICKHOUSE_URL, database: config.CLICKHOUSE_DATABASE, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, log });
+  const ch = createClickHouse({
+    url: config.CLICKHOUSE_URL,
+    database: config.CLICKHOUSE_DATABASE,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    log,
+  });
   lifecycle.defer("clickhouse", () => ch.close());
   const catalog = deps.catalog ?? connectCatalog(config, deps);
-  const thresholds = new PayoutThresholds(catalog.redis, `${catalog.prefix}reports:payout_min`, config.PAYOUT_MIN_DEFAULT_MINOR);
+  const thresholds = new PayoutThresholds(
+    catalog.redis,
+    `${catalog.prefix}reports:payout_min`,
+    config.PAYOUT_MIN_DEFAULT_MINOR,
+  );
 
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(httpMetricsMiddleware(metrics));
-  app.use(opsRouter({ metrics, isStopping: () => lifecycle.isStopping, checks: [{ name: "clickhouse", check: () => ch.ping() }] }));
+  app.use(
+    opsRouter({
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [{ name: "clickhouse", check: () => ch.ping() }],
+    }),
+  );
   const openapi = openApiDocument(config.MAX_RANGE_DAYS);
   app.get("/openapi.json", (_req, res) => void res.json(openapi));
   app.use("/dashboard", dashboardRouter());

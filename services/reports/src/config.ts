@@ -17,4 +17,5 @@ export const ReportsConfig = z.object({
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 
-export const loadConfig = (env: Record<string, string | undefined> = process.env) => parseConfig("reports", ReportsConfig, env);
+export const loadConfig = (env: Record<string, string | undefined> = process.env) =>
+  parseConfig("reports", ReportsConfig, env);

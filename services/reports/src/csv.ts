@@ -7,7 +7,13 @@ import type express from "express";
  * Streams rows as CSV with backpressure (ClickHouse stream -> csv-stringify -> socket), so memory stays flat for any
  * size. The first row is awaited before the headers go out, so a failing query still becomes a JSON error.
  */
-export async function sendCsv<T>(res: express.Response, filename: string, header: string[], rows: AsyncIterable<T>, toRecord: (row: T) => (string | number)[]): Promise<void> {
+export async function sendCsv<T>(
+  res: express.Response,
+  filename: string,
+  header: string[],
+  rows: AsyncIterable<T>,
+  toRecord: (row: T) => (string | number)[],
+): Promise<void> {
   const it = rows[Symbol.asyncIterator]();
   const first = await it.next();
   async function* records() {

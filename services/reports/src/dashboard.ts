@@ -7,7 +7,10 @@ export function dashboardRouter(): express.Router {
   const uplotDir = path.dirname(require.resolve("uplot/dist/uPlot.iife.min.js"));
   const own = path.resolve(__dirname, "..", "dashboard");
   router.use((_req, res, next) => {
-    res.setHeader("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'");
+    res.setHeader(
+      "Content-Security-Policy",
+      "default-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'",
+    );
     next();
   });
   router.get("/vendor/uPlot.iife.min.js", (_req, res) => res.sendFile(path.join(uplotDir, "uPlot.iife.min.js")));

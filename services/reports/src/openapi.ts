@@ -3,32 +3,54 @@ import { commissionQuery, payoutQuery, statementQuery, ThresholdBody } from "./q
 
 /** Query parameters of an endpoint, generated from its zod schema (zod 4's own JSON Schema output, input side). */
 function parameters(schema: z.ZodType) {
-  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "openapi-3.0" }) as { properties?: Record<string, object>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: "query", required: json.required?.includes(name) ?? false, schema: s }));
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "openapi-3.0" }) as {
+    properties?: Record<string, object>;
+    required?: string[];
+  };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: "query",
+    required: json.required?.includes(name) ?? false,
+    schema: s,
+  }));
 }
 
 const Error400 = { description: "invalid input: `issues` names each field and reason" };
-const common = { "401": { description: "missing or unknown API key" }, "403": { description: "the key's role may not see these figures" }, "400": Error400 };
+const common = {
+  "401": { description: "missing or unknown API key" },
+  "403": { description: "the key's role may not see these figures" },
+  "400": Error400,
+};
 const jsonAndCsv = (description: string) => ({ description, content: { "application/json": {}, "text/csv": {} } });
 
 /** OpenAPI 3 document served at /openapi.json; parameter schemas come from the same zod schemas that validate requests. */
 export function openApiDocument(maxRangeDays: number) {
   return {
     openapi: "3.0.3",
-    info: { title: "Affiliate pipeline reports API", version: "1.0.0", description: "Commission reports, statements and payouts summed from the commission ledger. Amounts are integer minor units in JSON and decimal strings in CSV." },
+    info: {
+      title: "Affiliate pipeline reports API",
+      version: "1.0.0",
+      description:
+        "Commission reports, statements and payouts summed from the commission ledger. Amounts are integer minor units in JSON and decimal strings in CSV.",
+    },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     security: [{ bearer: [] }],
     paths: {
       "/v1/reports/commissions": {
         get: {
-          summary: "Commission, clicks, conversions, EPC and conversion rate by influencer, campaign, merchant, day, week or month, split by status",
+          summary:
+            "Commission, clicks, conversions, EPC and conversion rate by influencer, campaign, merchant, day, week or month, split by status",
           parameters: parameters(commissionQuery(maxRangeDays)),
-          responses: { "200": jsonAndCsv("one row per group and settlement currency; `next_offset` pages JSON"), ...common },
+          responses: {
+            "200": jsonAndCsv("one row per group and settlement currency; `next_offset` pages JSON"),
+            ...common,
+          },
         },
       },
       "/v1/reports/statements": {
         get: {
-          summary: "Every ledger line in the period with its conversion, amounts in order and settlement currency, and status history",
+          summary:
+            "Every ledger line in the period with its conversion, amounts in order and settlement currency, and status history",
           parameters: parameters(statementQuery(maxRangeDays)),
           responses: { "200": jsonAndCsv("ledger lines ordered by time then entry id"), ...common },
         },
@@ -44,7 +66,10 @@ export function openApiDocument(maxRangeDays: number) {
         put: {
           summary: "Set a campaign's minimum payout (admin and finance keys)",
           parameters: [{ name: "campaign_id", in: "path", required: true, schema: { type: "integer", minimum: 1 } }],
-          requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(ThresholdBody, { target: "openapi-3.0" }) } } },
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: z.toJSONSchema(ThresholdBody, { target: "openapi-3.0" }) } },
+          },
           responses: { "200": { description: "threshold stored" }, ...common },
         },
       },

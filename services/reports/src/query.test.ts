@@ -12,7 +12,14 @@ describe("commission query", () => {
   it("resolves local dates in the zone and keeps defaults", () => {
     const r = Q.parse({ from: "2026-03-11", to: "2026-03-12", tz: "Europe/Berlin", status: "pending,payable" });
     expect(new Date(r.fromMs).toISOString()).toBe("2026-03-10T23:00:00.000Z");
-    expect(r).toMatchObject({ group_by: "influencer", sort: "key", order: "asc", offset: 0, format: "json", status: ["pending", "payable"] });
+    expect(r).toMatchObject({
+      group_by: "influencer",
+      sort: "key",
+      order: "asc",
+      offset: 0,
+      format: "json",
+      status: ["pending", "payable"],
+    });
   });
 
   it("names the field of every bad value", () => {

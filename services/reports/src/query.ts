@@ -12,7 +12,13 @@ const DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
 const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
 
 /** A local date (YYYY-MM-DD, midnight in the report's zone) or a date-time with an explicit offset. */
-const Instant = z.string().max(40).refine((v) => (DATE.test(v) && validDate(v)) || (DATE_TIME.test(v) && Number.isFinite(Date.parse(v))), "must be YYYY-MM-DD or an ISO 8601 date-time with offset");
+const Instant = z
+  .string()
+  .max(40)
+  .refine(
+    (v) => (DATE.test(v) && validDate(v)) || (DATE_TIME.test(v) && Number.isFinite(Date.parse(v))),
+    "must be YYYY-MM-DD or an ISO 8601 date-time with offset",
+  );
 
 function validDate(v: string): boolean {
   const m = DATE.exec(v);
@@ -27,7 +33,11 @@ export function instantMs(v: string, tz: string): number {
   return Date.parse(v);
 }
 
-const Id = z.coerce.number().int().min(1).max(2 ** 32 - 1);
+const Id = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 32 - 1);
 const TimeZone = z.string().max(64).refine(isTimeZone, "must be an IANA time zone name such as Europe/Berlin, or UTC");
 const Statuses = z
   .string()
@@ -37,7 +47,10 @@ const Statuses = z
     for (const s of v.split(",")) {
       const r = ReportStatus.safeParse(s.trim());
       if (!r.success) {
-        ctx.addIssue({ code: "custom", message: `must be a comma-separated list of ${ReportStatus.options.join(", ")}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a comma-separated list of ${ReportStatus.options.join(", ")}`,
+        });
         return z.NEVER;
       }
       out.push(r.data);
@@ -79,7 +92,8 @@ function resolvePeriod<T extends { from: string; to: string; tz: string; as_of?:
     const fromMs = instantMs(q.from, q.tz);
     const toMs = instantMs(q.to, q.tz);
     if (toMs <= fromMs) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
-    else if (toMs - fromMs > maxRangeDays * 86_400_000) ctx.addIssue({ code: "custom", path: ["to"], message: `range may not exceed ${maxRangeDays} days` });
+    else if (toMs - fromMs > maxRangeDays * 86_400_000)
+      ctx.addIssue({ code: "custom", path: ["to"], message: `range may not exceed ${maxRangeDays} days` });
     return { ...q, fromMs, toMs, asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz) };
   };
 }

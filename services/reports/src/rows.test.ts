@@ -24,7 +24,11 @@ const line = {
 describe("rows", () => {
   it("formats statement lines with ISO times, decimal amounts per currency, payable status and a formula-safe order id", () => {
     const j = statementJson(line, Date.parse("2026-05-01T00:00:00Z"));
-    expect(j).toMatchObject({ event_time: "2026-03-10T23:30:00Z", status: "payable", history: [{ at: "2026-03-10T23:30:00Z", commission_minor: 5 }] });
+    expect(j).toMatchObject({
+      event_time: "2026-03-10T23:30:00Z",
+      status: "payable",
+      history: [{ at: "2026-03-10T23:30:00Z", commission_minor: 5 }],
+    });
     expect(statementJson(line, Date.parse("2026-04-01T00:00:00Z")).status).toBe("approved");
     const csv = statementCsv(j);
     expect(csv[6]).toBe(`'${line.order_id}`);
@@ -33,8 +37,30 @@ describe("rows", () => {
   });
 
   it("computes EPC and conversion rate exactly, rounding half away from zero", () => {
-    const r = { k: 7, currency: "USD", pending_minor: 1000, approved_minor: 0, payable_minor: 1, rejected_minor: 0, reversed_minor: 0, conversions: 1, revenue_minor: 0, revenue_currency: "EUR", revenue_currency_max: "USD", clicks: 7, unique_clicks: 3, bot_clicks: 1 };
+    const r = {
+      k: 7,
+      currency: "USD",
+      pending_minor: 1000,
+      approved_minor: 0,
+      payable_minor: 1,
+      rejected_minor: 0,
+      reversed_minor: 0,
+      conversions: 1,
+      revenue_minor: 0,
+      revenue_currency: "EUR",
+      revenue_currency_max: "USD",
+      clicks: 7,
+      unique_clicks: 3,
+      bot_clicks: 1,
+    };
     // 1001 / 6 = 166.83 -> 167 minor; 1 / 3 = 0.33333 -> 0.3333
-    expect(commissionJson(r, "influencer")).toMatchObject({ influencer_id: 7, total_minor: 1001, epc: "1.67", conversion_rate: "0.3333", revenue_minor: null, revenue_currency: null });
+    expect(commissionJson(r, "influencer")).toMatchObject({
+      influencer_id: 7,
+      total_minor: 1001,
+      epc: "1.67",
+      conversion_rate: "0.3333",
+      revenue_minor: null,
+      revenue_currency: null,
+    });
   });
 });

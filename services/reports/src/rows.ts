@@ -3,7 +3,14 @@ import { divRoundHalfAway, formatMinor } from "@aff/common";
 
 /** Shapes of report rows for JSON (minor units) and CSV (decimal strings, ISO dates). */
 
-const KEY_NAME: Record<GroupBy, string> = { influencer: "influencer_id", campaign: "campaign_id", merchant: "merchant_id", day: "period", week: "period", month: "period" };
+const KEY_NAME: Record<GroupBy, string> = {
+  influencer: "influencer_id",
+  campaign: "campaign_id",
+  merchant: "merchant_id",
+  day: "period",
+  week: "period",
+  month: "period",
+};
 export const keyName = (g: GroupBy): string => KEY_NAME[g];
 
 /** 'YYYY-MM-DD hh:mm:ss' (UTC) -> ISO 8601 with Z. */
@@ -37,7 +44,10 @@ export function commissionJson(r: CommissionReportRow, groupBy: GroupBy) {
     unique_clicks: r.unique_clicks,
     bot_clicks: r.bot_clicks,
     /** commission (pending + approved + payable) per billable click, in currency units */
-    epc: currency !== null && billableClicks > 0 ? formatMinor(divRoundHalfAway(BigInt(total), BigInt(billableClicks)), currency) : null,
+    epc:
+      currency !== null && billableClicks > 0
+        ? formatMinor(divRoundHalfAway(BigInt(total), BigInt(billableClicks)), currency)
+        : null,
     /** conversions per unique click */
     conversion_rate: ratio(r.conversions, r.unique_clicks),
   };
@@ -46,7 +56,24 @@ export type CommissionJson = ReturnType<typeof commissionJson>;
 
 const money = (v: number, currency: string | null): string => (currency === null ? "" : formatMinor(v, currency));
 
-export const commissionCsvHeader = (g: GroupBy) => [keyName(g), "currency", "pending", "approved", "payable", "rejected", "reversed", "total", "conversions", "revenue", "revenue_currency", "clicks", "unique_clicks", "bot_clicks", "epc", "conversion_rate"];
+export const commissionCsvHeader = (g: GroupBy) => [
+  keyName(g),
+  "currency",
+  "pending",
+  "approved",
+  "payable",
+  "rejected",
+  "reversed",
+  "total",
+  "conversions",
+  "revenue",
+  "revenue_currency",
+  "clicks",
+  "unique_clicks",
+  "bot_clicks",
+  "epc",
+  "conversion_rate",
+];
 
 export function commissionCsv(j: CommissionJson, g: GroupBy): (string | number)[] {
   const c = j.currency;
@@ -71,7 +98,8 @@ export function commissionCsv(j: CommissionJson, g: GroupBy): (string | number)[
 }
 
 /** The finance status of a ledger line: approved lines whose holding period is over are payable. */
-const reportStatus = (l: StatementLine, asOfMs: number) => (l.status === "approved" && Date.parse(isoTime(l.payable_at)) <= asOfMs ? "payable" : l.status);
+const reportStatus = (l: StatementLine, asOfMs: number) =>
+  l.status === "approved" && Date.parse(isoTime(l.payable_at)) <= asOfMs ? "payable" : l.status;
 
 export function statementJson(l: StatementLine, asOfMs: number) {
   return {
@@ -91,7 +119,12 @@ export function statementJson(l: StatementLine, asOfMs: number) {
     order_currency: l.order_currency,
     commission_minor: l.commission_minor,
     commission_currency: l.commission_currency,
-    history: l.history.map(([at, entryType, status, commissionMinor]) => ({ at: isoTime(at), entry_type: entryType, status, commission_minor: commissionMinor })),
+    history: l.history.map(([at, entryType, status, commissionMinor]) => ({
+      at: isoTime(at),
+      entry_type: entryType,
+      status,
+      commission_minor: commissionMinor,
+    })),
   };
 }
 export type StatementJson = ReturnType<typeof statementJson>;
@@ -99,11 +132,49 @@ export type StatementJson = ReturnType<typeof statementJson>;
 /** Merchant-supplied text could be read as a formula by spreadsheets (CSV injection): prefix such cells with a quote. */
 const textCell = (v: string): string => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
 
-export const statementCsvHeader = ["event_time", "entry_id", "entry_type", "status", "payable_at", "conversion_id", "order_id", "attribution", "conversion_status", "merchant_id", "campaign_id", "influencer_id", "order_amount", "order_currency", "commission", "commission_currency", "status_history"];
+export const statementCsvHeader = [
+  "event_time",
+  "entry_id",
+  "entry_type",
+  "status",
+  "payable_at",
+  "conversion_id",
+  "order_id",
+  "attribution",
+  "conversion_status",
+  "merchant_id",
+  "campaign_id",
+  "influencer_id",
+  "order_amount",
+  "order_currency",
+  "commission",
+  "commission_currency",
+  "status_history",
+];
 
 export function statementCsv(j: StatementJson): (string | number)[] {
-  const history = j.history.map((h) => `${h.at} ${h.entry_type} ${h.status} ${formatMinor(h.commission_minor, j.commission_currency)}`).join("; ");
-  return [j.event_time, j.entry_id, j.entry_type, j.status, j.payable_at, j.conversion_id, textCell(j.order_id), j.attribution, j.conversion_status, j.merchant_id, j.campaign_id, j.influencer_id, formatMinor(j.order_amount_minor, j.order_currency), j.order_currency, formatMinor(j.commission_minor, j.commission_currency), j.commission_currency, history];
+  const history = j.history
+    .map((h) => `${h.at} ${h.entry_type} ${h.status} ${formatMinor(h.commission_minor, j.commission_currency)}`)
+    .join("; ");
+  return [
+    j.event_time,
+    j.entry_id,
+    j.entry_type,
+    j.status,
+    j.payable_at,
+    j.conversion_id,
+    textCell(j.order_id),
+    j.attribution,
+    j.conversion_status,
+    j.merchant_id,
+    j.campaign_id,
+    j.influencer_id,
+    formatMinor(j.order_amount_minor, j.order_currency),
+    j.order_currency,
+    formatMinor(j.commission_minor, j.commission_currency),
+    j.commission_currency,
+    history,
+  ];
 }
 
 export type PayoutRow = {
@@ -112,7 +183,13 @@ export type PayoutRow = {
   payable_minor: number;
   eligible_minor: number;
   held_minor: number;
-  campaigns: { campaign_id: number; payable_minor: number; held_minor: number; min_payout_minor: number; eligible: boolean }[];
+  campaigns: {
+    campaign_id: number;
+    payable_minor: number;
+    held_minor: number;
+    min_payout_minor: number;
+    eligible: boolean;
+  }[];
 };
 
 /** Sums payable lines per influencer and currency; a campaign's balance is paid only once it reaches its threshold. */
@@ -122,7 +199,14 @@ export function payoutRows(lines: readonly PayableLine[], minPayout: (campaignId
     const key = `${l.influencer_id}:${l.currency}`;
     let row = out.get(key);
     if (!row) {
-      row = { influencer_id: l.influencer_id, currency: l.currency, payable_minor: 0, eligible_minor: 0, held_minor: 0, campaigns: [] };
+      row = {
+        influencer_id: l.influencer_id,
+        currency: l.currency,
+        payable_minor: 0,
+        eligible_minor: 0,
+        held_minor: 0,
+        campaigns: [],
+      };
       out.set(key, row);
     }
     const min = minPayout(l.campaign_id);
@@ -130,10 +214,22 @@ export function payoutRows(lines: readonly PayableLine[], minPayout: (campaignId
     row.payable_minor += l.payable_minor;
     row.held_minor += l.held_minor;
     if (eligible) row.eligible_minor += l.payable_minor;
-    row.campaigns.push({ campaign_id: l.campaign_id, payable_minor: l.payable_minor, held_minor: l.held_minor, min_payout_minor: min, eligible });
+    row.campaigns.push({
+      campaign_id: l.campaign_id,
+      payable_minor: l.payable_minor,
+      held_minor: l.held_minor,
+      min_payout_minor: min,
+      eligible,
+    });
   }
   return [...out.values()];
 }
 
 export const payoutCsvHeader = ["influencer_id", "currency", "payable", "eligible", "held"];
-export const payoutCsv = (r: PayoutRow) => [r.influencer_id, r.currency, formatMinor(r.payable_minor, r.currency), formatMinor(r.eligible_minor, r.currency), formatMinor(r.held_minor, r.currency)];
+export const payoutCsv = (r: PayoutRow) => [
+  r.influencer_id,
+  r.currency,
+  formatMinor(r.payable_minor, r.currency),
+  formatMinor(r.eligible_minor, r.currency),
+  formatMinor(r.held_minor, r.currency),
+];

@@ -12,7 +12,13 @@ export type GroupBy = z.infer<typeof GroupBy>;
 export const SortKey = z.enum(["key", "total", "payable", "conversions", "clicks", "revenue"]);
 export type SortKey = z.infer<typeof SortKey>;
 
-export type CommissionReportQuery = ReportFilter & { groupBy: GroupBy; sort: SortKey; order: "asc" | "desc"; limit?: number; offset: number };
+export type CommissionReportQuery = ReportFilter & {
+  groupBy: GroupBy;
+  sort: SortKey;
+  order: "asc" | "desc";
+  limit?: number;
+  offset: number;
+};
 
 /** The bucket expression of a grouping over a time column (ids for entity groupings, local dates for periods). */
 function keyExpr(groupBy: GroupBy, timeColumn: string, timeZone: string): Sql {
@@ -118,5 +124,6 @@ export function getCommissionReport(ch: Querier) {
 }
 
 export function streamCommissionReport(ch: Querier) {
-  return (q: CommissionReportQuery) => ch.stream("commission_report_stream", commissionReportSql(q), CommissionReportRow);
+  return (q: CommissionReportQuery) =>
+    ch.stream("commission_report_stream", commissionReportSql(q), CommissionReportRow);
 }

@@ -48,14 +48,23 @@ export function scopeWhere(f: ReportFilter): Sql[] {
 /** WHERE clause over commission_ledger_v1 for a filter: period on event_time, scope, statuses, currency. */
 export function ledgerWhere(f: ReportFilter): Sql {
   const parts = [sql`event_time >= ${new Date(f.fromMs)}`, sql`event_time < ${new Date(f.toMs)}`, ...scopeWhere(f)];
-  if (f.statuses && f.statuses.length > 0) parts.push(sql`(${join(f.statuses.map((s) => statusCondition(s, f.asOfMs)), " OR ")})`);
+  if (f.statuses && f.statuses.length > 0)
+    parts.push(
+      sql`(${join(
+        f.statuses.map((s) => statusCondition(s, f.asOfMs)),
+        " OR ",
+      )})`,
+    );
   if (f.currency !== undefined) parts.push(sql`commission_currency = ${f.currency}`);
   return join(parts, " AND ");
 }
 
 /** WHERE clause over clicks_raw_v1: same period and scope (statuses and currency do not apply to clicks). */
 export function clicksWhere(f: ReportFilter): Sql {
-  return join([sql`clicked_at >= ${new Date(f.fromMs)}`, sql`clicked_at < ${new Date(f.toMs)}`, ...scopeWhere(f)], " AND ");
+  return join(
+    [sql`clicked_at >= ${new Date(f.fromMs)}`, sql`clicked_at < ${new Date(f.toMs)}`, ...scopeWhere(f)],
+    " AND ",
+  );
 }
 
 /** The zone as a SQL string literal (the value was checked against Intl's list before it got here). */

@@ -7,7 +7,13 @@ import { parseJsonKeepingIds } from "./common";
 import { fromShopify, sumDecimals } from "./shopify";
 import { fromWooCommerce } from "./woocommerce";
 
-const fixture = (name: string) => parseJsonKeepingIds(readFileSync(path.join(__dirname, "../../../../test/fixtures/postback", name), "utf8").replace("__CLICK_ID__", "clk-1"));
+const fixture = (name: string) =>
+  parseJsonKeepingIds(
+    readFileSync(path.join(__dirname, "../../../../test/fixtures/postback", name), "utf8").replace(
+      "__CLICK_ID__",
+      "clk-1",
+    ),
+  );
 const events = (r: ReturnType<typeof fromShopify>) => {
   if (r instanceof z.ZodError || r.kind !== "events") throw new Error(`expected events, got ${JSON.stringify(r)}`);
   return r.events.map((e) => toConversionEvent(PostbackInput.parse(e), 1_000, "shopify"));
@@ -15,22 +21,45 @@ const events = (r: ReturnType<typeof fromShopify>) => {
 
 describe("Shopify", () => {
   it("keeps order ids beyond 2^53 exact", () => {
-    expect(parseJsonKeepingIds('{"id": 820982911946154508, "order_id":9007199254740993 ,"amount": 12345678901234567}')).toEqual({ id: "820982911946154508", order_id: "9007199254740993", amount: Number("12345678901234567") });
+    expect(
+      parseJsonKeepingIds('{"id": 820982911946154508, "order_id":9007199254740993 ,"amount": 12345678901234567}'),
+    ).toEqual({ id: "820982911946154508", order_id: "9007199254740993", amount: Number("12345678901234567") });
   });
   it("maps orders/create to a sale of the order total with the landing click id and coupon", () => {
     const [sale, ...rest] = events(fromShopify("orders/create", fixture("shopify-orders-create.json"), 7));
     expect(rest).toEqual([]);
-    expect(sale).toMatchObject({ type: "sale", merchant_id: 7, order_id: "820982911946154508", amount_minor: 24300, currency: "USD", click_id: "clk-1", coupon_code: "SPRING5", occurred_at_ms: Date.parse("2026-11-20T15:30:00Z") });
+    expect(sale).toMatchObject({
+      type: "sale",
+      merchant_id: 7,
+      order_id: "820982911946154508",
+      amount_minor: 24300,
+      currency: "USD",
+      click_id: "clk-1",
+      coupon_code: "SPRING5",
+      occurred_at_ms: Date.parse("2026-11-20T15:30:00Z"),
+    });
   });
   it("maps refunds/create to a refund of the successful refund transactions, keyed by the refund id", () => {
     const [refund] = events(fromShopify("refunds/create", fixture("shopify-refunds-create.json"), 7));
-    expect(refund).toMatchObject({ type: "refund", order_id: "820982911946154508", amount_minor: 3900, currency: "USD", change_id: "890088186047892319" });
+    expect(refund).toMatchObject({
+      type: "refund",
+      order_id: "820982911946154508",
+      amount_minor: 3900,
+      currency: "USD",
+      change_id: "890088186047892319",
+    });
   });
   it("ignores a refund that returned no money and refuses unknown topics and bad payloads", () => {
-    expect(fromShopify("refunds/create", { id: 1, order_id: 2, transactions: [] }, 7)).toMatchObject({ kind: "ignored" });
+    expect(fromShopify("refunds/create", { id: 1, order_id: 2, transactions: [] }, 7)).toMatchObject({
+      kind: "ignored",
+    });
     expect(fromShopify("products/create", {}, 7)).toMatchObject({ kind: "unsupported" });
     const bad = fromShopify("orders/create", { id: "x", currency: 5 }, 7);
-    expect(bad instanceof z.ZodError && bad.issues.map((i) => i.path.join(".")).sort()).toEqual(["currency", "id", "total_price"]);
+    expect(bad instanceof z.ZodError && bad.issues.map((i) => i.path.join(".")).sort()).toEqual([
+      "currency",
+      "id",
+      "total_price",
+    ]);
   });
   it("adds decimal amounts exactly", () => {
     expect(sumDecimals(["0.10", "0.2", "1"])).toBe("1.30");
@@ -46,7 +75,15 @@ describe("WooCommerce", () => {
   };
   it("maps order.created to a sale with the click id from order meta and the coupon", () => {
     expect(woo("order.created", "woocommerce-order-created.json")).toEqual([
-      expect.objectContaining({ type: "sale", order_id: "4750", amount_minor: 9490, currency: "EUR", click_id: "clk-1", coupon_code: "spring10", occurred_at_ms: Date.parse("2026-11-20T15:54:40Z") }),
+      expect.objectContaining({
+        type: "sale",
+        order_id: "4750",
+        amount_minor: 9490,
+        currency: "EUR",
+        click_id: "clk-1",
+        coupon_code: "spring10",
+        occurred_at_ms: Date.parse("2026-11-20T15:54:40Z"),
+      }),
     ]);
   });
   it("maps each refund of an updated order to a refund keyed by its id, and completed to an approval", () => {
@@ -65,7 +102,10 @@ describe("WooCommerce", () => {
     const cancelled = fromWooCommerce("order.updated", { ...base, status: "cancelled" }, 9);
     expect(cancelled).toMatchObject({ kind: "events", events: [{ type: "reject", reason: "woocommerce: cancelled" }] });
     const refunded = fromWooCommerce("order.updated", { ...base, status: "refunded", refunds: [] }, 9);
-    expect(refunded).toMatchObject({ kind: "events", events: [{ type: "refund", sale_amount: "94.90", change_id: "full" }] });
+    expect(refunded).toMatchObject({
+      kind: "events",
+      events: [{ type: "refund", sale_amount: "94.90", change_id: "full" }],
+    });
     expect(fromWooCommerce("product.created", base, 9)).toMatchObject({ kind: "unsupported" });
   });
 });

@@ -18,14 +18,20 @@ const Refund = z.object({
   id: IdText,
   order_id: IdText,
   created_at: z.string().optional(),
-  transactions: z.array(z.object({ kind: z.string(), status: z.string().nullish(), amount: z.string(), currency: z.string().nullish() })).default([]),
+  transactions: z
+    .array(
+      z.object({ kind: z.string(), status: z.string().nullish(), amount: z.string(), currency: z.string().nullish() }),
+    )
+    .default([]),
 });
 
 /** The click id a storefront recorded: a cart/note attribute, else the `click_id` of the landing URL. */
 function clickId(order: z.output<typeof Order>): string | undefined {
   const fromNote = attribute(order.note_attributes ?? undefined, CLICK_ID_NAMES);
   if (fromNote || !order.landing_site) return fromNote;
-  const url = URL.canParse(order.landing_site, "https://shop.invalid") ? new URL(order.landing_site, "https://shop.invalid") : undefined;
+  const url = URL.canParse(order.landing_site, "https://shop.invalid")
+    ? new URL(order.landing_site, "https://shop.invalid")
+    : undefined;
   return url?.searchParams.get("click_id") || undefined;
 }
 
@@ -39,10 +45,32 @@ export function fromShopify(topic: string | undefined, body: unknown, merchantId
     const parsed = Order.safeParse(body);
     if (!parsed.success) return parsed.error;
     const o = parsed.data;
-    if (topic === "orders/cancelled") return { kind: "events", events: [{ merchant_id: merchantId, order_id: o.id, type: "reject", reason: `shopify: cancelled (${o.cancel_reason ?? "no reason"})` }] };
+    if (topic === "orders/cancelled")
+      return {
+        kind: "events",
+        events: [
+          {
+            merchant_id: merchantId,
+            order_id: o.id,
+            type: "reject",
+            reason: `shopify: cancelled (${o.cancel_reason ?? "no reason"})`,
+          },
+        ],
+      };
     return {
       kind: "events",
-      events: [{ merchant_id: merchantId, order_id: o.id, type: "sale", sale_amount: o.total_price, currency: o.currency, click_id: clickId(o), coupon_code: o.discount_codes?.[0]?.code, occurred_at: o.created_at }],
+      events: [
+        {
+          merchant_id: merchantId,
+          order_id: o.id,
+          type: "sale",
+          sale_amount: o.total_price,
+          currency: o.currency,
+          click_id: clickId(o),
+          coupon_code: o.discount_codes?.[0]?.code,
+          occurred_at: o.created_at,
+        },
+      ],
     };
   }
   if (topic === "refunds/create") {
@@ -51,11 +79,29 @@ export function fromShopify(topic: string | undefined, body: unknown, merchantId
     const r = parsed.data;
     const money = r.transactions.filter((t) => t.kind === "refund" && (t.status ?? "success") === "success");
     const currency = money[0]?.currency ?? undefined;
-    if (money.length === 0 || !currency) return { kind: "ignored", reason: "the refund returned no money (no successful refund transaction)" };
-    if (money.some((t) => t.currency && t.currency !== currency)) return { kind: "unsupported", message: "refund transactions in more than one currency" };
-    return { kind: "events", events: [{ merchant_id: merchantId, order_id: r.order_id, type: "refund", sale_amount: sumDecimals(money.map((t) => t.amount)), currency, change_id: r.id, occurred_at: r.created_at }] };
+    if (money.length === 0 || !currency)
+      return { kind: "ignored", reason: "the refund returned no money (no successful refund transaction)" };
+    if (money.some((t) => t.currency && t.currency !== currency))
+      return { kind: "unsupported", message: "refund transactions in more than one currency" };
+    return {
+      kind: "events",
+      events: [
+        {
+          merchant_id: merchantId,
+          order_id: r.order_id,
+          type: "refund",
+          sale_amount: sumDecimals(money.map((t) => t.amount)),
+          currency,
+          change_id: r.id,
+          occurred_at: r.created_at,
+        },
+      ],
+    };
   }
-  return { kind: "unsupported", message: `topic ${JSON.stringify(topic ?? "")} is not handled; subscribe to orders/create, orders/cancelled and refunds/create` };
+  return {
+    kind: "unsupported",
+    message: `topic ${JSON.stringify(topic ?? "")} is not handled; subscribe to orders/create, orders/cancelled and refunds/create`,
+  };
 }
 
 /** Adds decimal strings exactly (as scaled BigInts); a malformed one is passed through for the validation to name. */

@@ -20,8 +20,16 @@ const REJECT = new Set(["cancelled", "failed", "trash"]);
  * processing, on-hold: sale; completed: approve; cancelled, failed: reject), and every entry of `refunds` is a
  * refund with WooCommerce's refund id as change id, so resending the order never counts a refund twice.
  */
-export function fromWooCommerce(topic: string | undefined, body: unknown, merchantId: number): PlatformResult | z.ZodError {
-  if (topic !== "order.created" && topic !== "order.updated") return { kind: "unsupported", message: `topic ${JSON.stringify(topic ?? "")} is not handled; use order.created and order.updated` };
+export function fromWooCommerce(
+  topic: string | undefined,
+  body: unknown,
+  merchantId: number,
+): PlatformResult | z.ZodError {
+  if (topic !== "order.created" && topic !== "order.updated")
+    return {
+      kind: "unsupported",
+      message: `topic ${JSON.stringify(topic ?? "")} is not handled; use order.created and order.updated`,
+    };
   const parsed = Order.safeParse(body);
   if (!parsed.success) return parsed.error;
   const o = parsed.data;
@@ -41,8 +49,17 @@ export function fromWooCommerce(topic: string | undefined, body: unknown, mercha
   if (topic === "order.created" || SALE.has(o.status) || o.status === "completed") events.push(sale);
   if (o.status === "completed") events.push({ ...base, type: "approve" });
   if (REJECT.has(o.status)) events.push({ ...base, type: "reject", reason: `woocommerce: ${o.status}` });
-  for (const r of o.refunds ?? []) events.push({ ...base, type: "refund", sale_amount: r.total.replace(/^-/, ""), currency: o.currency, change_id: r.id });
-  if (o.status === "refunded" && (o.refunds ?? []).length === 0) events.push({ ...base, type: "refund", sale_amount: o.total, currency: o.currency, change_id: "full" });
-  if (events.length === 0) return { kind: "ignored", reason: `order status ${JSON.stringify(o.status)} needs no event` };
+  for (const r of o.refunds ?? [])
+    events.push({
+      ...base,
+      type: "refund",
+      sale_amount: r.total.replace(/^-/, ""),
+      currency: o.currency,
+      change_id: r.id,
+    });
+  if (o.status === "refunded" && (o.refunds ?? []).length === 0)
+    events.push({ ...base, type: "refund", sale_amount: o.total, currency: o.currency, change_id: "full" });
+  if (events.length === 0)
+    return { kind: "ignored", reason: `order status ${JSON.stringify(o.status)} needs no event` };
   return { kind: "events", events };
 }
