@@ -118,7 +118,7 @@ export class Catalog {
 
   async createCampaign(input: z.output<typeof CampaignInput>): Promise<Campaign> {
     if (!(await this.getMerchant(input.merchant_id)))
-      throw new AppError("not_found", `merchant ${input.merchant_id} does not exist`, {
+      throw new AppError("unknown_reference", `merchant ${input.merchant_id} does not exist`, {
         context: { path: "merchant_id" },
       });
     const check = checkDestination(input.default_destination, input.allowed_domains);
@@ -149,11 +149,11 @@ export class Catalog {
   async createLink(input: z.output<typeof LinkInput>): Promise<Link> {
     const campaign = await this.getCampaign(input.campaign_id);
     if (!campaign)
-      throw new AppError("not_found", `campaign ${input.campaign_id} does not exist`, {
+      throw new AppError("unknown_reference", `campaign ${input.campaign_id} does not exist`, {
         context: { path: "campaign_id" },
       });
     if (!(await this.getInfluencer(input.influencer_id)))
-      throw new AppError("not_found", `influencer ${input.influencer_id} does not exist`, {
+      throw new AppError("unknown_reference", `influencer ${input.influencer_id} does not exist`, {
         context: { path: "influencer_id" },
       });
     return this.links.create(input, campaign);

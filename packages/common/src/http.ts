@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { z } from "zod";
+import { ApiError, type FieldIssue, sendError, toApiError } from "./api-error";
 import type { Logger } from "./logger";
 
 export type ReadinessCheck = { name: string; check: () => Promise<boolean> | boolean };
@@ -81,39 +82,51 @@ export function httpMetricsMiddleware(metrics: Metrics): express.RequestHandler 
   };
 }
 
-export type FieldIssue = { path: string; message: string; code: string };
-
-/** zod issues as `{path, message}` pairs for a 4xx body. */
-export function zodIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({
-    path: i.path.map(String).join(".") || "(body)",
-    message: i.message,
-    code: i.code,
-  }));
+/** zod issues as `{path, message, code}` triples for a 4xx body; `prefix` places them inside a larger document. */
+export function zodIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
+  return error.issues.map((i) => {
+    const path = i.path.map(String).join(".");
+    return {
+      path: prefix ? (path ? `${prefix}.${path}` : prefix) : path || "(body)",
+      message: i.message,
+      code: i.code,
+    };
+  });
 }
 
-export function sendValidationError(res: express.Response, error: z.ZodError, status = 400): void {
-  res.status(status).json({ error: "validation_failed", issues: zodIssues(error) });
+/** The 400 for input that fails its schema, naming every field and reason. */
+export const validationError = (error: z.ZodError, prefix = ""): ApiError =>
+  new ApiError("validation_failed", "the request has invalid fields", { issues: zodIssues(error, prefix) });
+
+export function sendValidationError(res: express.Response, error: z.ZodError): void {
+  sendError(res, validationError(error));
 }
 
-/** JSON 4xx/5xx for errors thrown by express itself (bad JSON, oversize body) and anything unexpected. */
+/** Unknown routes answer the catalogue's JSON 404, never express's HTML page. */
+export function notFoundHandler(): express.RequestHandler {
+  return (req, res) => sendError(res, "not_found", `no route ${req.method} ${req.path}`);
+}
+
+/**
+ * Last handler of every app: catalogue errors (thrown by routes or raised by express itself: bad JSON, oversize
+ * body) become their answer; anything else is a bug, answered 500 and logged.
+ */
 export function errorHandler(log: Logger): express.ErrorRequestHandler {
-  return (err, _req, res, _next) => {
-    const status = typeof err?.status === "number" && err.status >= 400 && err.status < 600 ? err.status : 500;
-    if (status >= 500) log.error({ err }, "http_unhandled_error");
-    const code =
-      status === 413
-        ? "body_too_large"
-        : status === 400
-          ? "malformed_body"
-          : status >= 500
-            ? "internal_error"
-            : "bad_request";
-    if (!res.headersSent)
-      res
-        .status(status)
-        .json({ error: code, message: status >= 500 ? "internal error" : String(err?.message ?? code) });
+  return (err, req, res, _next) => {
+    const known = toApiError(err) ?? fromExpressError(err);
+    if (known) return sendError(res, known);
+    log.error({ err, path: req.path }, "http_unhandled_error");
+    sendError(res, "internal_error", "internal error");
   };
+}
+
+/** body-parser's errors carry a status and a type; map the ones a client causes. */
+function fromExpressError(err: unknown): ApiError | undefined {
+  if (!err || typeof err !== "object" || !("status" in err) || typeof err.status !== "number") return undefined;
+  if (err.status === 413) return new ApiError("body_too_large", "the body is too large");
+  if (err.status === 415) return new ApiError("unsupported_media_type", "unsupported content type");
+  if (err.status === 400) return new ApiError("malformed_body", "the body could not be parsed");
+  return undefined;
 }
 
 export type RunningServer = { server: http.Server; port: number; close: () => Promise<void> };
@@ -152,7 +165,7 @@ export function bearerAuth(keys: readonly string[]): express.RequestHandler {
       res.locals.apiKey = match.toString();
       return next();
     }
-    res.status(401).json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
+    sendError(res, "unauthorized", "a valid Authorization: Bearer <key> header is required");
   };
 }
 
@@ -167,14 +180,10 @@ export function keyAuth<P>(resolve: (key: string) => Promise<P | undefined>): ex
     try {
       principal = key ? await resolve(key) : undefined;
     } catch {
-      res.status(503).json({ error: "auth_unavailable", message: "the key store cannot be reached; retry" });
-      return;
+      return sendError(res, "auth_unavailable", "the key store cannot be reached; retry");
     }
     if (principal === undefined) {
-      res
-        .status(401)
-        .json({ error: "unauthorized", message: "a valid Authorization: Bearer <key> header is required" });
-      return;
+      return sendError(res, "unauthorized", "a valid Authorization: Bearer <key> header is required");
     }
     res.locals.principal = principal;
     next();

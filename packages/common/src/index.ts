@@ -1,3 +1,4 @@
+export * from "./api-error";
 export * from "./clickid";
 export * from "./config";
 export * from "./errors";

@@ -2,15 +2,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseQuery } from "node:querystring";
 import { acceptedCredentials, type Catalog, type Merchant } from "@aff/catalog";
 import {
+  ApiError,
   AppError,
   createMetrics,
+  type ErrorSink,
   errorHandler,
   errorMessage,
   httpMetricsMiddleware,
   type Lifecycle,
   type Logger,
   listen,
+  notFoundHandler,
   opsRouter,
+  sendError,
+  validationError,
   zodIssues,
 } from "@aff/common";
 import type { ConversionEvent, EventSource } from "@aff/events";
@@ -42,25 +47,8 @@ type Ask = {
   get(name: string): string | undefined;
 };
 /** The part of a response the routes write. */
-type Answer = { set(field: string, value: string): unknown; status(code: number): { json(body: unknown): unknown } };
-/** A refusal: status, machine-readable code, message and, for validation, the field issues. */
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly issues?: { path: string; message: string; code: string }[],
-  ) {
-    super(message);
-  }
-}
-const invalid = (error: z.ZodError, prefix = "") =>
-  new Refusal(
-    400,
-    "validation_failed",
-    "the request has invalid fields",
-    zodIssues(error).map((i) => ({ ...i, path: prefix ? `${prefix}.${i.path}` : i.path })),
-  );
+type Answer = ErrorSink;
+const invalid = validationError;
 
 /** Postbacks in, Kafka events out; 2xx only once every in-sync replica has the event. */
 export async function startPostback(
@@ -128,43 +116,48 @@ export async function startPostback(
       merchant = await getMerchant(id.data);
     } catch (err) {
       log.warn({ err: errorMessage(err) }, "merchant_lookup_failed");
-      throw new Refusal(503, "catalog_unavailable", "retry shortly");
+      throw new ApiError("catalog_unavailable", "retry shortly");
     }
-    if (!merchant) throw new Refusal(401, "unknown_merchant", `merchant ${id.data} does not exist`);
+    if (!merchant) throw new ApiError("unknown_merchant", `merchant ${id.data} does not exist`);
     const allowed = allowlists.get(merchant) ?? ipAllowlist(merchant.ip_allowlist);
     allowlists.set(merchant, allowed);
     if (!allowed(req.ip ?? ""))
-      throw new Refusal(403, "ip_not_allowed", `address ${req.ip} is not on the merchant's allowlist`);
+      throw new ApiError("ip_not_allowed", `address ${req.ip} is not on the merchant's allowlist`);
     const auth = verify(merchant);
-    if (!auth.ok) throw new Refusal(401, auth.code, auth.message);
+    if (!auth.ok) throw new ApiError(auth.code, auth.message);
     return { merchant, signature: auth.mac ? { merchantId: merchant.id, mac: auth.mac } : undefined };
   };
   const rawBody = (req: Ask) => req.rawBody ?? Buffer.alloc(0);
-  const signed = (req: Ask, tokenAllowed: string | undefined | false) => (m: Merchant) => {
-    const creds = acceptedCredentials(m, Date.now());
-    const header = req.get("x-signature");
-    if (header) return verifySignature(header, creds.secrets, rawBody(req), Date.now(), config.SIGNATURE_TOLERANCE_S);
-    if (tokenAllowed === false)
-      return { ok: false as const, code: "missing_signature", message: "this endpoint requires an X-Signature header" };
-    return verifyToken(tokenAllowed, creds.tokens);
-  };
+  const signed =
+    (req: Ask, tokenAllowed: string | undefined | false) =>
+    (m: Merchant): AuthResult => {
+      const creds = acceptedCredentials(m, Date.now());
+      const header = req.get("x-signature");
+      if (header) return verifySignature(header, creds.secrets, rawBody(req), Date.now(), config.SIGNATURE_TOLERANCE_S);
+      if (tokenAllowed === false)
+        return {
+          ok: false as const,
+          code: "missing_signature" as const,
+          message: "this endpoint requires an X-Signature header",
+        };
+      return verifyToken(tokenAllowed, creds.tokens);
+    };
 
   const accepted = async (events: ConversionEvent[], signature: Signature | undefined): Promise<EventResult[]> => {
     try {
       const r = await accept(events, signature);
       if (r.kind === "replayed")
-        throw new Refusal(
-          401,
+        throw new ApiError(
           "replayed_signature",
           "this signature was already used; sign each request with a fresh timestamp",
         );
       kafkaOk = true;
       return r.results;
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+      if (err instanceof ApiError || !(err instanceof AppError)) throw err;
       if (err.code === "not_durable") kafkaOk = false;
       log.warn({ err: errorMessage(err.cause ?? err), code: err.code, events: events.length }, "postback_not_stored");
-      throw new Refusal(503, err.code === "not_durable" ? "not_durable" : "catalog_unavailable", err.message);
+      throw new ApiError(err.code === "not_durable" ? "not_durable" : "catalog_unavailable", err.message);
     }
   };
 
@@ -173,16 +166,13 @@ export async function startPostback(
     (fn: (req: Ask, res: Answer) => Promise<void>) =>
     async (req: Ask, res: Answer): Promise<void> => {
       try {
-        if (lifecycle.isStopping) throw new Refusal(503, "shutting_down", "retry shortly");
+        if (lifecycle.isStopping) throw new ApiError("shutting_down", "retry shortly");
         await fn(req, res);
       } catch (err) {
-        if (!(err instanceof Refusal)) throw err;
+        if (!(err instanceof ApiError)) throw err;
         outcomes.inc({ outcome: err.code });
         log.info({ code: err.code, status: err.status, path: req.path }, "postback_refused");
-        if (err.status === 503) res.set("Retry-After", "5");
-        res
-          .status(err.status)
-          .json({ error: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) });
+        sendError(res, err);
       }
     };
   const answerOne = (res: Answer, r: EventResult | undefined) => {
@@ -204,7 +194,7 @@ export async function startPostback(
     const b: unknown = req.body;
     if (b === undefined || (typeof b === "object" && b !== null && !Array.isArray(b) && !Buffer.isBuffer(b)))
       return (b ?? {}) as Record<string, unknown>;
-    throw new Refusal(400, "malformed_body", "the body must be a JSON object or a form");
+    throw new ApiError("malformed_body", "the body must be a JSON object or a form");
   };
 
   /** GET/POST in the conventions merchants use; signature or (weaker) token. */
@@ -229,15 +219,11 @@ export async function startPostback(
     const caller = await authenticate(req, req.get("x-merchant-id") ?? body.merchant_id, signed(req, false));
     const list = body.events;
     if (!Array.isArray(list) || list.length === 0)
-      throw new Refusal(400, "validation_failed", "events must be a non-empty array", [
-        { path: "events", message: "must be a non-empty array", code: "invalid_type" },
-      ]);
+      throw new ApiError("validation_failed", "events must be a non-empty array", {
+        issues: [{ path: "events", message: "must be a non-empty array", code: "invalid_type" }],
+      });
     if (list.length > config.MAX_BATCH_EVENTS)
-      throw new Refusal(
-        413,
-        "batch_too_large",
-        `at most ${config.MAX_BATCH_EVENTS} events per batch, got ${list.length}`,
-      );
+      throw new ApiError("batch_too_large", `at most ${config.MAX_BATCH_EVENTS} events per batch, got ${list.length}`);
     const now = Date.now();
     const results: Record<string, unknown>[] = new Array(list.length);
     const events: ConversionEvent[] = [];
@@ -307,11 +293,11 @@ export async function startPostback(
       try {
         json = parseJsonKeepingIds(raw.toString("utf8"));
       } catch {
-        throw new Refusal(400, "malformed_body", "the body is not JSON");
+        throw new ApiError("malformed_body", "the body is not JSON");
       }
       const mapped = map(req.get(topicHeader), json, caller.merchant.id);
       if (!("kind" in mapped)) throw invalid(mapped);
-      if (mapped.kind === "unsupported") throw new Refusal(422, "unsupported_topic", mapped.message);
+      if (mapped.kind === "unsupported") throw new ApiError("unsupported_topic", mapped.message);
       if (mapped.kind === "ignored") {
         outcomes.inc({ outcome: "ignored" });
         log.info({ source, merchant_id: caller.merchant.id, reason: mapped.reason }, "webhook_ignored");
@@ -331,7 +317,7 @@ export async function startPostback(
   const bodyRefused = (res: Answer, e: BodyError) => {
     outcomes.inc({ outcome: e.code });
     log.info({ code: e.code, status: e.status }, "postback_refused");
-    res.status(e.status).json({ error: e.code, message: e.message });
+    sendError(res, e.code, e.message);
   };
   const bodies = bodyReader(config.MAX_BODY_BYTES, bodyRefused);
   const rawBodies = express.raw({ type: () => true, limit: config.MAX_BODY_BYTES });
@@ -375,7 +361,7 @@ export async function startPostback(
       ],
     }),
   );
-  app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
+  app.use(notFoundHandler());
   app.use(errorHandler(log));
 
   // The two single-event POST routes skip express (its routing and response helpers cost more per request than
@@ -441,7 +427,7 @@ export async function startPostback(
       );
     } catch (err) {
       log.error({ err: errorMessage(err), path }, "http_unhandled_error");
-      if (!res.headersSent) answer.status(500).json({ error: "internal_error", message: "internal error" });
+      if (!res.headersSent) sendError(answer, "internal_error", "internal error");
     } finally {
       metrics.httpRequests.inc({ route: path, status: String(res.statusCode) });
       end({ route: path });

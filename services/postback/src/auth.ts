@@ -1,9 +1,10 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { BlockList, isIPv4, isIPv6 } from "node:net";
+import type { ErrorCode } from "@aff/common";
 
 export type AuthResult =
   | { ok: true; method: "signature" | "token" | "platform_hmac"; mac?: string }
-  | { ok: false; code: string; message: string };
+  | { ok: false; code: ErrorCode; message: string };
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
+import type { ErrorCode } from "@aff/common";
 import type express from "express";
 
-export type BodyError = { status: 400 | 413 | 415; code: string; message: string };
+export type BodyError = { status: 400 | 413 | 415; code: ErrorCode; message: string };
 
 /** The raw bytes of a request, up to `limit`; rejects with a 413 past it. */
 export function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {

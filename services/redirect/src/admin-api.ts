@@ -6,7 +6,7 @@ import {
   MerchantInput,
   resolverWithBootstrap,
 } from "@aff/catalog";
-import { keyAuth, sendValidationError } from "@aff/common";
+import { keyAuth, sendError, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 import { adminCampaignExtras } from "./admin-campaign-extras";
@@ -45,7 +45,7 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
       const parsed = Id.safeParse(req.params.id);
       if (!parsed.success) return sendValidationError(res, parsed.error);
       const found = await get(parsed.data);
-      if (found === undefined) return void res.status(404).json({ error: "not_found" });
+      if (found === undefined) return sendError(res, "not_found", `nothing at ${req.path}`);
       res.json(found);
     });
   };

@@ -1,5 +1,5 @@
 import { type Catalog, CouponCode, CouponInput, CouponRegistry, FxRates, FxTable } from "@aff/catalog";
-import { sendValidationError } from "@aff/common";
+import { sendError, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 
@@ -13,7 +13,7 @@ const CouponKey = z.object({
 });
 
 const invalid = (res: express.Response, path: string, message: string) =>
-  void res.status(422).json({ error: "invalid", message, issues: [{ path, message }] });
+  sendError(res, "unknown_reference", message, [{ path, message, code: "unknown_reference" }]);
 
 /**
  * Coupons and FX rates for attribution, mounted inside the admin API (behind its key and JSON parser):
@@ -41,7 +41,7 @@ export function adminCampaignExtras(catalog: Catalog): express.Router {
     const parsed = CouponKey.safeParse(req.params);
     if (!parsed.success) return sendValidationError(res, parsed.error);
     const found = await coupons.get(parsed.data.merchant_id, parsed.data.code);
-    if (!found) return void res.status(404).json({ error: "not_found" });
+    if (!found) return sendError(res, "not_found", "no such coupon");
     res.json(found);
   });
 

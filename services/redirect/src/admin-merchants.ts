@@ -1,5 +1,5 @@
 import { type Catalog, type Merchant, MerchantPostbackSettings } from "@aff/catalog";
-import { sendValidationError } from "@aff/common";
+import { sendError, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 
@@ -32,8 +32,7 @@ export function adminMerchants(catalog: Catalog): express.Router {
       const body = schema.safeParse(req.body ?? {});
       if (!body.success) return sendValidationError(res, body.error);
       const merchant = await apply(id.data, body.data as never);
-      if (!merchant)
-        return void res.status(404).json({ error: "not_found", message: `merchant ${id.data} does not exist` });
+      if (!merchant) return sendError(res, "not_found", `merchant ${id.data} does not exist`);
       res.json(merchant);
     });
   };

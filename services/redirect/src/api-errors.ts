@@ -1,21 +1,12 @@
 import type { Principal } from "@aff/catalog";
-import { AppError } from "@aff/common";
+import { sendError, toApiError } from "@aff/common";
 import type express from "express";
 
-const STATUS: Record<string, number> = { not_found: 422, invalid_destination: 400, conflict: 409, code_exhausted: 503 };
-
-/** An AppError as a 4xx naming the field; anything else goes on to the error handler (500). */
+/** A catalogue error raised by the catalog becomes its 4xx naming the field; anything else goes on to the error handler (500). */
 export function sendAppError(res: express.Response, err: unknown): void {
-  const status = err instanceof AppError ? STATUS[err.code] : undefined;
-  if (err instanceof AppError && status !== undefined) {
-    res.status(status).json({
-      error: err.code,
-      message: err.message,
-      issues: [{ path: String(err.context.path ?? ""), message: err.message }],
-    });
-    return;
-  }
-  throw err;
+  const known = toApiError(err);
+  if (!known) throw err;
+  sendError(res, known);
 }
 
 export const principalOf = (res: express.Response) => res.locals.principal as Principal;
@@ -24,6 +15,6 @@ export const principalOf = (res: express.Response) => res.locals.principal as Pr
 export function requireRole(...roles: Principal["role"][]): express.RequestHandler {
   return (_req, res, next) => {
     if (roles.includes(principalOf(res).role)) return next();
-    res.status(403).json({ error: "forbidden", message: `requires one of the roles ${roles.join(", ")}` });
+    sendError(res, "forbidden", `requires one of the roles ${roles.join(", ")}`);
   };
 }

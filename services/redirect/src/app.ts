@@ -8,6 +8,7 @@ import {
   type Lifecycle,
   type Logger,
   listen,
+  notFoundHandler,
   opsRouter,
 } from "@aff/common";
 import express from "express";
@@ -121,6 +122,7 @@ export async function startRedirect(
     }),
   );
   app.use("/api", adminApi(catalog, config.ADMIN_API_KEY));
+  app.use(notFoundHandler());
   app.use(errorHandler(log));
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {

@@ -1,5 +1,5 @@
 import { type Catalog, type Link, LinkCode, LinkInput, LinkUpdate, type Principal } from "@aff/catalog";
-import { sendValidationError } from "@aff/common";
+import { sendError, sendValidationError } from "@aff/common";
 import { EntityId } from "@aff/events";
 import express from "express";
 import { z } from "zod";
@@ -42,10 +42,7 @@ export function linksApi(catalog: Catalog): express.Router {
     const parsed = LinkInput.safeParse(body);
     if (!parsed.success) return sendValidationError(res, parsed.error);
     if (p.role === "influencer" && parsed.data.influencer_id !== p.influencer_id) {
-      return void res.status(403).json({
-        error: "forbidden",
-        message: "influencer_id: an influencer key creates links for its own influencer only",
-      });
+      return sendError(res, "forbidden", "influencer_id: an influencer key creates links for its own influencer only");
     }
     try {
       res.status(201).json(await catalog.createLink(parsed.data));
@@ -73,10 +70,8 @@ export function linksApi(catalog: Catalog): express.Router {
     const code = LinkCode.safeParse(req.params.code);
     if (!code.success) return void sendValidationError(res, code.error);
     const link = await catalog.links.get(code.data);
-    if (link === undefined || !canSee(principalOf(res), link))
-      return void res.status(404).json({ error: "not_found", message: "no such link" });
-    if (!allowed(principalOf(res), link))
-      return void res.status(403).json({ error: "forbidden", message: "this key cannot change this link" });
+    if (link === undefined || !canSee(principalOf(res), link)) return void sendError(res, "not_found", "no such link");
+    if (!allowed(principalOf(res), link)) return void sendError(res, "forbidden", "this key cannot change this link");
     return link;
   };
 
@@ -96,7 +91,7 @@ export function linksApi(catalog: Catalog): express.Router {
       try {
         const out = await apply(link, req.body ?? {});
         if (out instanceof z.ZodError) return sendValidationError(res, out);
-        if (out === undefined) return void res.status(404).json({ error: "not_found", message: "no such link" });
+        if (out === undefined) return sendError(res, "not_found", "no such link");
         res.json(out);
       } catch (err) {
         sendAppError(res, err);

@@ -17,7 +17,9 @@ import {
   type Lifecycle,
   type Logger,
   listen,
+  notFoundHandler,
   opsRouter,
+  sendError,
   sendValidationError,
 } from "@aff/common";
 import express from "express";
@@ -62,7 +64,7 @@ function parseQuery<S extends z.ZodType>(
 function scoped(res: express.Response, asked: { merchant_id?: number; influencer_id?: number }) {
   const s = applyScope(res.locals.principal as Principal, asked);
   if (!s.ok) {
-    res.status(403).json({ error: "forbidden", issues: [{ path: s.field, message: s.message, code: "forbidden" }] });
+    sendError(res, "forbidden", s.message, [{ path: s.field, message: s.message, code: "forbidden" }]);
     return undefined;
   }
   return s.scope;
@@ -156,15 +158,12 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
 
   api.put("/payout-thresholds/:campaign_id", express.json({ limit: "4kb" }), async (req, res) => {
     if (!canManage(res.locals.principal as Principal))
-      return void res
-        .status(403)
-        .json({ error: "forbidden", message: "only admin and finance keys set payout thresholds" });
+      return sendError(res, "forbidden", "only admin and finance keys set payout thresholds");
     const id = Number(req.params.campaign_id);
     if (!Number.isInteger(id) || id < 1 || id > 2 ** 32 - 1)
-      return void res.status(400).json({
-        error: "validation_failed",
-        issues: [{ path: "campaign_id", message: "must be a positive integer", code: "custom" }],
-      });
+      return sendError(res, "validation_failed", "the request has invalid fields", [
+        { path: "campaign_id", message: "must be a positive integer", code: "custom" },
+      ]);
     const body = ThresholdBody.safeParse(req.body);
     if (!body.success) return sendValidationError(res, body.error);
     await thresholds.set(id, body.data.min_payout_minor);
@@ -178,7 +177,7 @@ function clickhouseUnavailable(log: Logger): express.ErrorRequestHandler {
   return (err, _req, res, next) => {
     if (!(err instanceof AppError) || err.code !== "clickhouse_error" || res.headersSent) return next(err);
     log.warn({ query: err.context.query, err: err.message }, "report_query_failed");
-    res.status(503).json({ error: "reports_unavailable", message: "the report could not be computed now; retry" });
+    sendError(res, "reports_unavailable", "the report could not be computed now; retry");
   };
 }
 
@@ -224,7 +223,7 @@ export async function startReports(
   app.use("/dashboard", dashboardRouter());
   app.get("/", (_req, res) => res.redirect("/dashboard/"));
   app.use("/v1", keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)), reportsApi(ch, config, thresholds));
-  app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
+  app.use(notFoundHandler());
   app.use(clickhouseUnavailable(log));
   app.use(errorHandler(log));
 
