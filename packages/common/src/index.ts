@@ -8,3 +8,4 @@ export * from "./lifecycle";
 export * from "./logger";
 export * from "./main";
 export * from "./money";
+export * from "./proxy";

@@ -4,6 +4,7 @@ import { acceptedCredentials, type Catalog, type Merchant } from "@aff/catalog";
 import {
   ApiError,
   AppError,
+  clientAddress,
   createMetrics,
   type ErrorSink,
   errorHandler,
@@ -12,9 +13,11 @@ import {
   type Lifecycle,
   type Logger,
   listen,
+  normalizeIp,
   notFoundHandler,
   opsRouter,
   sendError,
+  trustPredicate,
   validationError,
   zodIssues,
 } from "@aff/common";
@@ -121,7 +124,7 @@ export async function startPostback(
     if (!merchant) throw new ApiError("unknown_merchant", `merchant ${id.data} does not exist`);
     const allowed = allowlists.get(merchant) ?? ipAllowlist(merchant.ip_allowlist);
     allowlists.set(merchant, allowed);
-    if (!allowed(req.ip ?? ""))
+    if (!allowed(normalizeIp(req.ip ?? "")))
       throw new ApiError("ip_not_allowed", `address ${req.ip} is not on the merchant's allowlist`);
     const auth = verify(merchant);
     if (!auth.ok) throw new ApiError(auth.code, auth.message);
@@ -326,7 +329,8 @@ export async function startPostback(
   app.disable("x-powered-by");
   app.disable("etag");
   app.set("query parser", "simple");
-  app.set("trust proxy", config.TRUST_PROXY);
+  const trust = trustPredicate(config.TRUST_PROXY);
+  app.set("trust proxy", trust);
   app.use(httpMetricsMiddleware(metrics));
   const postbackPost = postback("postback", true);
   const conversionsApi = postback("api", false);
@@ -365,8 +369,8 @@ export async function startPostback(
   app.use(errorHandler(log));
 
   // The two single-event POST routes skip express (its routing and response helpers cost more per request than
-  // everything else we do but Kafka); they run the very same route functions. Behind a proxy, express handles
-  // everything, as it resolves the client address.
+  // everything else we do but Kafka); they run the very same route functions and resolve the client address
+  // with the same proxy trust as express.
   const fast = new Map<string, (req: Ask, res: Answer) => Promise<void>>([
     ["/v1/conversions", conversionsApi],
     ["/postback", postbackPost],
@@ -375,7 +379,7 @@ export async function startPostback(
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const fn = req.method === "POST" && !config.TRUST_PROXY ? fast.get(path) : undefined;
+    const fn = req.method === "POST" ? fast.get(path) : undefined;
     if (!fn) return void app(req, res);
     void serveFast(fn, path, q < 0 ? "" : url.slice(q + 1), req, res);
   };
@@ -415,7 +419,7 @@ export async function startPostback(
       };
       await fn(
         {
-          ip: req.socket.remoteAddress,
+          ip: clientAddress(req, trust),
           path,
           body: parsed.body,
           rawBody: raw,

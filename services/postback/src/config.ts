@@ -1,4 +1,4 @@
-import { httpEnv, kafkaEnv, logEnv, parseConfig, redisEnv } from "@aff/common";
+import { httpEnv, kafkaEnv, logEnv, parseConfig, proxyEnv, redisEnv } from "@aff/common";
 import { z } from "zod";
 
 export const PostbackConfig = z.object({
@@ -31,11 +31,7 @@ export const PostbackConfig = z.object({
     .int()
     .min(60)
     .default(400 * 86_400),
-  /** take the client IP (for merchant IP allowlists) from X-Forwarded-For (only behind a trusted proxy) */
-  TRUST_PROXY: z
-    .enum(["true", "false"])
-    .default("false")
-    .transform((v) => v === "true"),
+  ...proxyEnv,
 });
 export type PostbackConfig = z.infer<typeof PostbackConfig>;
 

@@ -10,6 +10,7 @@ import {
   listen,
   notFoundHandler,
   opsRouter,
+  trustPredicate,
 } from "@aff/common";
 import express from "express";
 import { Counter, Gauge } from "prom-client";
@@ -103,7 +104,7 @@ export async function startRedirect(
     links,
     publisher,
     clickIdSecret: config.CLICK_ID_SECRET,
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustPredicate(config.TRUST_PROXY),
     notFoundUrl: config.NOT_FOUND_URL,
     count: (outcome) => outcomes.inc({ outcome }),
   });

@@ -31,12 +31,3 @@ export function botReason(req: IncomingMessage): string | undefined {
   if (isbot(ua)) return "crawler";
   return undefined;
 }
-
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const xff = req.headers["x-forwarded-for"];
-    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(",")[0]?.trim();
-    if (first) return first;
-  }
-  return req.socket.remoteAddress ?? "";
-}

@@ -1,4 +1,4 @@
-import { httpEnv, kafkaEnv, logEnv, parseConfig, redisEnv, secretsEnv } from "@aff/common";
+import { httpEnv, kafkaEnv, logEnv, parseConfig, proxyEnv, redisEnv, secretsEnv } from "@aff/common";
 import { z } from "zod";
 
 export const RedirectConfig = z.object({
@@ -28,11 +28,7 @@ export const RedirectConfig = z.object({
   CLICK_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
   /** folder of the append-only spool file for clicks Kafka could not take */
   CLICK_SPOOL_DIR: z.string().default(".stack/spool/redirect"),
-  /** take the client IP from X-Forwarded-For (only behind a trusted proxy) */
-  TRUST_PROXY: z
-    .enum(["true", "false"])
-    .default("false")
-    .transform((v) => v === "true"),
+  ...proxyEnv,
   /** page shown for unknown or revoked codes when set (absolute URL); otherwise a small 404 page */
   NOT_FOUND_URL: z.string().url().optional(),
 });

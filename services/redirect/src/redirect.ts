@@ -1,10 +1,10 @@
 import { randomFillSync } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { LINK_CODE_PATTERN } from "@aff/catalog";
-import { signClickId } from "@aff/common";
+import { clientAddress, signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
 import { LRUCache } from "lru-cache";
-import { botReason, clientIp, truncateIp } from "./client-info";
+import { botReason, truncateIp } from "./client-info";
 import type { LinkCache } from "./link-cache";
 import type { RedirectTarget } from "./link-record";
 
@@ -14,7 +14,8 @@ export type RedirectDeps = {
   links: LinkCache;
   publisher: { publish(event: ClickEvent): void };
   clickIdSecret: string;
-  trustProxy: boolean;
+  /** which hops may set X-Forwarded-For (see `proxyEnv`) */
+  trustProxy: (addr: string, i: number) => boolean;
   notFoundUrl?: string;
   count: (outcome: RedirectOutcome) => void;
 };
@@ -83,7 +84,7 @@ export function createRedirectHandler(d: RedirectDeps) {
     res.end();
 
     const bot = botReason(req);
-    const ip = truncateIp(clientIp(req, d.trustProxy));
+    const ip = truncateIp(clientAddress(req, d.trustProxy));
     const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
     const uniqueKey = `${link.linkId}|${ip}|${ua.slice(0, 256)}|${Math.floor(now / HOUR_MS)}`;
     const isUnique = bot === undefined && !uniques.has(uniqueKey);
