@@ -31,8 +31,8 @@ if (mode === "baseline") {
   const lifecycle = new Lifecycle(log, 10_000);
   const catalog = connectCatalog(config, { log, lifecycle });
   const merchant = await catalog.createMerchant({ name: "Bench Shop" });
-  const { server } = await startPostback(config, { catalog, log, lifecycle });
-  process.send({ port: server.port, merchant_id: merchant.id, secret: merchant.postback_secret });
+  const { server, ops } = await startPostback(config, { catalog, log, lifecycle });
+  process.send({ port: server.port, ops_port: ops.port, merchant_id: merchant.id, secret: merchant.postback_secret });
   process.on("SIGTERM", async () => {
     // Leave nothing behind in the shared Redis: the bench merchant and its dedup/replay keys.
     const keys = await catalog.redis.keys(`${config.REDIS_PREFIX}*`);

@@ -121,11 +121,12 @@ const postback = await start("postback", {
   REDIS_PREFIX: `${runId}:`,
   TOPIC_POSTBACKS: topic,
   PORT: "0",
+  OPS_PORT: "0",
   LOG_LEVEL: "warn",
   SALE_DEDUP_TTL_S: "600",
   KAFKAJS_NO_PARTITIONER_WARNING: "1",
 });
-const { port, merchant_id, secret } = postback.info;
+const { port, ops_port, merchant_id, secret } = postback.info;
 const baselineRequests = signedRequests(1, "baseline-secret");
 const postbackRequests = signedRequests(merchant_id, secret);
 // Rounds alternate so both sides see the same (shared, noisy) machine; each side's figure is its mean.
@@ -144,7 +145,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   acked.ok += a.ok;
   acked.non2xx += a.non2xx;
 }
-const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const metrics = await (await fetch(`http://127.0.0.1:${ops_port}/metrics`)).text();
 const metric = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
 const sends = metric("postback_kafka_send_messages_count");
 console.error(

@@ -169,7 +169,7 @@ async function main() {
     const redirect = start(
       "redirect",
       [...profile, path.join(ROOT, "services/redirect/dist/main.js")],
-      { PORT: String(redirectPort), HOST: "127.0.0.1" },
+      { PORT: String(redirectPort), OPS_PORT: String(redirectPort + 100), HOST: "127.0.0.1" },
       "link_cache_warmed",
     );
     const warmed = await redirect.ready;
@@ -205,9 +205,9 @@ async function main() {
 
     const rssMb = peakRssMb(redirect.child.pid);
     const served =
-      (await metric(redirectPort, 'redirects_total{outcome="redirect"')) +
-      (await metric(redirectPort, 'redirects_total{outcome="bot_redirect"'));
-    const notRedirected = await metric(redirectPort, "redirects_total{outcome=");
+      (await metric(redirectPort + 100, 'redirects_total{outcome="redirect"')) +
+      (await metric(redirectPort + 100, 'redirects_total{outcome="bot_redirect"'));
+    const notRedirected = await metric(redirectPort + 100, "redirects_total{outcome=");
     redirect.child.kill("SIGTERM");
     const code = await redirect.exited;
     log(`redirect stopped (exit ${code}); ${served} redirects served of ${notRedirected} answered`);

@@ -67,6 +67,7 @@ Services
   redirect     ${REDIRECT}   (management API under /api, Bearer ${ADMIN_KEY})
   postback     ${POSTBACK}
   attribution  http://127.0.0.1:8082/metrics
+  ops          /readyz and /metrics on 127.0.0.1:9080 (redirect), 9081 (postback), 9083 (reports)
   reports      ${REPORTS}   (Bearer ${FINANCE_KEY})
 
 Demo: merchant ${demo.merchant.id}, campaign ${demo.campaign.id} (10%), influencer ${demo.influencer.id}, link ${REDIRECT}/${demo.link.code}

@@ -26,7 +26,8 @@ else
   done
 fi
 
-ports=(8080 8081 8082 8083)
+# readiness is on the ops ports (attribution has no public port: its PORT is its ops port)
+ports=(9080 9081 8082 9083)
 for i in "${!SERVICES[@]}"; do
   svc=${SERVICES[$i]} port=${ports[$i]}
   for _ in $(seq 1 120); do
@@ -37,7 +38,7 @@ for i in "${!SERVICES[@]}"; do
     sleep 0.5
   done
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { say "ERROR: $svc not ready on port $port (log: $LOG_DIR/$svc.log)"; exit 1; }
-  say "$svc: ready on http://127.0.0.1:$port"
+  say "$svc: ready (ops on http://127.0.0.1:$port)"
 done
 
 node scripts/seed-demo.mjs

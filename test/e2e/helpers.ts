@@ -24,6 +24,8 @@ export async function startServices(world: TestWorld, which: { attribution?: boo
     redirectUrl: url(redirect.server.port),
     postbackUrl: url(postback.server.port),
     reportsUrl: url(reports.server.port),
+    /** ops ports (/readyz, /metrics), by service */
+    ops: { redirect: url(redirect.ops.port), postback: url(postback.ops.port), reports: url(reports.ops.port) },
   };
 }
 

@@ -154,8 +154,16 @@ describe("one sale, end to end", () => {
     expect(paths).toEqual(expect.arrayContaining(["commission.bps", "default_destination"]));
   });
 
-  it("serves health, readiness and metrics", async () => {
+  it("serves health on the public ports, readiness and metrics only on the ops ports", async () => {
     for (const base of [urls.redirectUrl, urls.postbackUrl, urls.reportsUrl]) {
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      for (const path of ["/readyz", "/metrics"]) {
+        const res = await fetch(`${base}${path}`, { redirect: "manual" });
+        expect(res.status).toBe(404);
+        expect(await res.text()).not.toContain("http_requests_total");
+      }
+    }
+    for (const base of Object.values(urls.ops)) {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
       expect(await (await fetch(`${base}/metrics`)).text()).toContain("http_requests_total");

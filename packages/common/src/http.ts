@@ -3,8 +3,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import type { z } from "zod";
+import { z } from "zod";
 import { ApiError, type FieldIssue, sendError, toApiError } from "./api-error";
+import type { Lifecycle } from "./lifecycle";
 import type { Logger } from "./logger";
 
 export type ReadinessCheck = { name: string; check: () => Promise<boolean> | boolean };
@@ -36,16 +37,18 @@ export function createMetrics(service: string): Metrics {
   return { registry, httpRequests, httpDuration };
 }
 
-/** /healthz (process alive), /readyz (every dependency check passes, not shutting down), /metrics. */
-export function opsRouter(opts: {
-  metrics: Metrics;
-  checks: ReadinessCheck[];
-  isStopping: () => boolean;
-}): express.Router {
+/** GET /healthz: the process is alive. The one ops route the public port keeps (load balancers probe it). */
+export function healthRouter(): express.Router {
   const router = express.Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  return router;
+}
+
+/** /healthz, /readyz (every dependency check passes, not shutting down) and /metrics. */
+export function opsRouter(opts: OpsOptions): express.Router {
+  const router = healthRouter();
   router.get("/readyz", async (_req, res) => {
     const results: Record<string, boolean> = {};
     await Promise.all(
@@ -67,6 +70,33 @@ export function opsRouter(opts: {
     res.send(await opts.metrics.registry.metrics());
   });
   return router;
+}
+
+export type OpsOptions = { metrics: Metrics; checks: ReadinessCheck[]; isStopping: () => boolean };
+
+/** Config fragment of the services with a public port: where /readyz and /metrics are served instead. */
+export const opsEnv = (defaultPort: number) => ({
+  /** port of the ops endpoints (/healthz, /readyz, /metrics), never the public one; 0 = any free port */
+  OPS_PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
+  /** address the ops endpoints bind (keep it private: loopback or an internal network) */
+  OPS_HOST: z.string().default("127.0.0.1"),
+});
+
+/**
+ * The ops endpoints on their own port, so a public port never shows metrics or dependency state to the internet.
+ * Closed after the public server (registered first, so it runs last).
+ */
+export async function startOpsServer(
+  opts: OpsOptions & { port: number; host: string; log: Logger; lifecycle: Lifecycle },
+): Promise<RunningServer> {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(opsRouter(opts));
+  app.use(notFoundHandler());
+  app.use(errorHandler(opts.log));
+  const server = await listen(app, opts.port, opts.host);
+  opts.lifecycle.defer("ops_server", () => server.close());
+  return server;
 }
 
 /** Records count and duration per matched route (never the raw path, to keep label cardinality bounded). */

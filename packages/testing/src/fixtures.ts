@@ -45,6 +45,7 @@ export function isolatedEnv(
     GROUP_CLICKS: `${id}.clicks`,
     CLICK_SPOOL_DIR: `.stack/test-spool/${id}`,
     PORT: "0",
+    OPS_PORT: "0",
     KAFKAJS_NO_PARTITIONER_WARNING: "1",
   };
 }

@@ -9,14 +9,15 @@ import {
   type ErrorSink,
   errorHandler,
   errorMessage,
+  healthRouter,
   httpMetricsMiddleware,
   type Lifecycle,
   type Logger,
   listen,
   normalizeIp,
   notFoundHandler,
-  opsRouter,
   sendError,
+  startOpsServer,
   trustPredicate,
   validationError,
   zodIssues,
@@ -355,16 +356,7 @@ export async function startPostback(
     ),
   );
   // After the postback routes, so the hot path does not walk the ops router first.
-  app.use(
-    opsRouter({
-      metrics,
-      isStopping: () => lifecycle.isStopping,
-      checks: [
-        { name: "kafka", check: () => kafkaOk },
-        { name: "redis", check: () => catalog.redis.status === "ready" && guardRedis.status === "ready" },
-      ],
-    }),
-  );
+  app.use(healthRouter());
   app.use(notFoundHandler());
   app.use(errorHandler(log));
 
@@ -438,8 +430,22 @@ export async function startPostback(
     }
   };
 
+  const ops = await startOpsServer({
+    ...{
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [
+        { name: "kafka", check: () => kafkaOk },
+        { name: "redis", check: () => catalog.redis.status === "ready" && guardRedis.status === "ready" },
+      ],
+    },
+    port: config.OPS_PORT,
+    host: config.OPS_HOST,
+    log,
+    lifecycle,
+  });
   const server = await listen(handler, config.PORT, config.HOST);
   lifecycle.defer("http_server", () => server.close());
-  log.info({ port: server.port }, "postback_listening");
-  return { server };
+  log.info({ port: server.port, ops_port: ops.port }, "postback_listening");
+  return { server, ops };
 }

@@ -1,9 +1,10 @@
-import { httpEnv, kafkaEnv, logEnv, parseConfig, proxyEnv, redisEnv } from "@aff/common";
+import { httpEnv, kafkaEnv, logEnv, opsEnv, parseConfig, proxyEnv, redisEnv } from "@aff/common";
 import { z } from "zod";
 
 export const PostbackConfig = z.object({
   ...logEnv,
   ...httpEnv,
+  ...opsEnv(9081),
   ...kafkaEnv,
   ...redisEnv,
   /** port for postbacks and ops endpoints */

@@ -4,12 +4,13 @@ import {
   createMetrics,
   errorHandler,
   errorMessage,
+  healthRouter,
   httpMetricsMiddleware,
   type Lifecycle,
   type Logger,
   listen,
   notFoundHandler,
-  opsRouter,
+  startOpsServer,
   trustPredicate,
 } from "@aff/common";
 import express from "express";
@@ -20,7 +21,8 @@ import type { RedirectConfig } from "./config";
 import { LinkCache } from "./link-cache";
 import { createRedirectHandler } from "./redirect";
 
-const API_PREFIXES = ["/api/", "/healthz", "/readyz", "/metrics"];
+// Everything else on GET is a link code: the public port shows no metrics or dependency state.
+const API_PREFIXES = ["/api/", "/healthz"];
 
 /** Builds the redirect service and registers each resource's cleanup. Nothing here waits on Kafka to be up. */
 export async function startRedirect(
@@ -112,16 +114,7 @@ export async function startRedirect(
   const app = express();
   app.disable("x-powered-by");
   app.use(httpMetricsMiddleware(metrics));
-  app.use(
-    opsRouter({
-      metrics,
-      isStopping: () => lifecycle.isStopping,
-      checks: [
-        { name: "kafka", check: () => publisher.healthy },
-        { name: "redis", check: () => catalog.redis.status === "ready" },
-      ],
-    }),
-  );
+  app.use(healthRouter());
   app.use("/api", adminApi(catalog, config.ADMIN_API_KEY));
   app.use(notFoundHandler());
   app.use(errorHandler(log));
@@ -132,8 +125,22 @@ export async function startRedirect(
       return redirect(req, res);
     app(req, res);
   };
+  const ops = await startOpsServer({
+    ...{
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [
+        { name: "kafka", check: () => publisher.healthy },
+        { name: "redis", check: () => catalog.redis.status === "ready" },
+      ],
+    },
+    port: config.OPS_PORT,
+    host: config.OPS_HOST,
+    log,
+    lifecycle,
+  });
   const server = await listen(handler, config.PORT, config.HOST);
   lifecycle.defer("http_server", () => server.close());
-  log.info({ port: server.port }, "redirect_listening");
-  return { server, publisher, links };
+  log.info({ port: server.port, ops_port: ops.port }, "redirect_listening");
+  return { server, ops, publisher, links };
 }

@@ -1,9 +1,10 @@
-import { httpEnv, kafkaEnv, logEnv, parseConfig, proxyEnv, redisEnv, secretsEnv } from "@aff/common";
+import { httpEnv, kafkaEnv, logEnv, opsEnv, parseConfig, proxyEnv, redisEnv, secretsEnv } from "@aff/common";
 import { z } from "zod";
 
 export const RedirectConfig = z.object({
   ...logEnv,
   ...httpEnv,
+  ...opsEnv(9080),
   ...kafkaEnv,
   ...redisEnv,
   ...secretsEnv,

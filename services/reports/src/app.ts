@@ -12,15 +12,16 @@ import {
   AppError,
   createMetrics,
   errorHandler,
+  healthRouter,
   httpMetricsMiddleware,
   keyAuth,
   type Lifecycle,
   type Logger,
   listen,
   notFoundHandler,
-  opsRouter,
   sendError,
   sendValidationError,
+  startOpsServer,
 } from "@aff/common";
 import express from "express";
 import type { z } from "zod";
@@ -211,13 +212,7 @@ export async function startReports(
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(httpMetricsMiddleware(metrics));
-  app.use(
-    opsRouter({
-      metrics,
-      isStopping: () => lifecycle.isStopping,
-      checks: [{ name: "clickhouse", check: () => ch.ping() }],
-    }),
-  );
+  app.use(healthRouter());
   const openapi = openApiDocument(config.MAX_RANGE_DAYS);
   app.get("/openapi.json", (_req, res) => void res.json(openapi));
   app.use("/dashboard", dashboardRouter());
@@ -227,8 +222,19 @@ export async function startReports(
   app.use(clickhouseUnavailable(log));
   app.use(errorHandler(log));
 
+  const ops = await startOpsServer({
+    ...{
+      metrics,
+      isStopping: () => lifecycle.isStopping,
+      checks: [{ name: "clickhouse", check: () => ch.ping() }],
+    },
+    port: config.OPS_PORT,
+    host: config.OPS_HOST,
+    log,
+    lifecycle,
+  });
   const server = await listen(app, config.PORT, config.HOST);
   lifecycle.defer("http_server", () => server.close());
-  log.info({ port: server.port }, "reports_listening");
-  return { server };
+  log.info({ port: server.port, ops_port: ops.port }, "reports_listening");
+  return { server, ops };
 }

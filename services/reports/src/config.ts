@@ -1,9 +1,10 @@
-import { clickhouseEnv, httpEnv, logEnv, parseConfig, redisEnv } from "@aff/common";
+import { clickhouseEnv, httpEnv, logEnv, opsEnv, parseConfig, redisEnv } from "@aff/common";
 import { z } from "zod";
 
 export const ReportsConfig = z.object({
   ...logEnv,
   ...httpEnv,
+  ...opsEnv(9083),
   ...clickhouseEnv,
   ...redisEnv,
   /** port for the finance API, CSV exports, dashboard and ops endpoints */
