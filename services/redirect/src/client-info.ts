@@ -17,6 +17,15 @@ export function truncateIp(ip: string): string {
     .join(":")}::`;
 }
 
+/**
+ * In-app browsers of the social apps influencers post on: a follower tapping a link there is a person, whatever a
+ * crawler list says (some lists name them). Their crawlers carry other names (facebookexternalhit, Pinterestbot,
+ * Bytespider, LinkedInBot, Twitterbot) and stay bots.
+ */
+const IN_APP_BROWSER =
+  /\b(?:FBAN\/|FBAV\/|FB_IAB\/|MetaIAB |Instagram \d|Barcelona \d|musical_ly_|trill_\d|BytedanceWebview\/|Snapchat\/\d|\[Pinterest\/|\[LinkedInApp\]|Twitter for |MicroMessenger\/|Line\/\d)/;
+export const isInAppBrowser = (ua: string): boolean => IN_APP_BROWSER.test(ua);
+
 const PREFETCH_HEADERS = ["purpose", "sec-purpose", "x-purpose", "x-moz"] as const;
 
 /** Why a request is not a person clicking, or undefined when it looks like one. */
@@ -28,6 +37,6 @@ export function botReason(req: IncomingMessage): string | undefined {
   }
   const ua = req.headers["user-agent"];
   if (!ua) return "no_user_agent";
-  if (isbot(ua)) return "crawler";
+  if (!isInAppBrowser(ua) && isbot(ua)) return "crawler";
   return undefined;
 }
