@@ -1,8 +1,10 @@
 import {
   type ClickRow,
+  insertApprovedEntries,
   insertConversions,
   insertLedgerEntries,
   type LedgerRow,
+  rebuildAggregates,
   toDateTimeText,
 } from "../../packages/clickhouse/src";
 import { deterministicId } from "../../packages/common/src";
@@ -171,6 +173,7 @@ export async function seedFixture(world: TestWorld) {
   // Write the ledger twice: a replay must not change any figure (ReplacingMergeTree + FINAL).
   await insertLedgerEntries(world.ch)(ledger);
   await insertLedgerEntries(world.ch)(ledger);
+  await writeAggregates(world, ledger);
   await world.ch.insert("insert_clicks", "clicks_raw_v1", fixtureClicks());
   const conv = (
     c: Conv,
@@ -202,4 +205,13 @@ export async function seedFixture(world: TestWorld) {
     conv(C, "refunded", 5000, 584, "2026-03-11T08:00:00Z"),
     conv(D, "pending", 2000, 234, "2026-03-31T23:30:00Z"),
   ]);
+}
+
+/** What the attribution worker does after writing ledger rows: approved entries, then the touched aggregates. */
+export async function writeAggregates(world: TestWorld, rows: readonly LedgerRow[]) {
+  await insertApprovedEntries(world.ch)(rows);
+  await rebuildAggregates(world.ch)({
+    campaigns: rows.map((r) => r.campaign_id),
+    hourStartsSec: rows.map((r) => Math.floor(Date.parse(`${r.event_time.replace(" ", "T")}Z`) / 3_600_000) * 3600),
+  });
 }

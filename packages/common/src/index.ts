@@ -7,3 +7,4 @@ export * from "./lifecycle";
 export * from "./logger";
 export * from "./main";
 export * from "./money";
+export * from "./zone";
