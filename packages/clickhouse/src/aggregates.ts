@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Inserter, Querier } from "./client";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
@@ -237,4 +238,38 @@ export function copyApprovedEntries(ch: Querier) {
         FROM ${ident(LEDGER_TABLE)} FINAL
         WHERE status = 'approved' AND event_time >= toDateTime(${fromSec}, 'UTC') AND event_time < toDateTime(${toSec}, 'UTC')`,
     );
+}
+
+/** The UTC months holding ledger entries, oldest first, as [start, end) in seconds. */
+export async function ledgerMonths(ch: Querier): Promise<{ startSec: number; endSec: number }[]> {
+  const rows = await ch.query(
+    "ledger_months",
+    sql`SELECT DISTINCT toUInt32(toDateTime(toStartOfMonth(event_time), 'UTC')) AS m
+      FROM ${ident(LEDGER_TABLE)} ORDER BY m`,
+    z.object({ m: z.coerce.number().int() }),
+  );
+  return rows.map((r) => ({ startSec: r.m, endSec: bucketOf("month", r.m).end }));
+}
+
+/**
+ * Rebuilds every aggregate from the ledger, one UTC month at a time (its approved entries, then every cube key of
+ * the month). Safe beside a running worker: both overwrite with versions read from the clock after their sources
+ * were written, so whichever read last wins, and a worker rebuild that follows its own ledger write always reads later.
+ */
+export async function rebuildAllAggregates(
+  ch: Querier,
+  onMonth: (done: number, total: number, monthStartSec: number) => void = () => undefined,
+): Promise<number> {
+  const months = await ledgerMonths(ch);
+  const rebuild = rebuildAggregates(ch);
+  const copy = copyApprovedEntries(ch);
+  onMonth(0, months.length, months[0]?.startSec ?? 0);
+  for (const [i, m] of months.entries()) {
+    const hours: number[] = [];
+    for (let h = m.startSec; h < m.endSec; h += HOUR_S) hours.push(h);
+    await copy(m.startSec, m.endSec);
+    await rebuild({ hourStartsSec: hours });
+    onMonth(i + 1, months.length, m.startSec);
+  }
+  return months.length;
 }
