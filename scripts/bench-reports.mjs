@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { createClickHouse, ensureDatabase, migrate, raw, sql } from "@aff/clickhouse";
+import { createClickHouse, ensureDatabase, migrate, raw, rebuildAllAggregates, sql } from "@aff/clickhouse";
 import { readStackEnv } from "@aff/testing";
 import { z } from "zod";
 
@@ -48,6 +48,8 @@ async function seed(ch) {
     return log(`reusing ${n} ledger rows in ${database}`);
   await exec(raw("TRUNCATE TABLE commission_ledger_v1"));
   await exec(raw("TRUNCATE TABLE clicks_raw_v1"));
+  await exec(raw("TRUNCATE TABLE commission_cube_v1"));
+  await exec(raw("TRUNCATE TABLE approved_ledger_v1"));
   log(`seeding ${ROWS} ledger rows with INSERT ... SELECT FROM numbers()`);
   const t0 = performance.now();
   // Entry n belongs to conversion intDiv(n, 2): a sale (pending) and a later movement (approve/reject/refund).
@@ -77,6 +79,12 @@ async function seed(ch) {
   log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s; merging parts (OPTIMIZE FINAL)`);
   await exec(raw("OPTIMIZE TABLE commission_ledger_v1 FINAL"));
   await exec(raw("OPTIMIZE TABLE clicks_raw_v1 FINAL"));
+  // the pre-aggregates, through the code path of `npm run aggregates:rebuild`
+  const t1 = performance.now();
+  await rebuildAllAggregates(ch, (done, total) => log(`  aggregates: ${done}/${total} months`));
+  await exec(raw("OPTIMIZE TABLE commission_cube_v1 FINAL"));
+  await exec(raw("OPTIMIZE TABLE approved_ledger_v1 FINAL"));
+  log(`aggregates rebuilt in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 }
 
 async function startService() {

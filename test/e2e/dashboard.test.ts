@@ -6,7 +6,16 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { insertLedgerEntries, type LedgerRow } from "../../packages/clickhouse/src";
 import { createTestWorld, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
-import { BOOTSTRAP_FINANCE_KEY, clickRow, entry, get, move, seedFixture, startReportsOnly } from "./reports-helpers";
+import {
+  BOOTSTRAP_FINANCE_KEY,
+  clickRow,
+  entry,
+  get,
+  move,
+  seedFixture,
+  startReportsOnly,
+  writeAggregates,
+} from "./reports-helpers";
 
 /** The dashboard in real headless Chromium (Debian's package): it loads, filters change the figures, the CSV matches the API. */
 let world: TestWorld;
@@ -44,6 +53,7 @@ async function seedSeries(w: TestWorld) {
     }
   }
   await insertLedgerEntries(w.ch)(ledger);
+  await writeAggregates(w, ledger);
   await w.ch.insert("insert_clicks", "clicks_raw_v1", clicks);
 }
 

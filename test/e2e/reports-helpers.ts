@@ -1,8 +1,10 @@
 import {
   type ClickRow,
+  insertApprovedEntries,
   insertConversions,
   insertLedgerEntries,
   type LedgerRow,
+  rebuildAggregates,
   toDateTimeText,
 } from "../../packages/clickhouse/src";
 import { deterministicId } from "../../packages/common/src";
@@ -14,12 +16,17 @@ export const BOOTSTRAP_FINANCE_KEY = "test-reports-bootstrap-key-0123456789";
 
 /** Starts only the reports service against the world's database and key prefix. */
 export async function startReportsOnly(world: TestWorld) {
+  return (await startReportsWithOps(world)).base;
+}
+
+/** The reports service and its ops port (/metrics, /readyz). */
+export async function startReportsWithOps(world: TestWorld) {
   const reports = await startReports(loadConfig({ ...world.env, REPORTS_API_KEY: BOOTSTRAP_FINANCE_KEY }), {
     log: world.log,
     lifecycle: world.lifecycle,
     catalog: world.catalog,
   });
-  return `http://127.0.0.1:${reports.server.port}`;
+  return { base: `http://127.0.0.1:${reports.server.port}`, ops: `http://127.0.0.1:${reports.ops.port}` };
 }
 
 /** GET with a bearer key; JSON bodies parsed, CSV kept as text. */
@@ -171,6 +178,7 @@ export async function seedFixture(world: TestWorld) {
   // Write the ledger twice: a replay must not change any figure (ReplacingMergeTree + FINAL).
   await insertLedgerEntries(world.ch)(ledger);
   await insertLedgerEntries(world.ch)(ledger);
+  await writeAggregates(world, ledger);
   await world.ch.insert("insert_clicks", "clicks_raw_v1", fixtureClicks());
   const conv = (
     c: Conv,
@@ -202,4 +210,13 @@ export async function seedFixture(world: TestWorld) {
     conv(C, "refunded", 5000, 584, "2026-03-11T08:00:00Z"),
     conv(D, "pending", 2000, 234, "2026-03-31T23:30:00Z"),
   ]);
+}
+
+/** What the attribution worker does after writing ledger rows: approved entries, then the touched aggregates. */
+export async function writeAggregates(world: TestWorld, rows: readonly LedgerRow[]) {
+  await insertApprovedEntries(world.ch)(rows);
+  await rebuildAggregates(world.ch)({
+    campaigns: rows.map((r) => r.campaign_id),
+    hourStartsSec: rows.map((r) => Math.floor(Date.parse(`${r.event_time.replace(" ", "T")}Z`) / 3_600_000) * 3600),
+  });
 }

@@ -1,4 +1,4 @@
-import { type Logger, wrapError } from "@aff/common";
+import { AppError, type Logger, wrapError } from "@aff/common";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import type { z } from "zod";
 import { ident, type Sql, sql } from "./sql";
@@ -28,6 +28,16 @@ export type ClickHouseOptions = {
   onQuery?: (name: string, ms: number, ok: boolean) => void;
 };
 
+/**
+ * A row that does not match its schema is a bug in our query or schema, not an outage: it is thrown as
+ * `clickhouse_row_invalid` (not retryable), so an API answers 500 and logs it rather than 503.
+ */
+function validRow<S extends z.ZodType>(name: string, row: S, value: unknown): z.output<S> {
+  const r = row.safeParse(value);
+  if (!r.success) throw new AppError("clickhouse_row_invalid", r.error.message, { context: { query: name } });
+  return r.data;
+}
+
 export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
   const client: ClickHouseClient = createClient({
     url: opts.url,
@@ -51,16 +61,17 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
   };
   return {
     database: opts.database,
-    query: (name, query, row) =>
-      timed(name, async () => {
+    query: async (name, query, row) => {
+      const rows = await timed(name, async () => {
         const rs = await client.query({ query: query.text, format: "JSONEachRow" });
-        const rows = await rs.json<unknown>();
-        return rows.map((r) => row.parse(r));
-      }),
+        return rs.json<unknown>();
+      });
+      return rows.map((r) => validRow(name, row, r));
+    },
     async *stream(name, query, row) {
       const rs = await timed(name, () => client.query({ query: query.text, format: "JSONEachRow" }));
       for await (const batch of rs.stream()) {
-        for (const r of batch) yield row.parse(r.json());
+        for (const r of batch) yield validRow(name, row, r.json());
       }
     },
     exec: (name, statement) =>

@@ -1,14 +1,35 @@
+import { ConversionEventType } from "@aff/events";
 import { z } from "zod";
 import { CLICKS_TABLE } from "./clicks";
 import type { Inserter, Querier } from "./client";
-import { Int64Text } from "./reports";
+import { Int64Text } from "./int64";
 import { ident, join, type Sql, type SqlValue, sql } from "./sql";
 
 export const LEDGER_TABLE = "commission_ledger_v1";
 export const CONVERSIONS_TABLE = "conversions_v1";
 
+/** The status bucket a ledger entry moves money into or out of. */
 export const LedgerStatus = z.enum(["pending", "approved", "rejected", "reversed"]);
 export type LedgerStatus = z.infer<typeof LedgerStatus>;
+
+/** A ledger entry's type is the type of the conversion event that caused it. */
+export const EntryType = ConversionEventType;
+export type EntryType = z.infer<typeof EntryType>;
+
+/** How a sale was credited (or why it could not be). */
+export const Attribution = z.enum([
+  "click",
+  "coupon",
+  "unattributed",
+  "forged_click",
+  "expired_click",
+  "foreign_click",
+]);
+export type Attribution = z.infer<typeof Attribution>;
+
+/** The current status of a conversion as a whole. */
+export const ConversionStatus = z.enum(["pending", "approved", "rejected", "refunded"]);
+export type ConversionStatus = z.infer<typeof ConversionStatus>;
 
 export const LedgerRow = z.object({
   entry_id: z.string().length(32),
@@ -17,7 +38,7 @@ export const LedgerRow = z.object({
   merchant_id: z.number().int().min(0),
   campaign_id: z.number().int().min(0),
   influencer_id: z.number().int().min(0),
-  entry_type: z.enum(["sale", "approve", "reject", "refund", "adjust"]),
+  entry_type: EntryType,
   status: LedgerStatus,
   order_amount_minor: z.number().int(),
   order_currency: z.string().length(3),
@@ -38,9 +59,9 @@ export const ConversionRow = z.object({
   influencer_id: z.number().int().min(0),
   link_id: z.number().int().min(0),
   click_id: z.string(),
-  attribution: z.enum(["click", "coupon", "unattributed", "forged_click", "expired_click", "foreign_click"]),
+  attribution: Attribution,
   suspect: z.union([z.literal(0), z.literal(1)]),
-  status: z.enum(["pending", "approved", "rejected", "refunded"]),
+  status: ConversionStatus,
   order_amount_minor: z.number().int(),
   order_currency: z.string().length(3),
   commission_minor: z.number().int(),
@@ -95,7 +116,7 @@ export function insertConversionEvents(ch: Inserter) {
 }
 
 /** `(a, b, c)` for an IN clause (ClickHouse 18.16 rejects an array literal there). */
-function inList(values: readonly SqlValue[]): Sql {
+export function inList(values: readonly SqlValue[]): Sql {
   return sql`(${join(
     values.map((v) => sql`${v}`),
     ", ",
@@ -103,7 +124,7 @@ function inList(values: readonly SqlValue[]): Sql {
 }
 
 /** IN lists are chunked so a query stays far below ClickHouse's max_query_size (256 KiB). */
-const IN_CHUNK = 2_000;
+export const IN_CHUNK = 2_000;
 
 /** Every stored event of the given conversions (duplicates of a row may appear until merged; callers dedupe). */
 export function getConversionEvents(ch: Querier) {
@@ -125,30 +146,6 @@ export function getConversionEvents(ch: Querier) {
 
 /** An hourly aggregate cell touched by a batch: every key of that campaign and hour is rebuilt. */
 export type HourlyTouch = { campaignId: number; hourStartSec: number };
-
-/**
- * Overwrites the hourly totals of the touched campaigns and hours with totals rebuilt from the ledger (FINAL),
- * at `version`. Never increments: running it twice, or after a replay, writes the same totals.
- * Callers must serialise rebuilds and pass increasing versions, so a later rebuild (which saw more) wins.
- */
-export function rebuildHourly(ch: Querier) {
-  return async (touched: readonly HourlyTouch[], version: number): Promise<void> => {
-    const campaigns = [...new Set(touched.map((t) => t.campaignId))];
-    const hours = [...new Set(touched.map((t) => t.hourStartSec))];
-    if (campaigns.length === 0) return;
-    for (let i = 0; i < hours.length; i += IN_CHUNK) {
-      await ch.exec(
-        "rebuild_commission_hourly",
-        sql`INSERT INTO ${ident(HOURLY_TABLE)}
-          SELECT toStartOfHour(event_time) AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
-            sum(commission_minor), sum(order_amount_minor), count(), uniqExactIf(conversion_id, entry_type = 'sale'), toUInt64(${version})
-          FROM ${ident(LEDGER_TABLE)} FINAL
-          WHERE campaign_id IN ${inList(campaigns)} AND toUInt32(toStartOfHour(event_time)) IN ${inList(hours.slice(i, i + IN_CHUNK))}
-          GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`,
-      );
-    }
-  };
-}
 
 const FirstClickRow = z.object({
   influencer_id: z.number().int(),

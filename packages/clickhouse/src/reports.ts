@@ -1,6 +1,6 @@
 /** Finance report queries (commission reports, statements, payouts); see reports/*.ts and docs/adr/0006. */
 export * from "./reports/commission";
 export * from "./reports/filter";
-export * from "./reports/int64";
 export * from "./reports/payouts";
+export * from "./reports/plan";
 export * from "./reports/statement";

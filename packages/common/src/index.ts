@@ -9,3 +9,4 @@ export * from "./logger";
 export * from "./main";
 export * from "./money";
 export * from "./proxy";
+export * from "./zone";

@@ -1,7 +1,6 @@
-import type { CommissionRule } from "@aff/catalog";
-import { convertMinor } from "@aff/catalog";
+import { CommissionRule, convertMinor } from "@aff/catalog";
 import type { ConversionRow, LedgerRow, LedgerStatus } from "@aff/clickhouse";
-import { toDateTimeText } from "@aff/clickhouse";
+import { Attribution, toDateTimeText } from "@aff/clickhouse";
 import { applyBasisPoints, deterministicId, divRoundHalfAway } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
 import { z } from "zod";
@@ -10,16 +9,13 @@ const DAY_MS = 86_400_000;
 
 /** How a sale was credited, frozen when the sale is first processed so that a replay never re-decides it. */
 export const Resolution = z.object({
-  attribution: z.enum(["click", "coupon", "unattributed", "forged_click", "expired_click", "foreign_click"]),
+  attribution: Attribution,
   campaign_id: z.number().int().min(0),
   influencer_id: z.number().int().min(0),
   link_id: z.number().int().min(0),
   suspect: z.boolean(),
   flags: z.array(z.string()),
-  commission: z.union([
-    z.object({ type: z.literal("bps"), bps: z.number().int() }),
-    z.object({ type: z.literal("fixed"), amount_minor: z.number().int() }),
-  ]),
+  commission: CommissionRule,
   commission_currency: z.string().length(3),
   fx_rate: z.string(),
   settlement_amount_minor: z.number().int(),

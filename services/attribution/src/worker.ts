@@ -9,14 +9,13 @@ import {
   insertClicks,
   insertConversionEvents,
   insertConversions,
-  insertLedgerEntries,
   type LedgerRow,
-  rebuildHourly,
   toDateTimeText,
 } from "@aff/clickhouse";
 import type { Logger } from "@aff/common";
 import { ClickEvent, ConversionEvent, decodeJson } from "@aff/events";
 import { ACKS_ALL, type BatchHandler, type KafkaMessage, type Producer } from "@aff/kafka";
+import { aggregateWriter } from "./aggregate-writer";
 import { createParseStep, createResolveStep, createValidateStep, type ResolveDeps } from "./conversion-steps";
 import { type ConversionBooks, computeBooks, type HistoryEvent, type Outcome, Resolution } from "./ledger-rules";
 import { pipe } from "./pipeline";
@@ -69,8 +68,7 @@ export function clickHouseStore(ch: ClickHouse): ConversionStore {
     readHistory: getConversionEvents(ch),
     writeEvents: insertConversionEvents(ch),
     writeConversions: insertConversions(ch),
-    writeLedger: insertLedgerEntries(ch),
-    rebuildHourly: rebuildHourly(ch),
+    ...aggregateWriter(ch),
   };
 }
 

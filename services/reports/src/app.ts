@@ -5,6 +5,7 @@ import {
   getCommissionReport,
   getPayableLines,
   getStatement,
+  type ReportSource,
   streamCommissionReport,
   streamStatement,
 } from "@aff/clickhouse";
@@ -18,17 +19,20 @@ import {
   type Lifecycle,
   type Logger,
   listen,
+  type Metrics,
   notFoundHandler,
   sendError,
   sendValidationError,
   startOpsServer,
 } from "@aff/common";
 import express from "express";
+import { Counter } from "prom-client";
 import type { z } from "zod";
 import { applyScope, canManage, resolveKey } from "./access";
 import type { ReportsConfig } from "./config";
 import { sendCsv } from "./csv";
 import { dashboardRouter } from "./dashboard";
+import { sendExactJson } from "./json";
 import { openApiDocument } from "./openapi";
 import { commissionQuery, payoutQuery, statementQuery, ThresholdBody } from "./query";
 import {
@@ -73,7 +77,28 @@ function scoped(res: express.Response, asked: { merchant_id?: number; influencer
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThresholds): express.Router {
+/** Says which source answered, in the `X-Report-Source` header and the `report_source_total` metric. */
+type SourceRecorder = (res: express.Response, report: string, source: ReportSource) => void;
+
+function sourceRecorder(metrics: Metrics): SourceRecorder {
+  const answered = new Counter({
+    name: "report_source_total",
+    help: "reports answered, by report and source: aggregate (pre-aggregates) or ledger",
+    labelNames: ["report", "source"] as const,
+    registers: [metrics.registry],
+  });
+  return (res, report, source) => {
+    answered.inc({ report, source });
+    res.setHeader("X-Report-Source", source);
+  };
+}
+
+function reportsApi(
+  ch: ClickHouse,
+  config: ReportsConfig,
+  thresholds: PayoutThresholds,
+  recordSource: SourceRecorder,
+): express.Router {
   const CommissionQuery = commissionQuery(config.MAX_RANGE_DAYS);
   const StatementQuery = statementQuery(config.MAX_RANGE_DAYS);
   const report = getCommissionReport(ch);
@@ -96,7 +121,8 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
       groupBy: q.group_by,
     };
     if (q.format === "csv") {
-      const rows = reportStream({ ...filter, limit: q.limit });
+      const { source, rows } = reportStream({ ...filter, limit: q.limit });
+      recordSource(res, "commissions", source);
       return sendCsv(
         res,
         `commissions_by_${q.group_by}_${day(q.fromMs)}_${day(q.toMs)}.csv`,
@@ -106,8 +132,9 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
       );
     }
     const limit = q.limit ?? DEFAULT_PAGE;
-    const rows = await report({ ...filter, limit: limit + 1 });
-    res.json({
+    const { source, rows } = await report({ ...filter, limit: limit + 1 });
+    recordSource(res, "commissions", source);
+    sendExactJson(res, {
       from: new Date(q.fromMs).toISOString(),
       to: new Date(q.toMs).toISOString(),
       tz: q.tz,
@@ -134,7 +161,8 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
     }
     const limit = q.limit ?? DEFAULT_PAGE;
     const lines = await statement({ ...filter, limit: limit + 1 });
-    res.json({
+    recordSource(res, "statements", "ledger");
+    sendExactJson(res, {
       from: new Date(q.fromMs).toISOString(),
       to: new Date(q.toMs).toISOString(),
       as_of: new Date(q.asOfMs).toISOString(),
@@ -152,9 +180,10 @@ function reportsApi(ch: ClickHouse, config: ReportsConfig, thresholds: PayoutThr
       thresholds.lookup(),
     ]);
     const rows = payoutRows(lines, minPayout);
+    recordSource(res, "payouts", "ledger");
     if (q.format === "csv")
       return sendCsv(res, `payouts_${day(q.asOfMs)}.csv`, payoutCsvHeader, toAsync(rows), payoutCsv);
-    res.json({ as_of: new Date(q.asOfMs).toISOString(), rows });
+    sendExactJson(res, { as_of: new Date(q.asOfMs).toISOString(), rows });
   });
 
   api.put("/payout-thresholds/:campaign_id", express.json({ limit: "4kb" }), async (req, res) => {
@@ -217,7 +246,11 @@ export async function startReports(
   app.get("/openapi.json", (_req, res) => void res.json(openapi));
   app.use("/dashboard", dashboardRouter());
   app.get("/", (_req, res) => res.redirect("/dashboard/"));
-  app.use("/v1", keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)), reportsApi(ch, config, thresholds));
+  app.use(
+    "/v1",
+    keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)),
+    reportsApi(ch, config, thresholds, sourceRecorder(metrics)),
+  );
   app.use(notFoundHandler());
   app.use(clickhouseUnavailable(log));
   app.use(errorHandler(log));

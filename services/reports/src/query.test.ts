@@ -37,8 +37,8 @@ describe("payout rows", () => {
   it("pays a campaign's balance only once it reaches the campaign's minimum", () => {
     const rows = payoutRows(
       [
-        { influencer_id: 1, campaign_id: 10, currency: "USD", payable_minor: 5000, held_minor: 0 },
-        { influencer_id: 1, campaign_id: 11, currency: "USD", payable_minor: 900, held_minor: 300 },
+        { influencer_id: 1, campaign_id: 10, currency: "USD", payable_minor: 5000n, held_minor: 0n },
+        { influencer_id: 1, campaign_id: 11, currency: "USD", payable_minor: 900n, held_minor: 300n },
       ],
       (c) => (c === 11 ? 1000 : 0),
     );
@@ -46,12 +46,12 @@ describe("payout rows", () => {
       {
         influencer_id: 1,
         currency: "USD",
-        payable_minor: 5900,
-        eligible_minor: 5000,
-        held_minor: 300,
+        payable_minor: 5900n,
+        eligible_minor: 5000n,
+        held_minor: 300n,
         campaigns: [
-          { campaign_id: 10, payable_minor: 5000, held_minor: 0, min_payout_minor: 0, eligible: true },
-          { campaign_id: 11, payable_minor: 900, held_minor: 300, min_payout_minor: 1000, eligible: false },
+          { campaign_id: 10, payable_minor: 5000n, held_minor: 0n, min_payout_minor: 0, eligible: true },
+          { campaign_id: 11, payable_minor: 900n, held_minor: 300n, min_payout_minor: 1000, eligible: false },
         ],
       },
     ]);

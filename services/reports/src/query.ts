@@ -1,7 +1,7 @@
 import { GroupBy, ReportStatus, SortKey } from "@aff/clickhouse";
+import { isTimeZone, zonedTimeToUtcMs } from "@aff/common";
 import { Currency } from "@aff/events";
 import { z } from "zod";
-import { isTimeZone, zonedTimeToUtcMs } from "./zone";
 
 /**
  * Query strings of every report, validated before anything reaches SQL. Unknown fields are refused (strictObject),
@@ -109,6 +109,8 @@ export function commissionQuery(maxRangeDays: number) {
       order: z.enum(["asc", "desc"]).default("asc"),
       /** rows per page (JSON); CSV returns every row unless a limit is given */
       limit: z.coerce.number().int().min(1).max(10_000).optional(),
+      /** auto: the exact pre-aggregates when they can answer, else the ledger; ledger: always the ledger (audits) */
+      source: z.enum(["auto", "ledger"]).default("auto"),
     })
     .transform(resolvePeriod(maxRangeDays));
 }

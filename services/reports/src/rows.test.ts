@@ -14,11 +14,11 @@ const line = {
   order_id: '=HYPERLINK("http://evil.example","x")',
   attribution: "click",
   conversion_status: "approved",
-  order_amount_minor: 1999,
+  order_amount_minor: 1999n,
   order_currency: "JPY",
-  commission_minor: -5,
+  commission_minor: -5n,
   commission_currency: "EUR",
-  history: [["2026-03-10 23:30:00", "sale", "pending", 5, "e".repeat(32)] as [string, string, string, number, string]],
+  history: [["2026-03-10 23:30:00", "sale", "pending", 5n, "e".repeat(32)] as [string, string, string, bigint, string]],
 };
 
 describe("rows", () => {
@@ -27,7 +27,7 @@ describe("rows", () => {
     expect(j).toMatchObject({
       event_time: "2026-03-10T23:30:00Z",
       status: "payable",
-      history: [{ at: "2026-03-10T23:30:00Z", commission_minor: 5 }],
+      history: [{ at: "2026-03-10T23:30:00Z", commission_minor: 5n }],
     });
     expect(statementJson(line, Date.parse("2026-04-01T00:00:00Z")).status).toBe("approved");
     const csv = statementCsv(j);
@@ -40,23 +40,23 @@ describe("rows", () => {
     const r = {
       k: 7,
       currency: "USD",
-      pending_minor: 1000,
-      approved_minor: 0,
-      payable_minor: 1,
-      rejected_minor: 0,
-      reversed_minor: 0,
-      conversions: 1,
-      revenue_minor: 0,
+      pending_minor: 1000n,
+      approved_minor: 0n,
+      payable_minor: 1n,
+      rejected_minor: 0n,
+      reversed_minor: 0n,
+      conversions: 1n,
+      revenue_minor: 0n,
       revenue_currency: "EUR",
       revenue_currency_max: "USD",
-      clicks: 7,
-      unique_clicks: 3,
-      bot_clicks: 1,
+      clicks: 7n,
+      unique_clicks: 3n,
+      bot_clicks: 1n,
     };
     // 1001 / 6 = 166.83 -> 167 minor; 1 / 3 = 0.33333 -> 0.3333
     expect(commissionJson(r, "influencer")).toMatchObject({
       influencer_id: 7,
-      total_minor: 1001,
+      total_minor: 1001n,
       epc: "1.67",
       conversion_rate: "0.3333",
       revenue_minor: null,

@@ -17,9 +17,9 @@ export const keyName = (g: GroupBy): string => KEY_NAME[g];
 export const isoTime = (t: string): string => `${t.replace(" ", "T")}Z`;
 
 /** quotient with 4 decimals, half away from zero ("0.0250"); null when the denominator is 0 */
-function ratio(n: number, d: number): string | null {
-  if (d <= 0) return null;
-  const q = divRoundHalfAway(BigInt(n) * 10_000n, BigInt(d));
+function ratio(n: bigint, d: bigint): string | null {
+  if (d <= 0n) return null;
+  const q = divRoundHalfAway(n * 10_000n, d);
   return `${q / 10_000n}.${(q % 10_000n).toString().padStart(4, "0")}`;
 }
 
@@ -27,7 +27,7 @@ export function commissionJson(r: CommissionReportRow, groupBy: GroupBy) {
   const currency = r.currency === "" ? null : r.currency;
   const total = r.pending_minor + r.approved_minor + r.payable_minor;
   const billableClicks = r.clicks - r.bot_clicks;
-  const oneRevenueCurrency = r.conversions > 0 && r.revenue_currency === r.revenue_currency_max;
+  const oneRevenueCurrency = r.conversions > 0n && r.revenue_currency === r.revenue_currency_max;
   return {
     [keyName(groupBy)]: r.k,
     currency,
@@ -45,16 +45,14 @@ export function commissionJson(r: CommissionReportRow, groupBy: GroupBy) {
     bot_clicks: r.bot_clicks,
     /** commission (pending + approved + payable) per billable click, in currency units */
     epc:
-      currency !== null && billableClicks > 0
-        ? formatMinor(divRoundHalfAway(BigInt(total), BigInt(billableClicks)), currency)
-        : null,
+      currency !== null && billableClicks > 0n ? formatMinor(divRoundHalfAway(total, billableClicks), currency) : null,
     /** conversions per unique click */
     conversion_rate: ratio(r.conversions, r.unique_clicks),
   };
 }
 export type CommissionJson = ReturnType<typeof commissionJson>;
 
-const money = (v: number, currency: string | null): string => (currency === null ? "" : formatMinor(v, currency));
+const money = (v: bigint, currency: string | null): string => (currency === null ? "" : formatMinor(v, currency));
 
 export const commissionCsvHeader = (g: GroupBy) => [
   keyName(g),
@@ -75,7 +73,7 @@ export const commissionCsvHeader = (g: GroupBy) => [
   "conversion_rate",
 ];
 
-export function commissionCsv(j: CommissionJson, g: GroupBy): (string | number)[] {
+export function commissionCsv(j: CommissionJson, g: GroupBy): string[] {
   const c = j.currency;
   return [
     String(j[keyName(g)]),
@@ -86,12 +84,12 @@ export function commissionCsv(j: CommissionJson, g: GroupBy): (string | number)[
     money(j.rejected_minor, c),
     money(j.reversed_minor, c),
     money(j.total_minor, c),
-    j.conversions,
+    String(j.conversions),
     j.revenue_minor === null || j.revenue_currency === null ? "" : formatMinor(j.revenue_minor, j.revenue_currency),
     j.revenue_currency ?? "",
-    j.clicks,
-    j.unique_clicks,
-    j.bot_clicks,
+    String(j.clicks),
+    String(j.unique_clicks),
+    String(j.bot_clicks),
     j.epc ?? "",
     j.conversion_rate ?? "",
   ];
@@ -180,13 +178,13 @@ export function statementCsv(j: StatementJson): (string | number)[] {
 export type PayoutRow = {
   influencer_id: number;
   currency: string;
-  payable_minor: number;
-  eligible_minor: number;
-  held_minor: number;
+  payable_minor: bigint;
+  eligible_minor: bigint;
+  held_minor: bigint;
   campaigns: {
     campaign_id: number;
-    payable_minor: number;
-    held_minor: number;
+    payable_minor: bigint;
+    held_minor: bigint;
     min_payout_minor: number;
     eligible: boolean;
   }[];
@@ -202,15 +200,15 @@ export function payoutRows(lines: readonly PayableLine[], minPayout: (campaignId
       row = {
         influencer_id: l.influencer_id,
         currency: l.currency,
-        payable_minor: 0,
-        eligible_minor: 0,
-        held_minor: 0,
+        payable_minor: 0n,
+        eligible_minor: 0n,
+        held_minor: 0n,
         campaigns: [],
       };
       out.set(key, row);
     }
     const min = minPayout(l.campaign_id);
-    const eligible = l.payable_minor > 0 && l.payable_minor >= min;
+    const eligible = l.payable_minor > 0n && l.payable_minor >= BigInt(min);
     row.payable_minor += l.payable_minor;
     row.held_minor += l.held_minor;
     if (eligible) row.eligible_minor += l.payable_minor;

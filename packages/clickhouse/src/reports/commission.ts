@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { CLICKS_TABLE } from "../clicks";
 import type { Querier } from "../client";
+import { Int64Sum } from "../int64";
 import { LEDGER_TABLE } from "../ledger";
 import { ident, raw, type Sql, sql } from "../sql";
-import { clicksWhere, ledgerWhere, type ReportFilter, statusCondition, zoneLiteral } from "./filter";
-import { Int64Text } from "./int64";
-
-export const GroupBy = z.enum(["influencer", "campaign", "merchant", "day", "week", "month"]);
-export type GroupBy = z.infer<typeof GroupBy>;
+import { cubeAggregate } from "./cube";
+import { clicksWhere, type GroupBy, keyExpr, ledgerWhere, type ReportFilter, statusCondition } from "./filter";
+import { planReport, type ReportPlan, type ReportSource } from "./plan";
 
 export const SortKey = z.enum(["key", "total", "payable", "conversions", "clicks", "revenue"]);
 export type SortKey = z.infer<typeof SortKey>;
@@ -18,43 +17,25 @@ export type CommissionReportQuery = ReportFilter & {
   order: "asc" | "desc";
   limit?: number;
   offset: number;
+  /** "ledger" forces the ledger (audits, exactness checks); otherwise the aggregates answer when they can */
+  source?: "auto" | "ledger";
 };
-
-/** The bucket expression of a grouping over a time column (ids for entity groupings, local dates for periods). */
-function keyExpr(groupBy: GroupBy, timeColumn: string, timeZone: string): Sql {
-  const t = ident(timeColumn);
-  const tz = zoneLiteral(timeZone);
-  switch (groupBy) {
-    case "influencer":
-      return raw("influencer_id");
-    case "campaign":
-      return raw("campaign_id");
-    case "merchant":
-      return raw("merchant_id");
-    case "day":
-      return sql`toDate(${t}, ${tz})`;
-    case "week":
-      return sql`toMonday(${t}, ${tz})`;
-    case "month":
-      return sql`toStartOfMonth(${t}, ${tz})`;
-  }
-}
 
 export const CommissionReportRow = z.object({
   k: z.union([z.number().int(), z.string()]),
   currency: z.string(),
-  pending_minor: Int64Text,
-  approved_minor: Int64Text,
-  payable_minor: Int64Text,
-  rejected_minor: Int64Text,
-  reversed_minor: Int64Text,
-  conversions: Int64Text,
-  revenue_minor: Int64Text,
+  pending_minor: Int64Sum,
+  approved_minor: Int64Sum,
+  payable_minor: Int64Sum,
+  rejected_minor: Int64Sum,
+  reversed_minor: Int64Sum,
+  conversions: Int64Sum,
+  revenue_minor: Int64Sum,
   revenue_currency: z.string(),
   revenue_currency_max: z.string(),
-  clicks: Int64Text,
-  unique_clicks: Int64Text,
-  bot_clicks: Int64Text,
+  clicks: Int64Sum,
+  unique_clicks: Int64Sum,
+  bot_clicks: Int64Sum,
 });
 export type CommissionReportRow = z.infer<typeof CommissionReportRow>;
 
@@ -103,27 +84,46 @@ function clicksAggregate(q: CommissionReportQuery): Sql {
     GROUP BY k`;
 }
 
+/** Which source answers: the ledger when asked for or when the aggregates cannot answer exactly. */
+export function planCommissionReport(q: CommissionReportQuery): ReportPlan {
+  return q.source === "ledger" ? { source: "ledger", reason: "requested" } : planReport(q);
+}
+
 /**
  * Commission per group and settlement currency, with click figures of the group joined in. Groups with clicks
  * but no ledger rows come back with an empty currency (unless a currency or status filter asks for money only).
  * Ties are broken by key then currency, so pages are stable.
  */
-export function commissionReportSql(q: CommissionReportQuery): Sql {
+export function commissionReportSql(q: CommissionReportQuery, plan = planCommissionReport(q)): Sql {
   const moneyOnly = q.currency !== undefined || (q.statuses !== undefined && q.statuses.length > 0);
   const join = raw(moneyOnly ? "ANY LEFT JOIN" : "ALL FULL OUTER JOIN");
   const dir = raw(q.order === "desc" ? "DESC" : "ASC");
   const limit = q.limit === undefined ? raw("") : sql` LIMIT ${q.offset}, ${q.limit}`;
+  const money = plan.source === "aggregate" ? cubeAggregate(q, plan.level) : ledgerAggregate(q);
   return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
       revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
-    FROM (${ledgerAggregate(q)}) ${join} (${clicksAggregate(q)}) USING k
+    FROM (${money}) ${join} (${clicksAggregate(q)}) USING k
     ORDER BY ${raw(SORT_EXPR[q.sort])} ${dir}, k ASC, currency ASC${limit}`;
 }
 
+export type Sourced<T> = { source: ReportSource; rows: T };
+
 export function getCommissionReport(ch: Querier) {
-  return (q: CommissionReportQuery) => ch.query("commission_report", commissionReportSql(q), CommissionReportRow);
+  return async (q: CommissionReportQuery): Promise<Sourced<CommissionReportRow[]>> => {
+    const plan = planCommissionReport(q);
+    const rows = await ch.query(`commission_report_${plan.source}`, commissionReportSql(q, plan), CommissionReportRow);
+    return { source: plan.source, rows };
+  };
 }
 
 export function streamCommissionReport(ch: Querier) {
-  return (q: CommissionReportQuery) =>
-    ch.stream("commission_report_stream", commissionReportSql(q), CommissionReportRow);
+  return (q: CommissionReportQuery): Sourced<AsyncIterable<CommissionReportRow>> => {
+    const plan = planCommissionReport(q);
+    const rows = ch.stream(
+      `commission_report_stream_${plan.source}`,
+      commissionReportSql(q, plan),
+      CommissionReportRow,
+    );
+    return { source: plan.source, rows };
+  };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { join, literal, raw, type Sql, sql } from "../sql";
+import { ident, join, literal, raw, type Sql, sql } from "../sql";
 
 /**
  * The five statuses finance works with. The ledger has four buckets; "payable" is the part of "approved" whose
@@ -69,3 +69,26 @@ export function clicksWhere(f: ReportFilter): Sql {
 
 /** The zone as a SQL string literal (the value was checked against Intl's list before it got here). */
 export const zoneLiteral = (timeZone: string): Sql => raw(literal(timeZone));
+
+export const GroupBy = z.enum(["influencer", "campaign", "merchant", "day", "week", "month"]);
+export type GroupBy = z.infer<typeof GroupBy>;
+
+/** The bucket expression of a grouping over a time column (ids for entity groupings, local dates for periods). */
+export function keyExpr(groupBy: GroupBy, time: string | Sql, timeZone: string): Sql {
+  const t = typeof time === "string" ? ident(time) : time;
+  const tz = zoneLiteral(timeZone);
+  switch (groupBy) {
+    case "influencer":
+      return raw("influencer_id");
+    case "campaign":
+      return raw("campaign_id");
+    case "merchant":
+      return raw("merchant_id");
+    case "day":
+      return sql`toDate(${t}, ${tz})`;
+    case "week":
+      return sql`toMonday(${t}, ${tz})`;
+    case "month":
+      return sql`toStartOfMonth(${t}, ${tz})`;
+  }
+}

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { Querier } from "../client";
+import { Int64Sum } from "../int64";
 import { LEDGER_TABLE } from "../ledger";
 import { ident, join, sql } from "../sql";
 import { type ReportFilter, scopeWhere, statusCondition } from "./filter";
-import { Int64Text } from "./int64";
 
 /** Payouts look at the whole ledger up to `asOf` (a balance, not a period), within the caller's scope. */
 export type PayoutQuery = Pick<ReportFilter, "asOfMs" | "merchantId" | "campaignId" | "influencerId" | "currency">;
@@ -12,8 +12,8 @@ export const PayableLine = z.object({
   influencer_id: z.number().int(),
   campaign_id: z.number().int(),
   currency: z.string(),
-  payable_minor: Int64Text,
-  held_minor: Int64Text,
+  payable_minor: Int64Sum,
+  held_minor: Int64Sum,
 });
 export type PayableLine = z.infer<typeof PayableLine>;
 

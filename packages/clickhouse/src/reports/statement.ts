@@ -1,14 +1,14 @@
 import { z } from "zod";
 import type { Querier } from "../client";
+import { Int64Sum } from "../int64";
 import { CONVERSIONS_TABLE, LEDGER_TABLE } from "../ledger";
 import { ident, type Sql, sql } from "../sql";
 import { ledgerWhere, type ReportFilter } from "./filter";
-import { Int64Text } from "./int64";
 
 export type StatementQuery = ReportFilter & { limit?: number; offset: number };
 
 /** One step of a conversion's life: [event_time, entry_type, status, commission delta, entry id]. */
-const HistoryStep = z.tuple([z.string(), z.string(), z.string(), Int64Text, z.string()]);
+const HistoryStep = z.tuple([z.string(), z.string(), z.string(), Int64Sum, z.string()]);
 
 export const StatementLine = z.object({
   entry_id: z.string(),
@@ -23,9 +23,9 @@ export const StatementLine = z.object({
   order_id: z.string(),
   attribution: z.string(),
   conversion_status: z.string(),
-  order_amount_minor: Int64Text,
+  order_amount_minor: Int64Sum,
   order_currency: z.string(),
-  commission_minor: Int64Text,
+  commission_minor: Int64Sum,
   commission_currency: z.string(),
   history: z.array(HistoryStep),
 });

@@ -1,7 +1,20 @@
 /** Time zones: the names Intl knows plus UTC, and local wall-clock time -> UTC instant without a tz library. */
 const ZONES = new Set([...Intl.supportedValuesOf("timeZone"), "UTC"]);
 
-export const isTimeZone = (tz: string): boolean => ZONES.has(tz);
+/**
+ * Intl lists canonical names only (Asia/Calcutta, not Asia/Kolkata), so a current IANA name Intl accepts as an alias
+ * is a zone too.
+ */
+export function isTimeZone(tz: string): boolean {
+  if (ZONES.has(tz)) return true;
+  if (!/^[A-Z][A-Za-z_]+(\/[A-Z][A-Za-z0-9_+-]+){1,2}$/.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(tz: string): Intl.DateTimeFormat {
@@ -36,4 +49,21 @@ export function zonedTimeToUtcMs(localAsUtcMs: number, tz: string): number {
   const first = localAsUtcMs - zoneOffsetMs(localAsUtcMs, tz);
   const second = localAsUtcMs - zoneOffsetMs(first, tz);
   return second === first ? first : Math.max(first, second);
+}
+
+/**
+ * Whether every UTC offset `tz` uses in [fromMs, toMs] is a multiple of `stepMs` (15 minutes: every offset in use
+ * since 1986). Offsets are sampled every `sampleMs`; a zone keeps an offset for months, never for under 3 hours.
+ */
+export function offsetsAreMultiplesOf(
+  tz: string,
+  fromMs: number,
+  toMs: number,
+  stepMs: number,
+  sampleMs = 3 * 3_600_000,
+) {
+  for (let t = fromMs; t < toMs + sampleMs; t += sampleMs) {
+    if (zoneOffsetMs(Math.min(t, toMs), tz) % stepMs !== 0) return false;
+  }
+  return true;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTimeZone, zonedTimeToUtcMs, zoneOffsetMs } from "./zone";
+import { isTimeZone, offsetsAreMultiplesOf, zonedTimeToUtcMs, zoneOffsetMs } from "./zone";
 
 const local = (s: string) => Date.parse(`${s}Z`);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -24,5 +24,28 @@ describe("zones", () => {
     // 02:30 does not exist in Berlin on 2026-03-29; the clock jumps from 02:00 to 03:00 (01:00Z).
     expect(iso(zonedTimeToUtcMs(local("2026-03-29T02:30:00"), "Europe/Berlin"))).toBe("2026-03-29T01:30:00.000Z");
     expect(zoneOffsetMs(Date.parse("2026-07-01T00:00:00Z"), "Europe/Berlin")).toBe(7_200_000);
+  });
+});
+
+describe("offsetsAreMultiplesOf", () => {
+  const year = [Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1)] as const;
+  it("accepts 15-minute zones and tells whole-hour zones apart", () => {
+    for (const tz of ["UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla", "America/St_Johns"])
+      expect(offsetsAreMultiplesOf(tz, ...year, 900_000)).toBe(true);
+    expect(offsetsAreMultiplesOf("Europe/Berlin", ...year, 3_600_000)).toBe(true);
+    expect(offsetsAreMultiplesOf("Asia/Kolkata", ...year, 3_600_000)).toBe(false);
+  });
+
+  it("refuses local mean time offsets of the 19th century", () => {
+    expect(offsetsAreMultiplesOf("Asia/Kolkata", Date.UTC(1870, 0, 1), Date.UTC(1870, 1, 1), 900_000)).toBe(false);
+  });
+});
+
+describe("isTimeZone", () => {
+  it("accepts current IANA names that Intl lists under an older canonical name", () => {
+    for (const tz of ["Asia/Kolkata", "Asia/Kathmandu", "Europe/Kyiv", "America/Argentina/Buenos_Aires"])
+      expect(isTimeZone(tz)).toBe(true);
+    for (const tz of ["Mars/Olympus", "asia/kolkata", "Asia/Kolkata'", "../etc/passwd", ""])
+      expect(isTimeZone(tz)).toBe(false);
   });
 });

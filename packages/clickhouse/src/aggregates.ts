@@ -1,0 +1,275 @@
+import { z } from "zod";
+import type { Inserter, Querier } from "./client";
+import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
+import { ident, join, raw, type Sql, sql } from "./sql";
+
+/** Exact pre-aggregates of the ledger (schema/006, docs/adr/0006): one table, four time grains, three levels. */
+export const CUBE_TABLE = "commission_cube_v1";
+/** Approved ledger entries ordered by payable_at (schema/006). */
+export const APPROVED_TABLE = "approved_ledger_v1";
+
+/** UTC bucket widths of the cube, finest first. */
+export const GRAINS = ["q15", "hour", "day", "month"] as const;
+export type Grain = (typeof GRAINS)[number];
+export const GRAIN_ID: Record<Grain, number> = { q15: 0, hour: 1, day: 2, month: 3 };
+
+/** Which ids a cube row keeps: all three, merchant and campaign, or none. */
+export type Level = 0 | 2 | 3;
+export const LEVELS: readonly Level[] = [3, 2, 0];
+
+/** What one rebuild covers: every key of these campaigns (every campaign when absent) in these UTC hours. */
+export type AggregateScope = { campaigns?: readonly number[]; hourStartsSec: readonly number[] };
+
+const HOUR_S = 3600;
+const DAY_S = 86_400;
+
+/** Versions are microseconds of the wall clock, strictly increasing within the process. */
+let lastVersion = 0;
+export function nextVersion(): number {
+  lastVersion = Math.max(Math.floor((performance.timeOrigin + performance.now()) * 1000), lastVersion + 1);
+  return lastVersion;
+}
+
+const monthStartSec = (sec: number): number => {
+  const d = new Date(sec * 1000);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000;
+};
+const nextMonthSec = (sec: number): number => {
+  const d = new Date(sec * 1000);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000;
+};
+
+/** Start and end (exclusive) of the UTC bucket of `grain` holding `sec`. */
+export function bucketOf(grain: Grain, sec: number): { start: number; end: number } {
+  switch (grain) {
+    case "q15":
+      return { start: sec - (sec % 900), end: sec - (sec % 900) + 900 };
+    case "hour":
+      return { start: sec - (sec % HOUR_S), end: sec - (sec % HOUR_S) + HOUR_S };
+    case "day":
+      return { start: sec - (sec % DAY_S), end: sec - (sec % DAY_S) + DAY_S };
+    case "month":
+      return { start: monthStartSec(sec), end: nextMonthSec(sec) };
+  }
+}
+
+const ids = (level: Level): Sql =>
+  raw(
+    level === 3
+      ? "merchant_id AS m, campaign_id AS c, influencer_id AS i"
+      : level === 2
+        ? "merchant_id AS m, campaign_id AS c, toUInt32(0) AS i"
+        : "toUInt32(0) AS m, toUInt32(0) AS c, toUInt32(0) AS i",
+  );
+
+const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status, payable_day");
+
+/** The cube's rows at 15 minutes and level 3, summed from the ledger (FINAL) for the given campaigns and hours. */
+function fromLedger(scope: Sql, version: number): Sql {
+  return sql`INSERT INTO ${ident(CUBE_TABLE)}
+    SELECT toUInt8(3) AS level, toUInt8(0) AS grain, toStartOfFifteenMinutes(event_time) AS bucket,
+      merchant_id, campaign_id, influencer_id, commission_currency, status,
+      if(status = 'approved', toDate(payable_at, 'UTC'), toDate('1970-01-01')) AS payable_day,
+      sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'approved')),
+      countIf(entry_type = 'sale') AS sales,
+      if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), '') ,
+      if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),
+      count(), toUInt64(${version})
+    FROM ${ident(LEDGER_TABLE)} FINAL
+    WHERE ${scope}
+    GROUP BY ${KEY_COLUMNS}`;
+}
+
+/** Rows of `level` at `grain`, summed from cube rows (FINAL) of a finer grain or level. */
+function fromCube(
+  to: { level: Level; grain: Grain; bucket: Sql },
+  from: { level: Level; grain: Grain },
+  scope: Sql,
+  version: number,
+): Sql {
+  // New keys get new names (b, m, c, i): an alias equal to a column name would replace that column in WHERE.
+  return sql`INSERT INTO ${ident(CUBE_TABLE)}
+    SELECT toUInt8(${to.level}), toUInt8(${GRAIN_ID[to.grain]}), b, m, c, i, commission_currency, status, payable_day,
+      sum(commission_minor), sum(order_amount_minor), sum(revenue_minor), sum(sales),
+      minIf(order_currency_min, order_currency_min != ''), max(order_currency_max), sum(entries), toUInt64(${version})
+    FROM (
+      SELECT ${to.bucket} AS b, ${ids(to.level)}, commission_currency, status, payable_day, commission_minor,
+        order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries
+      FROM ${ident(CUBE_TABLE)} FINAL
+      WHERE level = ${from.level} AND grain = ${GRAIN_ID[from.grain]} AND ${scope}
+    )
+    GROUP BY b, m, c, i, commission_currency, status, payable_day`;
+}
+
+/** Bucket expression of the next coarser grain, from a source bucket column. */
+const COARSER: Record<Exclude<Grain, "q15">, Sql> = {
+  hour: raw("toStartOfHour(bucket, 'UTC')"),
+  day: raw("toStartOfDay(bucket, 'UTC')"),
+  month: raw("bucket - (toDayOfMonth(bucket, 'UTC') - 1) * 86400"),
+};
+
+/** Condition selecting the source rows of target buckets: `column` in the buckets of `grain`. */
+function bucketCondition(column: string, grain: Grain, starts: readonly number[]): Sql {
+  const c = ident(column);
+  const lo = Math.min(...starts);
+  const hi = Math.max(...starts.map((s) => bucketOf(grain, s).end));
+  const range = sql`${c} >= toDateTime(${lo}, 'UTC') AND ${c} < toDateTime(${hi}, 'UTC')`;
+  const keys =
+    grain === "month"
+      ? sql`toYYYYMM(${c}, 'UTC') IN ${inList(starts.map((s) => Number(new Date(s * 1000).toISOString().slice(0, 7).replace("-", ""))))}`
+      : grain === "day"
+        ? sql`toUInt32(toStartOfDay(${c}, 'UTC')) IN ${inList([...starts])}`
+        : sql`toUInt32(toStartOfHour(${c}, 'UTC')) IN ${inList([...starts])}`;
+  return sql`${range} AND ${keys}`;
+}
+
+const unique = (xs: Iterable<number>) => [...new Set(xs)].sort((a, b) => a - b);
+
+function chunks<T>(xs: readonly T[], size = IN_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out.length > 0 ? out : [[]];
+}
+
+/** The statements of one rebuild, in dependency order: each round runs after the previous one was acknowledged. */
+export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
+  const hours = unique(scope.hourStartsSec.map((h) => h - (h % HOUR_S)));
+  if (hours.length === 0 || scope.campaigns?.length === 0) return [];
+  const starts: Record<Grain, number[]> = {
+    q15: hours,
+    hour: hours,
+    day: unique(hours.map((h) => bucketOf("day", h).start)),
+    month: unique(hours.map((h) => bucketOf("month", h).start)),
+  };
+  const campaignChunks = scope.campaigns ? chunks(unique(scope.campaigns)) : [undefined];
+  /** One statement per chunk of campaigns and of target buckets; level 0 spans every campaign. */
+  const each = (level: Level, grain: Grain, build: (where: Sql) => Sql) =>
+    chunks(starts[grain]).flatMap((bucketChunk) =>
+      (level === 0 ? [undefined] : campaignChunks).map((campaigns) => {
+        // 15-minute rows are rebuilt whole hours at a time, so they are selected by hour
+        const column = level === 3 && grain === "q15" ? "event_time" : "bucket";
+        const parts = [bucketCondition(column, grain === "q15" ? "hour" : grain, bucketChunk)];
+        if (campaigns) parts.push(sql`campaign_id IN ${inList(campaigns)}`);
+        return build(join(parts, " AND "));
+      }),
+    );
+  const rounds: ((version: () => number) => Sql[])[] = [
+    (v) => each(3, "q15", (w) => fromLedger(w, v())),
+    (v) =>
+      each(2, "q15", (w) =>
+        fromCube({ level: 2, grain: "q15", bucket: raw("bucket") }, { level: 3, grain: "q15" }, w, v()),
+      ),
+    (v) =>
+      each(0, "q15", (w) =>
+        fromCube({ level: 0, grain: "q15", bucket: raw("bucket") }, { level: 2, grain: "q15" }, w, v()),
+      ),
+  ];
+  for (const [finer, grain] of [
+    ["q15", "hour"],
+    ["hour", "day"],
+    ["day", "month"],
+  ] as const) {
+    rounds.push((v) =>
+      LEVELS.flatMap((level) =>
+        each(level, grain, (w) => fromCube({ level, grain, bucket: COARSER[grain] }, { level, grain: finer }, w, v())),
+      ),
+    );
+  }
+  rounds.push((v) => each(3, "hour", (w) => hourlyFromCube(w, v())));
+  return rounds;
+}
+
+/** The legacy hourly table (schema/004), now summed from the cube's hourly rows instead of a second ledger read. */
+function hourlyFromCube(scope: Sql, version: number): Sql {
+  return sql`INSERT INTO ${ident(HOURLY_TABLE)}
+    SELECT bucket AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
+      sum(commission_minor), sum(order_amount_minor), sum(entries), sum(sales), toUInt64(${Math.floor(version / 1000)})
+    FROM ${ident(CUBE_TABLE)} FINAL
+    WHERE level = 3 AND grain = 1 AND ${scope}
+    GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`;
+}
+
+/**
+ * Overwrites every cube key of the given campaigns and hours (and the days and months holding them) with totals
+ * rebuilt from the ledger. Never increments: running it twice, after a replay or beside another writer, leaves the
+ * same totals. Each statement's version is taken after the rows it reads were acknowledged and before it reads, so
+ * the row that wins a key (highest version) is the one that read last and saw every write before it.
+ */
+export function rebuildAggregates(ch: Querier) {
+  return async (scope: AggregateScope): Promise<void> => {
+    for (const round of rebuildRounds(scope)) {
+      await Promise.all(round(nextVersion).map((s) => ch.exec("rebuild_commission_cube", s)));
+    }
+  };
+}
+
+/** The approved entries among ledger rows, for approved_ledger_v1 (identical rows on a replay). */
+export function approvedRows(rows: readonly LedgerRow[]) {
+  return rows
+    .filter((r) => r.status === "approved")
+    .map((r) => ({
+      entry_id: r.entry_id,
+      merchant_id: r.merchant_id,
+      campaign_id: r.campaign_id,
+      influencer_id: r.influencer_id,
+      entry_type: r.entry_type,
+      order_amount_minor: r.order_amount_minor,
+      order_currency: r.order_currency,
+      commission_minor: r.commission_minor,
+      commission_currency: r.commission_currency,
+      event_time: r.event_time,
+      payable_at: r.payable_at,
+      version: r.version,
+    }));
+}
+
+export function insertApprovedEntries(ch: Inserter) {
+  return (rows: readonly LedgerRow[]) => ch.insert("insert_approved_entries", APPROVED_TABLE, approvedRows(rows));
+}
+
+/** Copies the approved entries of a period from the ledger (FINAL): the rebuild's counterpart of the worker's insert. */
+export function copyApprovedEntries(ch: Querier) {
+  return (fromSec: number, toSec: number) =>
+    ch.exec(
+      "copy_approved_entries",
+      sql`INSERT INTO ${ident(APPROVED_TABLE)}
+        SELECT entry_id, merchant_id, campaign_id, influencer_id, entry_type, order_amount_minor, order_currency,
+          commission_minor, commission_currency, event_time, payable_at, version
+        FROM ${ident(LEDGER_TABLE)} FINAL
+        WHERE status = 'approved' AND event_time >= toDateTime(${fromSec}, 'UTC') AND event_time < toDateTime(${toSec}, 'UTC')`,
+    );
+}
+
+/** The UTC months holding ledger entries, oldest first, as [start, end) in seconds. */
+export async function ledgerMonths(ch: Querier): Promise<{ startSec: number; endSec: number }[]> {
+  const rows = await ch.query(
+    "ledger_months",
+    sql`SELECT DISTINCT toUInt32(toDateTime(toStartOfMonth(event_time), 'UTC')) AS m
+      FROM ${ident(LEDGER_TABLE)} ORDER BY m`,
+    z.object({ m: z.coerce.number().int() }),
+  );
+  return rows.map((r) => ({ startSec: r.m, endSec: bucketOf("month", r.m).end }));
+}
+
+/**
+ * Rebuilds every aggregate from the ledger, one UTC month at a time (its approved entries, then every cube key of
+ * the month). Safe beside a running worker: both overwrite with versions read from the clock after their sources
+ * were written, so whichever read last wins, and a worker rebuild that follows its own ledger write always reads later.
+ */
+export async function rebuildAllAggregates(
+  ch: Querier,
+  onMonth: (done: number, total: number, monthStartSec: number) => void = () => undefined,
+): Promise<number> {
+  const months = await ledgerMonths(ch);
+  const rebuild = rebuildAggregates(ch);
+  const copy = copyApprovedEntries(ch);
+  onMonth(0, months.length, months[0]?.startSec ?? 0);
+  for (const [i, m] of months.entries()) {
+    const hours: number[] = [];
+    for (let h = m.startSec; h < m.endSec; h += HOUR_S) hours.push(h);
+    await copy(m.startSec, m.endSec);
+    await rebuild({ hourStartsSec: hours });
+    onMonth(i + 1, months.length, m.startSec);
+  }
+  return months.length;
+}
