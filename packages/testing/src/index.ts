@@ -1,2 +1,3 @@
 export * from "./fixtures";
+export * from "./sql-shapes";
 export * from "./stack";

@@ -106,7 +106,8 @@ function clicksAggregate(q: CommissionReportQuery): Sql {
 /**
  * Commission per group and settlement currency, with click figures of the group joined in. Groups with clicks
  * but no ledger rows come back with an empty currency (unless a currency or status filter asks for money only).
- * Ties are broken by key then currency, so pages are stable.
+ * Ties are broken by key then currency, so pages are stable. Joined subqueries carry aliases: ClickHouse 20.x and
+ * later refuse them without (joined_subquery_requires_alias), 18.16 accepts both (docs/adr/0002).
  */
 export function commissionReportSql(q: CommissionReportQuery): Sql {
   const moneyOnly = q.currency !== undefined || (q.statuses !== undefined && q.statuses.length > 0);
@@ -115,7 +116,7 @@ export function commissionReportSql(q: CommissionReportQuery): Sql {
   const limit = q.limit === undefined ? raw("") : sql` LIMIT ${q.offset}, ${q.limit}`;
   return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
       revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
-    FROM (${ledgerAggregate(q)}) ${join} (${clicksAggregate(q)}) USING k
+    FROM (${ledgerAggregate(q)}) AS money ${join} (${clicksAggregate(q)}) AS traffic USING k
     ORDER BY ${raw(SORT_EXPR[q.sort])} ${dir}, k ASC, currency ASC${limit}`;
 }
 
