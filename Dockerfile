@@ -1,5 +1,5 @@
 # One image for the four services; docker-compose.yml picks the entry point per service.
-FROM node:20-slim
+FROM node:24-slim
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages

@@ -58,6 +58,26 @@ timed() {
   log "$label: done in $(( $(now_ms) - t0 )) ms"
 }
 
+# ---------------------------------------------------------------- config templates
+TEMPLATE_DIR="$INFRA_DIR/templates"
+
+# render TEMPLATE OUT: writes infra/templates/TEMPLATE to OUT (atomically) with every ${NAME} replaced by the value
+# of that shell variable. An unset variable is an error, so a typo cannot leave a literal ${...} in a config.
+render() {
+  local tpl="$TEMPLATE_DIR/$1" out="$2" text name
+  [ -f "$tpl" ] || die "template $1 missing in $TEMPLATE_DIR"
+  text=$(<"$tpl")
+  # bash 5.2 would expand & in a replacement to the matched text: values are taken literally here.
+  shopt -u patsub_replacement 2>/dev/null || true
+  while [[ $text =~ \$\{([A-Za-z_][A-Za-z0-9_]*)\} ]]; do
+    name=${BASH_REMATCH[1]}
+    [ -n "${!name+set}" ] || die "template $1: \${$name} is not set"
+    text=${text//"\${$name}"/${!name}}
+  done
+  printf '%s\n' "$text" >"$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
 # ---------------------------------------------------------------- apt
 APT_UPDATED=0
 # ensure_pkgs PKG...: install only the packages that are missing (apt-get update at most once).

@@ -3,11 +3,11 @@
 // postback acknowledged (HTTP 202) to its entry being visible to the reports (ledger FINAL).
 // Last line: {"ratio":…,"per_s":…,"baseline_per_s":…,"e2e_p99_ms":…}. BENCH_SALES / BENCH_E2E override the sizes.
 import { randomBytes } from "node:crypto";
-import { CampaignInput, Catalog, createRedis } from "@aff/catalog";
+import { Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, join, migrate, raw, sql } from "@aff/clickhouse";
 import { conversionId, createLogger, deterministicId, Lifecycle, signClickId } from "@aff/common";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
-import { isolatedEnv, startNativeStack } from "@aff/testing";
+import { catalogWriter, createCampaignFixture, isolatedEnv, startNativeStack } from "@aff/testing";
 import { z } from "zod";
 import { startAttribution } from "../services/attribution/dist/app.js";
 import { loadConfig as attributionConfig } from "../services/attribution/dist/config.js";
@@ -40,19 +40,11 @@ await ensureTopics(
   })),
 );
 
-const merchant = await catalog.createMerchant({ name: "Bench Shop" });
-const campaign = await catalog.createCampaign(
-  CampaignInput.parse({
-    merchant_id: merchant.id,
-    name: "Bench",
-    commission: { type: "bps", bps: 1000 },
-    currency: "USD",
-    allowed_domains: ["shop.example.com"],
-    default_destination: "https://shop.example.com/",
-  }),
-);
-const influencer = await catalog.createInfluencer({ name: "Bench" });
-const link = await catalog.createLink({ campaign_id: campaign.id, influencer_id: influencer.id });
+const { merchant, campaign, influencer, link } = await createCampaignFixture(catalogWriter(catalog), {
+  merchant: { name: "Bench Shop" },
+  campaign: { name: "Bench" },
+  influencer: { name: "Bench" },
+});
 const clickId = signClickId(attributionConfig(env).CLICK_ID_SECRET, {
   linkId: link.id,
   influencerId: influencer.id,

@@ -3,12 +3,11 @@
 // and (b) the redirect service serving links from a store of BENCH_LINKS (default one million) links, then measures
 // p50/p99 at a fixed rate, the redirect's peak RSS, and, after the load, the clicks in Kafka and in ClickHouse
 // against the 302s served. The last line printed is one JSON object holding every figure.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,7 +15,15 @@ const require = createRequire(import.meta.url);
 const { Catalog, createRedis } = require(path.join(ROOT, "packages/catalog/dist/index.js"));
 const { createClickHouse, ensureDatabase, ident, sql } = require(path.join(ROOT, "packages/clickhouse/dist/index.js"));
 const { Kafka, logLevel } = require(require.resolve("kafkajs", { paths: [path.join(ROOT, "packages/kafka")] }));
-const { isolatedEnv, readStackEnv } = require(path.join(ROOT, "packages/testing/dist/index.js"));
+const {
+  catalogWriter,
+  DEFAULT_CAMPAIGN,
+  isolatedEnv,
+  killServiceProcesses,
+  readStackEnv,
+  spawnNode,
+  spawnService,
+} = require(path.join(ROOT, "packages/testing/dist/index.js"));
 const { z } = require(require.resolve("zod", { paths: [path.join(ROOT, "packages/catalog")] }));
 
 const num = (name, dflt) => Number(process.env[name] ?? dflt);
@@ -39,22 +46,11 @@ const env = {
 };
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const children = [];
 
-/** Spawns a node process and resolves when a stdout log line contains `readyEvent`. */
-function start(name, args, extraEnv, readyEvent) {
-  const child = spawn(process.execPath, args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  const exited = new Promise((r) => child.once("exit", (code) => r(code)));
-  const ready = new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      if (line.includes(`"${readyEvent}"`)) resolve(JSON.parse(line));
-      else if (/"level":"(warn|error|fatal)"/.test(line)) log(`${name}:`, line.slice(0, 300));
-    });
-  });
-  return { child, exited, ready };
-}
+/** Warnings and errors of a spawned process go to the bench log; its other lines are dropped. */
+const logProblems = (name) => (line) => {
+  if (/"level":"(warn|error|fatal)"/.test(line)) log(`${name}:`, line.slice(0, 300));
+};
 
 function wrk(port, { seconds, connections, delayMs = 0 }) {
   const out = execFileSync(
@@ -78,17 +74,10 @@ function wrk(port, { seconds, connections, delayMs = 0 }) {
 }
 
 async function seed(catalog) {
-  const merchant = await catalog.createMerchant({ name: "Bench Shop" });
-  const campaign = await catalog.createCampaign({
-    merchant_id: merchant.id,
-    name: "Bench",
-    commission: { type: "bps", bps: 1000 },
-    currency: "USD",
-    allowed_domains: ["shop.example.com"],
-    default_destination: "https://shop.example.com/",
-    attribution_window_days: 30,
-    click_param: "click_id",
-  });
+  // The fixture's merchant and campaign; links are written in bulk below (a million through the API would take hours).
+  const writer = catalogWriter(catalog);
+  const merchant = await writer.merchant({ name: "Bench Shop" });
+  const campaign = await writer.campaign({ ...DEFAULT_CAMPAIGN, name: "Bench", merchant_id: merchant.id });
   const influencers = [];
   for (let i = 0; i < 10; i++) influencers.push(await catalog.createInfluencer({ name: `Bench ${i}` }));
   const t0 = Date.now();
@@ -152,26 +141,25 @@ async function main() {
     await seed(catalog);
     const baselinePort = PORT_BASE;
     const redirectPort = PORT_BASE + 1;
-    const baseline = start(
+    const baseline = spawnNode(
       "baseline",
       [
         "-e",
         `require("node:http").createServer((q, s) => { s.writeHead(302, { Location: "https://shop.example.com/" }); s.end(); }).listen(${baselinePort}, "127.0.0.1", () => console.log('{"msg":"baseline_listening"}'));`,
       ],
-      {},
-      "baseline_listening",
+      { env, readyEvent: "baseline_listening", onLine: logProblems("baseline") },
     );
     await baseline.ready;
     const t0 = Date.now();
     const profile = process.env.BENCH_PROFILE_DIR
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
       : [];
-    const redirect = start(
-      "redirect",
-      [...profile, path.join(ROOT, "services/redirect/dist/main.js")],
-      { PORT: String(redirectPort), OPS_PORT: String(redirectPort + 100), HOST: "127.0.0.1" },
-      "link_cache_warmed",
-    );
+    const redirect = spawnService("redirect", {
+      env: { ...env, PORT: String(redirectPort), OPS_PORT: String(redirectPort + 100), HOST: "127.0.0.1" },
+      nodeArgs: profile,
+      readyEvent: "link_cache_warmed",
+      onLine: logProblems("redirect"),
+    });
     const warmed = await redirect.ready;
     log(
       `redirect warmed ${warmed.links} links in ${Date.now() - t0} ms; RSS ${peakRssMb(redirect.child.pid).toFixed(0)} MB`,
@@ -208,18 +196,15 @@ async function main() {
       (await metric(redirectPort + 100, 'redirects_total{outcome="redirect"')) +
       (await metric(redirectPort + 100, 'redirects_total{outcome="bot_redirect"'));
     const notRedirected = await metric(redirectPort + 100, "redirects_total{outcome=");
-    redirect.child.kill("SIGTERM");
-    const code = await redirect.exited;
+    const { code } = await redirect.stop();
     log(`redirect stopped (exit ${code}); ${served} redirects served of ${notRedirected} answered`);
 
     const clicksKafka = await kafkaCount(kafka, env.TOPIC_CLICKS);
     log(`clicks in Kafka: ${clicksKafka}; starting the attribution worker to load ClickHouse`);
-    const attribution = start(
-      "attribution",
-      [path.join(ROOT, "services/attribution/dist/main.js")],
-      { PORT: String(PORT_BASE + 2), HOST: "127.0.0.1", KAFKA_SESSION_TIMEOUT_MS: "60000" },
-      "attribution_started",
-    );
+    const attribution = spawnService("attribution", {
+      env: { ...env, PORT: String(PORT_BASE + 2), HOST: "127.0.0.1", KAFKA_SESSION_TIMEOUT_MS: "60000" },
+      onLine: logProblems("attribution"),
+    });
     // A long session timeout: on a busy machine a batch of thousands of clicks can outlast the default and trigger
     // a rebalance loop that re-reads the same offsets without ever committing.
     attribution.ready.catch((err) => log(String(err)));
@@ -234,9 +219,8 @@ async function main() {
       if (clicksClickhouse >= served) break;
       log(`clicks in ClickHouse so far: ${clicksClickhouse}`);
     }
-    attribution.child.kill("SIGTERM");
-    await attribution.exited;
-    baseline.child.kill("SIGTERM");
+    await attribution.stop();
+    await baseline.stop();
 
     const figures = {
       ratio: Number((rps / baselineRps).toFixed(3)),
@@ -265,7 +249,7 @@ async function main() {
     );
     console.log(JSON.stringify(figures));
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    killServiceProcesses();
     await ch.exec("drop_bench_database", sql`DROP DATABASE IF EXISTS ${ident(id)}`).catch(() => undefined);
     await ch.close();
     await redis.flushdb().catch(() => undefined);

@@ -3,11 +3,10 @@
 // reports service as a child process, then times each main report over HTTP against a bare
 // `SELECT sum(...) GROUP BY` over the same table in the same run, and measures a CSV export's rows/s and the
 // service's peak RSS. Prints p50/p99 and ratios; the last line is one JSON object.
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createClickHouse, ensureDatabase, migrate, raw, rebuildAllAggregates, sql } from "@aff/clickhouse";
-import { readStackEnv } from "@aff/testing";
+import { readStackEnv, startService } from "@aff/testing";
 import { z } from "zod";
 
 const { values: args } = parseArgs({
@@ -87,10 +86,9 @@ async function seed(ch) {
   log(`aggregates rebuilt in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 }
 
-async function startService() {
-  const child = spawn(process.execPath, ["services/reports/dist/main.js"], {
+const startReports = () =>
+  startService("reports", {
     env: {
-      ...process.env,
       CLICKHOUSE_URL: url,
       CLICKHOUSE_DATABASE: database,
       REDIS_URL: redisUrl,
@@ -99,20 +97,7 @@ async function startService() {
       LOG_LEVEL: "info",
       REPORTS_API_KEY: KEY,
     },
-    stdio: ["ignore", "pipe", "inherit"],
   });
-  const port = await new Promise((resolve, reject) => {
-    let buf = "";
-    child.stdout.on("data", (d) => {
-      buf += d;
-      const m = /"msg":"reports_listening"/.test(buf) && /"port":(\d+)/.exec(buf);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`reports exited ${code}`)));
-  });
-  child.stdout.resume();
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -154,7 +139,8 @@ async function main() {
   const ch = createClickHouse({ url, database });
   await migrate(ch);
   await seed(ch);
-  const { child, base } = await startService();
+  const reports = await startReports();
+  const base = reports.url;
   try {
     const month = { from: "2026-02-01", to: "2026-03-01" };
     // Each report is compared with a bare sum over the same rows and grouping (no FINAL, no status split, no clicks).
@@ -193,7 +179,7 @@ async function main() {
     const to = new Date(Date.UTC(2026, 0, 1) + days * 86_400_000).toISOString().slice(0, 10);
     const csv = await csvExport(base, `from=2026-01-01&to=${to}&format=csv`);
     const csvRate = csv.rows / (csv.ms / 1000);
-    const rss = peakRssMb(child.pid);
+    const rss = peakRssMb(reports.child.pid);
     log(
       `CSV statement export: ${csv.rows} rows in ${(csv.ms / 1000).toFixed(1)} s = ${Math.round(csvRate)} rows/s; reports service peak RSS ${rss.toFixed(0)} MB`,
     );
@@ -212,7 +198,7 @@ async function main() {
       }),
     );
   } finally {
-    child.kill("SIGTERM");
+    await reports.stop();
     if (!args.keep) await ch.exec("drop", sql`DROP DATABASE IF EXISTS ${raw(database)}`);
     await ch.close();
   }

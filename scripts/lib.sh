@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by scripts/*.sh: repo root, dependency install, Docker detection.
+# Shared by scripts/*.sh: repo root, the supported node, dependency install, Docker detection.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SERVICES=(redirect postback attribution reports)
@@ -7,6 +7,20 @@ RUN_DIR="$ROOT/.stack/run"
 LOG_DIR="$ROOT/.stack/logs"
 
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Node 24 LTS is the supported runtime. When the node on PATH is older (Debian 12 ships 20, end of life), the one
+# infra/ensure-node.sh installs under .stack/node goes first in PATH, so npx, vitest and the services run on 24.
+use_supported_node() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -lt 24 ]; then
+    PATH="$(bash "$ROOT/infra/ensure-node.sh"):$PATH"
+    export PATH
+    hash -r
+  fi
+  say "node $(node --version) ($(command -v node))"
+}
+use_supported_node
 
 # Installs node_modules when missing or older than the lock file, then builds.
 ensure_built() {

@@ -1,6 +1,7 @@
 // Seeds a demo merchant, campaign, influencer and link through the management API (once; reused after),
 // then prints a walkthrough to paste into a shell and writes it to .stack/walkthrough.sh.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { apiWriter, createCampaignFixture } from "@aff/testing";
 
 const REDIRECT = process.env.REDIRECT_URL ?? "http://127.0.0.1:8080";
 const POSTBACK = process.env.POSTBACK_URL ?? "http://127.0.0.1:8081";
@@ -8,17 +9,6 @@ const REPORTS = process.env.REPORTS_URL ?? "http://127.0.0.1:8083";
 const ADMIN_KEY = process.env.ADMIN_API_KEY ?? "dev-admin-key-change-me";
 const FINANCE_KEY = process.env.REPORTS_API_KEY ?? "dev-finance-key-change-me";
 const STATE = ".stack/demo.json";
-
-async function post(path, body) {
-  const res = await fetch(`${REDIRECT}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
-    body: JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 async function seed() {
   if (existsSync(STATE)) {
@@ -28,20 +18,11 @@ async function seed() {
     });
     if (res.ok) return demo;
   }
-  const merchant = await post("/api/merchants", { name: "Demo Outdoor Store" });
-  const campaign = await post("/api/campaigns", {
-    merchant_id: merchant.id,
-    name: "Spring hiking",
-    commission: { type: "bps", bps: 1000 },
-    currency: "USD",
-    allowed_domains: ["shop.example.com"],
-    default_destination: "https://shop.example.com/",
-  });
-  const influencer = await post("/api/influencers", { name: "Trail Tess", handle: "@trailtess" });
-  const link = await post("/api/links", {
-    campaign_id: campaign.id,
-    influencer_id: influencer.id,
-    destination: "https://shop.example.com/boots/42",
+  const { merchant, campaign, influencer, link } = await createCampaignFixture(apiWriter(REDIRECT, ADMIN_KEY), {
+    merchant: { name: "Demo Outdoor Store" },
+    campaign: { name: "Spring hiking" },
+    influencer: { name: "Trail Tess", handle: "@trailtess" },
+    link: { destination: "https://shop.example.com/boots/42" },
   });
   const demo = { merchant, campaign, influencer, link };
   writeFileSync(STATE, JSON.stringify(demo, null, 2));

@@ -3,7 +3,7 @@
  * is SIGKILLed at random (>= 5 times), the broker is restarted once and ClickHouse is stopped for 10 s. Afterwards
  * every figure must equal the ground truth computed here, to the cent. Run with `npm run test:chaos` (own vitest config).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -12,7 +12,7 @@ import { z } from "zod";
 import { FxRates } from "../../packages/catalog/src";
 import { Int64Text, raw } from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
-import { createTestWorld, eventually, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
+import { createTestWorld, eventually, REPO_ROOT, spawnService, type TestWorld } from "../../packages/testing/src";
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
 import { click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
@@ -56,9 +56,9 @@ function superviseWorker() {
   mkdirSync(logDir, { recursive: true });
   const out = openSync(path.join(logDir, "chaos-worker.log"), "a");
   const spawnOne = () => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, "services/attribution/dist/main.js")], {
-      env: { ...process.env, ...world.env, LOG_LEVEL: "warn", KAFKA_SESSION_TIMEOUT_MS: "6000", STALL_MS: "120000" },
-      stdio: ["ignore", out, out],
+    const { child } = spawnService("attribution", {
+      env: { ...world.env, LOG_LEVEL: "warn", KAFKA_SESSION_TIMEOUT_MS: "6000", STALL_MS: "120000" },
+      output: out,
     });
     current = child;
     child.once("exit", () => {

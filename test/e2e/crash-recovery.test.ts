@@ -1,34 +1,28 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { raw } from "../../packages/clickhouse/src";
-import { createTestWorld, eventually, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
+import {
+  createTestWorld,
+  eventually,
+  killServiceProcesses,
+  spawnService,
+  type TestWorld,
+} from "../../packages/testing/src";
 import { click, commissions, seedCampaign, startServices, type Urls } from "./helpers";
 
 let world: TestWorld;
 let urls: Urls;
-const children: ChildProcess[] = [];
 
 /** The real attribution worker, as its own process (built by `tsc -b`), so it can be killed with SIGKILL. */
-function spawnWorker(extra: Record<string, string>) {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, "services/attribution/dist/main.js")], {
-    env: { ...process.env, ...world.env, LOG_LEVEL: "warn", ...extra },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  children.push(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return { child, exited };
-}
+const spawnWorker = (extra: Record<string, string>) =>
+  spawnService("attribution", { env: { ...world.env, LOG_LEVEL: "warn", ...extra }, output: "inherit" });
 
 beforeAll(async () => {
   world = await createTestWorld(inject("stack"), "crash");
   urls = await startServices(world, { attribution: false });
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killServiceProcesses();
   await world?.close();
 });
 
@@ -82,8 +76,7 @@ describe("attribution worker killed between write and commit", () => {
       }),
     ]);
 
-    healthy.child.kill("SIGTERM");
-    expect((await healthy.exited).code).toBe(0);
+    expect((await healthy.stop()).code).toBe(0);
     expect((await commissions(urls)).rows[0]?.total_minor).toBe(2000);
   });
 });

@@ -1,4 +1,4 @@
-import type { TestWorld } from "../../packages/testing/src";
+import { apiWriter, type CampaignFields, createCampaignFixture, type TestWorld } from "../../packages/testing/src";
 import { startAttribution } from "../../services/attribution/src/app";
 import { loadConfig as attributionConfig } from "../../services/attribution/src/config";
 import { startPostback } from "../../services/postback/src/app";
@@ -45,32 +45,12 @@ export async function api<T = Record<string, unknown>>(
   return { status: res.status, json: (await res.json()) as T };
 }
 
-/** A merchant, a 10% campaign in USD on shop.example.com, an influencer and a link. */
-export async function seedCampaign(urls: Urls, commission: unknown = { type: "bps", bps: 1000 }) {
-  const merchant = (
-    await api<{ id: number; postback_token: string; postback_secret: string }>(urls.redirectUrl, "/api/merchants", {
-      name: "Test Shop",
-    })
-  ).json;
-  const campaign = (
-    await api<{ id: number }>(urls.redirectUrl, "/api/campaigns", {
-      merchant_id: merchant.id,
-      name: "Spring",
-      commission,
-      currency: "USD",
-      allowed_domains: ["shop.example.com"],
-      default_destination: "https://shop.example.com/",
-    })
-  ).json;
-  const influencer = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: "Ada" })).json;
-  const link = (
-    await api<{ code: string }>(urls.redirectUrl, "/api/links", {
-      campaign_id: campaign.id,
-      influencer_id: influencer.id,
-      destination: "https://shop.example.com/p/42",
-    })
-  ).json;
-  return { merchant, campaign, influencer, link };
+/** A merchant, a 10% campaign in USD on shop.example.com, an influencer and a link, through the management API. */
+export async function seedCampaign(urls: Urls, commission: CampaignFields["commission"] = { type: "bps", bps: 1000 }) {
+  return createCampaignFixture(apiWriter(urls.redirectUrl, ADMIN_KEY), {
+    campaign: { commission },
+    link: { destination: "https://shop.example.com/p/42" },
+  });
 }
 
 /** Follows a tracking link like a browser would (without following the 302) and returns the click id. */

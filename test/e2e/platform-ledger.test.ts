@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { Int64Text, sql } from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
-import { createTestWorld, eventually, type TestWorld } from "../../packages/testing/src";
+import {
+  apiWriter,
+  createCampaignFixture,
+  createTestWorld,
+  eventually,
+  type TestWorld,
+} from "../../packages/testing/src";
 import { fixture, platformHmac } from "../fixtures/postback/topic";
 import { ADMIN_KEY, api, click, startServices, type Urls } from "./helpers";
 
@@ -20,28 +26,14 @@ beforeAll(async () => {
 afterAll(() => world?.close());
 
 async function merchantWithCampaign(name: string, currency: string, settings: Record<string, string>) {
-  const merchant = (await api<{ id: number }>(urls.redirectUrl, "/api/merchants", { name })).json;
+  const { merchant, influencer, link } = await createCampaignFixture(apiWriter(urls.redirectUrl, ADMIN_KEY), {
+    merchant: { name },
+    campaign: { name: `${name} 10%`, currency },
+    influencer: { name: `${name} creator` },
+  });
   expect(
     (await api(urls.redirectUrl, `/api/merchants/${merchant.id}/postback-settings`, settings, ADMIN_KEY)).status,
   ).toBe(200);
-  const campaign = (
-    await api<{ id: number }>(urls.redirectUrl, "/api/campaigns", {
-      merchant_id: merchant.id,
-      name: `${name} 10%`,
-      commission: { type: "bps", bps: 1000 },
-      currency,
-      allowed_domains: ["shop.example.com"],
-      default_destination: "https://shop.example.com/",
-    })
-  ).json;
-  const influencer = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: `${name} creator` }))
-    .json;
-  const link = (
-    await api<{ code: string }>(urls.redirectUrl, "/api/links", {
-      campaign_id: campaign.id,
-      influencer_id: influencer.id,
-    })
-  ).json;
   const { clickId } = await click(urls, link.code);
   return { merchant, influencer, clickId };
 }

@@ -1,41 +1,34 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { sql } from "../../packages/clickhouse/src";
-import { controlService, createTestWorld, eventually, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
+import {
+  controlService,
+  createTestWorld,
+  eventually,
+  killServiceProcesses,
+  REPO_ROOT,
+  startService,
+  type TestWorld,
+} from "../../packages/testing/src";
 import { ADMIN_KEY, api, click, seedCampaign, startServices, type Urls } from "./helpers";
 
 let world: TestWorld;
 let urls: Urls;
 let seed: Awaited<ReturnType<typeof seedCampaign>>;
-const children: ChildProcess[] = [];
 
 /** A real redirect process (built by `tsc -b`); resolves once it listens, with its URL. */
-async function spawnRedirect(name: string, extra: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, "services/redirect/dist/main.js")], {
+const spawnRedirect = (name: string, extra: Record<string, string> = {}) =>
+  startService("redirect", {
     env: {
-      ...process.env,
       ...world.env,
       ADMIN_API_KEY: ADMIN_KEY,
       LOG_LEVEL: "info",
       CLICK_SPOOL_DIR: path.join(REPO_ROOT, `.stack/test-spool/${world.id}/${name}`),
       ...extra,
     },
-    stdio: ["ignore", "pipe", "inherit"],
   });
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`redirect ${name} exited with ${code} before listening`)));
-    readline.createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      if (line.includes('"redirect_listening"')) resolve(Number(JSON.parse(line).port));
-    });
-  });
-  return { child, exited, url: `http://127.0.0.1:${port}` };
-}
 
 const asUrls = (redirectUrl: string): Urls => ({ ...urls, redirectUrl });
 const Count = z.object({ n: z.coerce.number(), ids: z.coerce.number() });
@@ -67,7 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   controlService("start", "kafka");
   controlService("start", "redis");
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killServiceProcesses();
   await world?.close();
 });
 
@@ -82,8 +75,7 @@ describe("redirect outages", () => {
     served.push(...(await clicks(urls, seed.link.code, 30)));
     served.push(...(await clicks(asUrls(first.url), seed.link.code, 30)));
     // SIGTERM with Kafka away: the process must put its queue in the spool file and exit cleanly.
-    first.child.kill("SIGTERM");
-    expect(await first.exited).toBe(0);
+    expect((await first.stop()).code).toBe(0);
     const spooled = readFileSync(path.join(REPO_ROOT, `.stack/test-spool/${world.id}/first/clicks-0.jsonl`), "utf8")
       .trim()
       .split("\n");
@@ -97,8 +89,7 @@ describe("redirect outages", () => {
     // The consumer under test reconnects to the restarted broker with backoff: allow for a slow, shared machine.
     await eventually(clickRows, (r) => r?.n === served.length, 200_000, 500);
     expect(await clickIds()).toEqual(new Set(served));
-    second.child.kill("SIGTERM");
-    expect(await second.exited).toBe(0);
+    expect((await second.stop()).code).toBe(0);
     expect(await clickRows()).toEqual({ n: served.length, ids: served.length });
   }, 300_000);
 
@@ -145,8 +136,7 @@ describe("redirect outages", () => {
     );
     console.info(`revocation seen by both redirect processes after ${Math.max(...seenAt)} ms`);
     for (const p of [a, b]) {
-      p.child.kill("SIGTERM");
-      expect(await p.exited).toBe(0);
+      expect((await p.stop()).code).toBe(0);
     }
   });
 });

@@ -1,2 +1,5 @@
+export * from "./campaign";
 export * from "./fixtures";
+export * from "./service-process";
+export * from "./sql-shapes";
 export * from "./stack";

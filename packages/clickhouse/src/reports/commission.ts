@@ -92,7 +92,8 @@ export function planCommissionReport(q: CommissionReportQuery): ReportPlan {
 /**
  * Commission per group and settlement currency, with click figures of the group joined in. Groups with clicks
  * but no ledger rows come back with an empty currency (unless a currency or status filter asks for money only).
- * Ties are broken by key then currency, so pages are stable.
+ * Ties are broken by key then currency, so pages are stable. Joined subqueries carry aliases: ClickHouse 20.x and
+ * later refuse them without (joined_subquery_requires_alias), 18.16 accepts both (docs/adr/0002).
  */
 export function commissionReportSql(q: CommissionReportQuery, plan = planCommissionReport(q)): Sql {
   const moneyOnly = q.currency !== undefined || (q.statuses !== undefined && q.statuses.length > 0);
@@ -102,7 +103,7 @@ export function commissionReportSql(q: CommissionReportQuery, plan = planCommiss
   const money = plan.source === "aggregate" ? cubeAggregate(q, plan.level) : ledgerAggregate(q);
   return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
       revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
-    FROM (${money}) ${join} (${clicksAggregate(q)}) USING k
+    FROM (${money}) AS money ${join} (${clicksAggregate(q)}) AS traffic USING k
     ORDER BY ${raw(SORT_EXPR[q.sort])} ${dir}, k ASC, currency ASC${limit}`;
 }
 

@@ -34,9 +34,10 @@ export type StatementLine = z.infer<typeof StatementLine>;
 /**
  * Every ledger line in the period with its conversion (order id, attribution, current status) and the conversion's
  * whole status history (all its ledger entries, any date), ordered by time then entry id so pages are stable.
- * 18.16 allows one JOIN per SELECT, hence the nesting. The history scans every entry of those conversions: instead of
- * FINAL (about twice as slow here) it drops replayed duplicates with groupUniqArray, which is exact because a replay
- * writes an identical row (same entry id, values and version).
+ * 18.16 allows one JOIN per SELECT, hence the nesting; current ClickHouse requires an alias on each joined subquery
+ * (docs/adr/0002). The history scans every entry of those conversions: instead of FINAL (about twice as slow here) it
+ * drops replayed duplicates with groupUniqArray, which is exact because a replay writes an identical row (same entry
+ * id, values and version).
  */
 export function statementSql(q: StatementQuery): Sql {
   const ledger = ident(LEDGER_TABLE);
@@ -51,15 +52,15 @@ export function statementSql(q: StatementQuery): Sql {
         SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
           order_amount_minor, toString(order_currency) AS order_currency, commission_minor, toString(commission_currency) AS commission_currency
         FROM ${ledger} FINAL WHERE ${ledgerWhere(q)}
-      ) ANY LEFT JOIN (
+      ) AS lines ANY LEFT JOIN (
         SELECT conversion_id, order_id, attribution, status AS conversion_status
         FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id IN (${inPeriod})
-      ) USING conversion_id
-    ) ANY LEFT JOIN (
+      ) AS conversions USING conversion_id
+    ) AS lines_with_conversion ANY LEFT JOIN (
       SELECT conversion_id, arraySort(groupUniqArray((toString(event_time), entry_type, status, commission_minor, entry_id))) AS history
       FROM ${ledger} WHERE conversion_id IN (${inPeriod})
       GROUP BY conversion_id
-    ) USING conversion_id
+    ) AS histories USING conversion_id
     ORDER BY event_time, entry_id${limit}`;
 }
 
