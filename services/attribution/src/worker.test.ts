@@ -18,6 +18,7 @@ import { MAX_AMOUNT_MINOR } from "./ledger-rules";
 import {
   type ConversionStore,
   coalescingRebuild,
+  createClickHandler,
   createConversionHandler,
   type DeadLetter,
   reasonClass,
@@ -338,6 +339,56 @@ describe("conversion handler, fed arbitrary messages", () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("click handler", () => {
+  const clickEvent = (id: string, clickedAtMs: number) => ({
+    v: 1,
+    click_id: id,
+    link_id: 5,
+    link_code: "abc",
+    campaign_id: 7,
+    influencer_id: 3,
+    merchant_id: 1,
+    clicked_at_ms: clickedAtMs,
+    ip: "203.0.113.0",
+    user_agent: "UA",
+    referer: "",
+    is_bot: false,
+    is_unique: true,
+  });
+
+  it("dead-letters a click whose time no DateTime holds and writes the others; a refused row is pinned to its click", async () => {
+    const written: string[] = [];
+    const letters: DeadLetter[] = [];
+    const handle = createClickHandler({
+      ch: {
+        insert: async (_name, _table, rows) => {
+          const ids = rows.map((r) => (r as { click_id: string }).click_id);
+          if (ids.includes("refused")) throw cannotParse();
+          written.push(...ids);
+        },
+      },
+      deadLetter: async (l) => {
+        letters.push(...l);
+      },
+      counters: { processed: () => undefined, deadLettered: () => undefined },
+      log: createLogger("test", "silent"),
+    });
+    const msgs = [
+      clickEvent("a", NOW),
+      clickEvent("far", 9_000_000_000_000_000),
+      clickEvent("b", NOW),
+      clickEvent("refused", NOW),
+      clickEvent("c", NOW),
+    ].map((e, i) => message(i, e.click_id, JSON.stringify(e)));
+    await handle(msgs, { topic: "clicks", partition: 0 });
+    expect(written).toEqual(["a", "b", "c"]);
+    expect(letters.map((l) => [l.message.offset, reasonClass(l.reason)])).toEqual([
+      ["1", "time_out_of_range"],
+      ["3", "clickhouse_rejected"],
+    ]);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   clickRow,
   getConversionEvents,
   type HourlyTouch,
+  type Inserter,
   insertClicks,
   insertConversionEvents,
   insertConversions,
@@ -404,7 +405,7 @@ function reportOutcomes(
 
 /** Clicks: one row per click id; replays rewrite identical rows that ClickHouse collapses. */
 export function createClickHandler(deps: {
-  ch: ClickHouse;
+  ch: Inserter;
   deadLetter: (l: DeadLetter[]) => Promise<void>;
   counters: WorkerCounters;
   log: Logger;
