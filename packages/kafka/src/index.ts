@@ -91,6 +91,10 @@ export type BatchConsumerOptions = {
   handle: BatchHandler;
   /** called after each committed batch with its size and duration */
   onBatch?: (info: { topic: string; partition: number; size: number; ms: number }) => void;
+  /** names the class of a failure for the retry log line and `onRetry` (default: the error's name) */
+  classifyError?: (err: unknown) => string;
+  /** called before each retry of a failed batch */
+  onRetry?: (info: { topic: string; partition: number; attempt: number; reasonClass: string }) => void;
   /** batches slower than this log a warning */
   slowBatchMs?: number;
   partitionsConsumedConcurrently?: number;
@@ -105,14 +109,15 @@ export type BatchConsumer = {
   consumer: Consumer;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** false when no fetch completed for `stallMs` (a stuck loop) */
+  /** false when no fetch completed, or a batch has been retried, for `stallMs` (a stuck loop) */
   healthy(stallMs?: number): boolean;
 };
 
 /**
  * eachBatch consumption where offsets are committed only after `handle` resolved (the write was acknowledged).
  * A failing handler is retried with backoff, heartbeating, until it succeeds or we shut down; the batch is then
- * abandoned uncommitted and will be delivered again.
+ * abandoned uncommitted and will be delivered again. Handlers throw only what retrying can cure (an outage): a
+ * message that can never be written is theirs to set aside, or it would hold its partition here forever.
  */
 export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
   const sessionTimeout = o.sessionTimeoutMs ?? 10_000;
@@ -128,22 +133,36 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
   consumer.on(consumer.events.FETCH, () => {
     lastFetchAt = Date.now();
   });
+  /** since when each partition's current batch has been failing (a retrying batch holds its partition) */
+  const failingSince = new Map<string, number>();
+  const classify = o.classifyError ?? ((err: unknown) => (err instanceof Error ? err.name : "thrown_value"));
 
   const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
     if (batch.messages.length === 0) return;
     const t0 = performance.now();
     const ctx = { topic: batch.topic, partition: batch.partition };
-    for (let attempt = 0; ; attempt++) {
-      if (!isRunning() || isStale() || stopping) return;
-      try {
-        await o.handle(batch.messages, ctx);
-        break;
-      } catch (err) {
-        const delay = Math.min(5_000, 200 * 2 ** attempt);
-        o.log.warn({ ...ctx, attempt, delay_ms: delay, err: errorMessage(err) }, "batch_write_failed");
-        await new Promise((r) => setTimeout(r, delay));
-        await heartbeat().catch(() => undefined);
+    const key = `${batch.topic}:${batch.partition}`;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (!isRunning() || isStale() || stopping) return;
+        try {
+          await o.handle(batch.messages, ctx);
+          break;
+        } catch (err) {
+          const delay = Math.min(5_000, 200 * 2 ** attempt);
+          const reasonClass = classify(err);
+          if (!failingSince.has(key)) failingSince.set(key, Date.now());
+          o.log.warn(
+            { ...ctx, attempt, delay_ms: delay, reason_class: reasonClass, err: errorMessage(err) },
+            "batch_retry",
+          );
+          o.onRetry?.({ ...ctx, attempt, reasonClass });
+          await new Promise((r) => setTimeout(r, delay));
+          await heartbeat().catch(() => undefined);
+        }
       }
+    } finally {
+      failingSince.delete(key);
     }
     o.afterWriteBeforeCommit?.();
     const last = batch.messages[batch.messages.length - 1];
@@ -175,7 +194,9 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
       await consumer.disconnect();
     },
     healthy(stallMs = 60_000) {
-      return !stopping && Date.now() - lastFetchAt < stallMs;
+      const now = Date.now();
+      for (const since of failingSince.values()) if (now - since >= stallMs) return false;
+      return !stopping && now - lastFetchAt < stallMs;
     },
   };
 }

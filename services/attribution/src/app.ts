@@ -6,6 +6,7 @@ import express from "express";
 import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
 import type { AttributionConfig } from "./config";
+import { classifyFailure, clickHouseFailure, guarded, redisFailure } from "./failures";
 import { clickHouseStore, createClickHandler, createConversionHandler, createDeadLetterSink } from "./worker";
 
 /** The attribution worker: two consumer groups (conversions, clicks) writing to ClickHouse, plus ops endpoints. */
@@ -20,8 +21,14 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   });
   const dead = new Counter({
     name: "messages_dead_lettered_total",
-    help: "messages sent to the dead-letter topic",
+    help: "messages sent to the dead-letter topic, by reason class (schema, invalid_json, amount_out_of_range, unbookable, clickhouse_rejected, ...)",
     labelNames: ["reason"] as const,
+    registers: [metrics.registry],
+  });
+  const retries = new Counter({
+    name: "batch_retries_total",
+    help: "retries of a batch after a transient failure, by reason class (clickhouse_unavailable, redis_unavailable, kafka, ...)",
+    labelNames: ["topic", "reason"] as const,
     registers: [metrics.registry],
   });
   const batchSeconds = new Histogram({
@@ -101,6 +108,9 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     kafka,
     log,
     onBatch,
+    classifyError: (err: unknown) => classifyFailure(err).reasonClass,
+    onRetry: ({ topic, reasonClass }: { topic: string; reasonClass: string }) =>
+      retries.inc({ topic, reason: reasonClass }),
     slowBatchMs: config.SLOW_BATCH_MS,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
@@ -114,10 +124,16 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
       store: clickHouseStore(ch),
       resolve: {
         clickIdSecret: config.CLICK_ID_SECRET,
-        getCampaign: (id) => campaigns.fetch(id),
-        getCoupon: (merchantId, code) => coupons.get(merchantId, code),
-        rateAt: (from, to, atMs) => fx.rateAt(from, to, atMs),
-        firstClick: getFirstClick(ch),
+        // reads of the catalog and of clicks: their failures are the stores' (retried), never a message's
+        ...guarded(
+          {
+            getCampaign: (id: number) => campaigns.fetch(id),
+            getCoupon: (merchantId: number, code: string) => coupons.get(merchantId, code),
+            rateAt: (from: string, to: string, atMs: number) => fx.rateAt(from, to, atMs),
+          },
+          redisFailure,
+        ),
+        ...guarded({ firstClick: getFirstClick(ch) }, clickHouseFailure),
       },
       deadLetter,
       counters: counters(config.TOPIC_POSTBACKS),
@@ -129,7 +145,7 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     ...common,
     groupId: config.GROUP_CLICKS,
     topic: config.TOPIC_CLICKS,
-    handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS) }),
+    handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS), log }),
   });
 
   const app = express();

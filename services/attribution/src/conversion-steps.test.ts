@@ -2,7 +2,7 @@ import { type Campaign, type Coupon, CouponInput } from "@aff/catalog";
 import { conversionId, deterministicId, signClickId } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
 import { describe, expect, it } from "vitest";
-import { createResolveStep, createValidateStep, type ResolveDeps } from "./conversion-steps";
+import { createResolveStep, createValidateStep, EVENT_TIME_MAX_MS, type ResolveDeps } from "./conversion-steps";
 
 const SECRET = "unit-test-click-secret-0123456789";
 const NOW = Date.UTC(2026, 5, 1, 12);
@@ -108,6 +108,11 @@ describe("resolve step", () => {
       reason: "no_fx_rate:GBP->USD",
     });
   });
+  it("dead-letters a sale whose converted amount leaves the amount range (never 1e+21 into ClickHouse)", async () => {
+    const huge = deps(campaign(), { rateAt: async () => "999999999999.9999999999" });
+    const r = await createResolveStep(huge)(sale({ click_id: click(1000), currency: "EUR", amount_minor: 10 ** 12 }));
+    expect(r).toEqual({ kind: "dlq", reason: "amount_out_of_range" });
+  });
   it("first_click credits the shopper's earliest click when one is known", async () => {
     const c = campaign({ attribution_model: "first_click" });
     const r = await createResolveStep(
@@ -126,5 +131,14 @@ describe("validate step", () => {
       reason: "refund_without_amount",
     });
     expect(v(sale({ type: "approve", amount_minor: undefined, currency: undefined }))).toMatchObject({ kind: "ok" });
+  });
+  it("dead-letters times a ClickHouse DateTime cannot hold, even when the event schema lets them through", async () => {
+    const v = createValidateStep();
+    expect(v(sale({ occurred_at_ms: 9_000_000_000_000_000 }))).toMatchObject({
+      kind: "dlq",
+      reason: "time_out_of_range: occurred_at_ms",
+    });
+    expect(v(sale({ received_at_ms: EVENT_TIME_MAX_MS }))).toMatchObject({ kind: "dlq" });
+    expect(v(sale({ occurred_at_ms: EVENT_TIME_MAX_MS - 1 }))).toMatchObject({ kind: "ok" });
   });
 });

@@ -1,10 +1,15 @@
 import { type Campaign, type Coupon, convertMinor, couponValidAt } from "@aff/catalog";
 import { verifyClickId } from "@aff/common";
 import { ConversionEvent, decodeJson } from "@aff/events";
-import type { Resolution } from "./ledger-rules";
+import { amountInRange, type Resolution } from "./ledger-rules";
 import { dlq, ok, type Step } from "./pipeline";
 
 const DAY_MS = 86_400_000;
+/**
+ * Event times the books take (2100-01-01 UTC, exclusive): with a holding period of at most a year added, every
+ * instant still fits a ClickHouse DateTime. The postback service bounds times far tighter; this guards the topic.
+ */
+export const EVENT_TIME_MAX_MS = Date.UTC(2100, 0, 1);
 /** a click id minted this long after the merchant's sale time is still believed (clock skew), but flagged */
 const CLOCK_SKEW_MS = 10 * 60_000;
 
@@ -28,6 +33,8 @@ export function createParseStep(): Step<Buffer | null, ConversionEvent> {
 /** Events the books cannot use at all go to the dead letters before they are stored. */
 export function createValidateStep(): Step<ConversionEvent, ConversionEvent> {
   return (e) => {
+    if (e.occurred_at_ms >= EVENT_TIME_MAX_MS) return dlq("time_out_of_range: occurred_at_ms");
+    if (e.received_at_ms >= EVENT_TIME_MAX_MS) return dlq("time_out_of_range: received_at_ms");
     if (e.type === "sale" && (e.amount_minor === undefined || e.currency === undefined))
       return dlq("sale_without_amount");
     if ((e.type === "refund" || e.type === "adjust") && e.amount_minor === undefined)
@@ -135,6 +142,8 @@ export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Reso
       minMs > 0 &&
       e.occurred_at_ms - credit.clickedAtMs < minMs;
     if (fast) flags.push("short_click_to_conversion");
+    const settlement = convertMinor(amount, currency, campaign.currency, rate);
+    if (!amountInRange(settlement)) return dlq("amount_out_of_range");
     const override = campaign.influencer_overrides.find((o) => o.influencer_id === credit.influencerId);
     return ok({
       attribution: chosen.via,
@@ -146,7 +155,7 @@ export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Reso
       commission: override?.commission ?? campaign.commission,
       commission_currency: campaign.currency,
       fx_rate: rate,
-      settlement_amount_minor: convertMinor(amount, currency, campaign.currency, rate),
+      settlement_amount_minor: settlement,
       holding_days: campaign.holding_days,
     });
   };

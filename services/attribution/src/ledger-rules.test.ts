@@ -2,7 +2,7 @@ import type { LedgerRow } from "@aff/clickhouse";
 import { conversionId, deterministicId } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
 import { describe, expect, it } from "vitest";
-import { computeBooks, type HistoryEvent, type Resolution } from "./ledger-rules";
+import { computeBooks, dateTimeText, type HistoryEvent, MAX_AMOUNT_MINOR, type Resolution } from "./ledger-rules";
 
 const T0 = Date.UTC(2026, 0, 10, 12);
 const CONV = conversionId(1, "O-1");
@@ -158,5 +158,57 @@ describe("computeBooks", () => {
       commission_minor: 1083,
       commission_currency: "USD",
     });
+  });
+
+  it("starts the holding period when the approval was received, not at a backdated occurred_at", () => {
+    const s = sale();
+    const a = ev("approve");
+    // the merchant says the approval happened 40 days before it reached us: it must still wait the 30 days
+    a.event.occurred_at_ms = a.event.received_at_ms - 40 * 86_400_000;
+    const books = computeBooks([s, a], opts);
+    const approved = books.ledger.find((r) => r.status === "approved" && r.commission_minor > 0);
+    expect(approved?.payable_at).toBe(dateTimeText(a.event.received_at_ms + 30 * 86_400_000));
+  });
+
+  it("never throws: an event whose times or amounts the books cannot hold is refused and changes nothing", () => {
+    const s = sale();
+    const hostile = ev("approve");
+    hostile.event.occurred_at_ms = 9_000_000_000_000_000;
+    const a = ev("approve");
+    const books = computeBooks([s, hostile, a], opts);
+    expect(books.outcomes.get(hostile.event.event_id)).toBe("unbookable");
+    expect(books.refused.get(hostile.event.event_id)).toMatch(/^unbookable: time out of range/);
+    expect(books.outcomes.get(a.event.event_id)).toBe("applied");
+    expect(books.ledger).toEqual(computeBooks([s, a], opts).ledger);
+    expect(books.conversion).toEqual(computeBooks([s, a], opts).conversion);
+  });
+
+  it("refuses an adjustment whose converted commission leaves the amount range, instead of writing 1e+21", () => {
+    const s = sale(1);
+    s.resolution = { ...RES, fx_rate: "999999999999.9999999999", commission: { type: "bps", bps: 10_000 } };
+    const big = ev("adjust", { amount_minor: MAX_AMOUNT_MINOR, change_id: "big" });
+    const books = computeBooks([s, big], opts);
+    expect(books.outcomes.get(big.event.event_id)).toBe("amount_out_of_range");
+    expect(books.refused.get(big.event.event_id)).toBe("amount_out_of_range");
+    for (const row of books.ledger) expect(Number.isSafeInteger(row.commission_minor)).toBe(true);
+  });
+
+  it("refuses a sale it cannot open and opens the books with the next one", () => {
+    const first = sale(10_000);
+    first.event.occurred_at_ms = 8_640_000_000_000_001;
+    const second = sale(20_000);
+    const books = computeBooks([first, second], opts);
+    expect(books.outcomes.get(first.event.event_id)).toBe("unbookable");
+    expect(books.saleEventId).toBe(second.event.event_id);
+    expect(total(books.ledger).pending).toBe(2000);
+  });
+
+  it("books a history far longer than the argument limit of a spread call", () => {
+    const s = sale();
+    const history = [s];
+    for (let i = 0; i < 200_000; i++) history.push(ev("approve"));
+    const books = computeBooks(history, opts);
+    expect(books.conversion?.status).toBe("approved");
+    expect(books.conversion?.version).toBe((history.at(-1)?.event.received_at_ms ?? 0) * 1000 + 999);
   });
 });

@@ -1,11 +1,26 @@
 import { CommissionRule, convertMinor } from "@aff/catalog";
 import type { ConversionRow, LedgerRow, LedgerStatus } from "@aff/clickhouse";
 import { Attribution, toDateTimeText } from "@aff/clickhouse";
-import { applyBasisPoints, deterministicId, divRoundHalfAway } from "@aff/common";
-import type { ConversionEvent } from "@aff/events";
+import { applyBasisPoints, deterministicId, divRoundHalfAway, errorMessage } from "@aff/common";
+import { AmountMinor, type ConversionEvent } from "@aff/events";
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
+/** the last instant a ClickHouse DateTime holds (2106-02-07 06:28:15 UTC); later ones wrap silently */
+const DATETIME_MAX_MS = 4_294_967_295_000;
+/** the largest amount or commission the books accept: the bound of the event schema, which the reports' sums assume */
+export const MAX_AMOUNT_MINOR = AmountMinor.maxValue ?? Number.MAX_SAFE_INTEGER;
+
+/** 'YYYY-MM-DD hh:mm:ss' for a ClickHouse DateTime, or a RangeError: an instant it cannot hold is never written. */
+export function dateTimeText(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > DATETIME_MAX_MS) throw new RangeError(`time out of range: ${ms}`);
+  return toDateTimeText(ms);
+}
+
+/** True for an amount the books can hold: a safe integer within the schema's bound (never serialised as 1e+21). */
+export function amountInRange(minor: number): boolean {
+  return Number.isSafeInteger(minor) && Math.abs(minor) <= MAX_AMOUNT_MINOR;
+}
 
 /** How a sale was credited, frozen when the sale is first processed so that a replay never re-decides it. */
 export const Resolution = z.object({
@@ -37,12 +52,22 @@ export type Outcome =
   | "refund_capped"
   | "refund_exceeds_sale"
   | "ignored_currency_mismatch"
-  | "ignored_unattributed";
+  | "ignored_unattributed"
+  | Refusal;
+
+/**
+ * Events the books refuse: applying them threw (a bug that data triggers) or would push an amount past
+ * `MAX_AMOUNT_MINOR`. A refused event changes nothing; a new one is dead-lettered instead of stored.
+ */
+export type Refusal = "unbookable" | "amount_out_of_range";
+export const isRefusal = (o: Outcome): o is Refusal => o === "unbookable" || o === "amount_out_of_range";
 
 export type ConversionBooks = {
   conversion?: ConversionRow;
   ledger: LedgerRow[];
   outcomes: Map<string, Outcome>;
+  /** refused events: the reason to dead-letter them with (`unbookable: <error>` or `amount_out_of_range`) */
+  refused: Map<string, string>;
   saleEventId?: string;
 };
 
@@ -55,6 +80,14 @@ export function commissionOf(
   const rule: CommissionRule = r.commission;
   if (rule.type === "fixed") return rule.amount_minor;
   return applyBasisPoints(convertMinor(orderMinor, orderCurrency, r.commission_currency, r.fx_rate), rule.bps);
+}
+
+/** Thrown inside the books when an amount leaves the range they hold; the event is refused, not booked. */
+class AmountOutOfRange extends RangeError {}
+
+function checkedAmount(minor: number): number {
+  if (!amountInRange(minor)) throw new AmountOutOfRange(`amount out of range: ${minor}`);
+  return minor;
 }
 
 type Buckets = Record<LedgerStatus, number>;
@@ -79,101 +112,164 @@ export function normaliseHistory(history: readonly HistoryEvent[]): HistoryEvent
   return [...byId.values()].sort((a, b) => a.seq - b.seq || a.event.event_id.localeCompare(b.event.event_id));
 }
 
+/** The books of a conversion once its sale opened them; events are applied to it in seq order. */
+type Opened = {
+  sale: ConversionEvent;
+  seq: number;
+  res: Resolution;
+  currency: string;
+  attributed: boolean;
+  st: State;
+  ledger: LedgerRow[];
+};
+
+function entry(
+  o: Opened,
+  ev: ConversionEvent,
+  status: LedgerStatus,
+  commissionMinor: number,
+  orderMinor: number,
+  payableAtMs = ev.occurred_at_ms,
+): LedgerRow {
+  return {
+    entry_id: deterministicId(ev.event_id, status),
+    event_id: ev.event_id,
+    conversion_id: o.sale.conversion_id,
+    merchant_id: o.sale.merchant_id,
+    campaign_id: o.res.campaign_id,
+    influencer_id: o.res.influencer_id,
+    entry_type: ev.type,
+    status,
+    order_amount_minor: checkedAmount(orderMinor),
+    order_currency: o.currency,
+    commission_minor: checkedAmount(commissionMinor),
+    commission_currency: o.res.commission_currency,
+    event_time: dateTimeText(ev.occurred_at_ms),
+    payable_at: dateTimeText(payableAtMs),
+    recorded_at: dateTimeText(ev.received_at_ms),
+    version: ev.received_at_ms,
+  };
+}
+
+/** Opens the books with a sale: its pending entry, or a RangeError when an amount or time is out of range. */
+function openBooks(h: HistoryEvent, res: Resolution): Opened {
+  const e = h.event;
+  const amount = checkedAmount(e.amount_minor ?? 0);
+  const currency = e.currency ?? "XXX";
+  const attributed = res.campaign_id > 0;
+  const commission = attributed ? checkedAmount(commissionOf(res, amount, currency)) : 0;
+  dateTimeText(e.occurred_at_ms);
+  const o: Opened = {
+    sale: e,
+    seq: h.seq,
+    res,
+    currency,
+    attributed,
+    st: {
+      status: "pending",
+      amount,
+      commission,
+      refunded: 0,
+      buckets: { pending: commission, approved: 0, rejected: 0, reversed: 0 },
+      approvedPayableAtMs: 0,
+    },
+    ledger: [],
+  };
+  if (attributed) o.ledger.push(entry(o, e, "pending", commission, amount));
+  return o;
+}
+
+/** Moves commission and order amount between two buckets as two entries of one event. */
+function move(o: Opened, ev: ConversionEvent, from: LedgerStatus, to: LedgerStatus, c: number, order: number) {
+  o.st.buckets[from] -= c;
+  o.st.buckets[to] += c;
+  if (!o.attributed) return;
+  const fromPayable = from === "approved" ? Math.max(ev.occurred_at_ms, o.st.approvedPayableAtMs) : ev.occurred_at_ms;
+  const toPayable = to === "approved" ? o.st.approvedPayableAtMs : ev.occurred_at_ms;
+  o.ledger.push(entry(o, ev, from, -c, -order, fromPayable), entry(o, ev, to, c, order, toPayable));
+}
+
+/** Applies one change; one that throws is rolled back (state and entries) and refused, so it changes nothing. */
+function applyOrRefuse(o: Opened, ev: ConversionEvent): { outcome: Outcome; refusal?: string } {
+  const saved: State = { ...o.st, buckets: { ...o.st.buckets } };
+  const entries = o.ledger.length;
+  try {
+    return { outcome: applyChange(o, ev) };
+  } catch (err) {
+    o.st = saved;
+    o.ledger.length = entries;
+    return refusalOf(err);
+  }
+}
+
+function refusalOf(err: unknown): { outcome: Refusal; refusal: string } {
+  return err instanceof AmountOutOfRange
+    ? { outcome: "amount_out_of_range", refusal: "amount_out_of_range" }
+    : { outcome: "unbookable", refusal: `unbookable: ${errorMessage(err)}` };
+}
+
 /**
- * The books of one conversion as a pure function of its history: the first sale (by seq) opens it, every other
- * event is applied after it in seq order. Status changes seen before any sale are parked (no entry) and take effect
- * once the sale is in the history, unless they are older than `parkedRetentionMs` relative to the sale.
- * Appending events never changes the entries of earlier ones, so rewriting all entries is idempotent.
+ * The books of one conversion as a pure function of its history: the first sale (by seq) that can be booked opens
+ * it, every other event is applied after it in seq order. Status changes seen before any sale are parked (no entry)
+ * and take effect once the sale is in the history, unless they are older than `parkedRetentionMs` relative to the
+ * sale. Appending events never changes the entries of earlier ones, so rewriting all entries is idempotent.
+ * It never throws: an event that cannot be booked is refused (`refused`) and changes nothing.
  */
 export function computeBooks(history: readonly HistoryEvent[], opts: { parkedRetentionMs: number }): ConversionBooks {
   const events = normaliseHistory(history);
   const outcomes = new Map<string, Outcome>();
-  const sale = events.find((h) => h.event.type === "sale" && h.resolution);
-  if (!sale?.resolution) {
-    for (const h of events) outcomes.set(h.event.event_id, "parked");
-    return { ledger: [], outcomes };
-  }
-  const res = sale.resolution;
-  const e = sale.event;
-  const amount = e.amount_minor ?? 0;
-  const currency = e.currency ?? "XXX";
-  const commission = res.campaign_id > 0 ? commissionOf(res, amount, currency) : 0;
-  const st: State = {
-    status: "pending",
-    amount,
-    commission,
-    refunded: 0,
-    buckets: { pending: commission, approved: 0, rejected: 0, reversed: 0 },
-    approvedPayableAtMs: 0,
+  const refused = new Map<string, string>();
+  const record = (id: string, r: { outcome: Outcome; refusal?: string }) => {
+    outcomes.set(id, r.outcome);
+    if (r.refusal) refused.set(id, r.refusal);
   };
-  const ledger: LedgerRow[] = [];
-  const attributed = res.campaign_id > 0;
-  const entry = (
-    ev: ConversionEvent,
-    status: LedgerStatus,
-    commissionMinor: number,
-    orderMinor: number,
-    payableAtMs = ev.occurred_at_ms,
-  ): LedgerRow => ({
-    entry_id: deterministicId(ev.event_id, status),
-    event_id: ev.event_id,
-    conversion_id: e.conversion_id,
-    merchant_id: e.merchant_id,
-    campaign_id: res.campaign_id,
-    influencer_id: res.influencer_id,
-    entry_type: ev.type,
-    status,
-    order_amount_minor: orderMinor,
-    order_currency: currency,
-    commission_minor: commissionMinor,
-    commission_currency: res.commission_currency,
-    event_time: toDateTimeText(ev.occurred_at_ms),
-    payable_at: toDateTimeText(payableAtMs),
-    recorded_at: toDateTimeText(ev.received_at_ms),
-    version: ev.received_at_ms,
-  });
-  /** Moves commission and order amount between two buckets as two entries of one event. */
-  const move = (ev: ConversionEvent, from: LedgerStatus, to: LedgerStatus, c: number, order: number) => {
-    st.buckets[from] -= c;
-    st.buckets[to] += c;
-    if (!attributed) return;
-    const fromPayable = from === "approved" ? Math.max(ev.occurred_at_ms, st.approvedPayableAtMs) : ev.occurred_at_ms;
-    const toPayable = to === "approved" ? st.approvedPayableAtMs : ev.occurred_at_ms;
-    ledger.push(entry(ev, from, -c, -order, fromPayable), entry(ev, to, c, order, toPayable));
-  };
-  if (attributed) ledger.push(entry(e, "pending", commission, amount));
-  outcomes.set(e.event_id, attributed ? "applied" : "ignored_unattributed");
-
+  let o: Opened | undefined;
   for (const h of events) {
-    if (h === sale) continue;
-    const ev = h.event;
-    if (ev.type === "sale") {
-      outcomes.set(ev.event_id, "duplicate_sale");
-      continue;
+    if (h.event.type !== "sale" || !h.resolution) continue;
+    try {
+      o = openBooks(h, h.resolution);
+      break;
+    } catch (err) {
+      record(h.event.event_id, refusalOf(err));
     }
-    if (h.seq < sale.seq && ev.received_at_ms < e.received_at_ms - opts.parkedRetentionMs) {
-      outcomes.set(ev.event_id, "parked_expired");
-      continue;
-    }
-    outcomes.set(
-      ev.event_id,
-      applyChange(
-        st,
-        ev,
-        move,
-        (delta, order) =>
-          attributed &&
-          ledger.push(
-            entry(ev, st.status, delta, order, st.status === "approved" ? st.approvedPayableAtMs : ev.occurred_at_ms),
-          ),
-        res,
-        currency,
-      ),
-    );
   }
+  if (!o) {
+    for (const h of events) if (!outcomes.has(h.event.event_id)) outcomes.set(h.event.event_id, "parked");
+    return { ledger: [], outcomes, refused };
+  }
+  const e = o.sale;
+  outcomes.set(e.event_id, o.attributed ? "applied" : "ignored_unattributed");
+  for (const h of events) {
+    const ev = h.event;
+    if (ev === e || outcomes.has(ev.event_id)) continue;
+    if (ev.type === "sale") outcomes.set(ev.event_id, "duplicate_sale");
+    else if (h.seq < o.seq && ev.received_at_ms < e.received_at_ms - opts.parkedRetentionMs)
+      outcomes.set(ev.event_id, "parked_expired");
+    else record(ev.event_id, applyOrRefuse(o, ev));
+  }
+  if (!o.attributed) for (const [id, out] of outcomes) if (out === "applied") outcomes.set(id, "ignored_unattributed");
+  return {
+    conversion: conversionRow(o, events, refused),
+    ledger: o.ledger,
+    outcomes,
+    refused,
+    saleEventId: e.event_id,
+  };
+}
 
+function conversionRow(o: Opened, events: readonly HistoryEvent[], refused: Map<string, string>): ConversionRow {
+  const { sale: e, res, st } = o;
   const refundedAll = st.amount > 0 && st.refunded >= st.amount && st.status !== "rejected";
-  const conversion: ConversionRow = {
+  // grows with the history (the max receive time never falls; the count breaks ties), so the latest state wins;
+  // refused events are not part of the history (they are dead-lettered), a loop because histories can be long
+  let maxReceivedMs = 0;
+  let count = 0;
+  for (const h of events) {
+    if (refused.has(h.event.event_id)) continue;
+    count++;
+    if (h.event.received_at_ms > maxReceivedMs) maxReceivedMs = h.event.received_at_ms;
+  }
+  return {
     conversion_id: e.conversion_id,
     merchant_id: e.merchant_id,
     order_id: e.order_id,
@@ -185,45 +281,37 @@ export function computeBooks(history: readonly HistoryEvent[], opts: { parkedRet
     suspect: res.suspect ? 1 : 0,
     status: refundedAll ? "refunded" : st.status,
     order_amount_minor: st.amount,
-    order_currency: currency,
+    order_currency: o.currency,
     commission_minor: st.status === "rejected" ? 0 : st.buckets[st.status],
     commission_currency: res.commission_currency,
-    occurred_at: toDateTimeText(e.occurred_at_ms),
-    // grows with the history (the max receive time never falls; the count breaks ties), so the latest state wins
-    version: Math.max(...events.map((h) => h.event.received_at_ms)) * 1000 + Math.min(999, events.length),
+    occurred_at: dateTimeText(e.occurred_at_ms),
+    version: maxReceivedMs * 1000 + Math.min(999, count),
   };
-  if (!attributed) for (const [id, o] of outcomes) if (o === "applied") outcomes.set(id, "ignored_unattributed");
-  return { conversion, ledger, outcomes, saleEventId: e.event_id };
 }
 
-/** Applies one status change to the state; returns its outcome. */
-function applyChange(
-  st: State,
-  ev: ConversionEvent,
-  move: (ev: ConversionEvent, from: LedgerStatus, to: LedgerStatus, c: number, order: number) => void,
-  adjustEntry: (delta: number, order: number) => void,
-  res: Resolution,
-  currency: string,
-): Outcome {
+/** Applies one status change to the state; returns its outcome. May throw (amount or time out of range). */
+function applyChange(o: Opened, ev: ConversionEvent): Outcome {
+  const st = o.st;
   if (st.status === "rejected") return "ignored_rejected";
   const remainingOrder = st.amount - st.refunded;
   switch (ev.type) {
     case "approve": {
       if (st.status !== "pending") return "ignored_not_pending";
-      st.approvedPayableAtMs = ev.occurred_at_ms + res.holding_days * DAY_MS;
+      // the holding period starts no earlier than the approval reached us: a backdated approval does not skip it
+      st.approvedPayableAtMs = Math.max(ev.occurred_at_ms, ev.received_at_ms) + o.res.holding_days * DAY_MS;
       const c = st.buckets.pending;
       st.status = "approved";
-      move(ev, "pending", "approved", c, remainingOrder);
+      move(o, ev, "pending", "approved", c, remainingOrder);
       return "applied";
     }
     case "reject": {
       const from = st.status;
-      move(ev, from, "rejected", st.buckets[from], remainingOrder);
+      move(o, ev, from, "rejected", st.buckets[from], remainingOrder);
       st.status = "rejected";
       return "applied";
     }
     case "refund": {
-      if (ev.currency && ev.currency !== currency) return "ignored_currency_mismatch";
+      if (ev.currency && ev.currency !== o.currency) return "ignored_currency_mismatch";
       if (remainingOrder <= 0) return "refund_exceeds_sale";
       const asked = ev.amount_minor ?? 0;
       const r = Math.min(asked, remainingOrder);
@@ -231,20 +319,22 @@ function applyChange(
       const target = Number(divRoundHalfAway(BigInt(st.commission) * BigInt(st.refunded + r), BigInt(st.amount)));
       const c = Math.max(0, Math.min(st.buckets[st.status], target - st.buckets.reversed));
       st.refunded += r;
-      move(ev, st.status, "reversed", c, r);
+      move(o, ev, st.status, "reversed", c, r);
       return asked > remainingOrder ? "refund_capped" : "applied";
     }
     case "adjust": {
-      if (ev.currency && ev.currency !== currency) return "ignored_currency_mismatch";
-      const total = Math.max(ev.amount_minor ?? st.amount, st.refunded);
-      const newCommission = res.campaign_id > 0 ? commissionOf(res, total, currency) : 0;
+      if (ev.currency && ev.currency !== o.currency) return "ignored_currency_mismatch";
+      const total = checkedAmount(Math.max(ev.amount_minor ?? st.amount, st.refunded));
+      const newCommission = o.attributed ? checkedAmount(commissionOf(o.res, total, o.currency)) : 0;
       const newBucket = Math.max(0, newCommission - st.buckets.reversed);
       const delta = newBucket - st.buckets[st.status];
       const orderDelta = total - st.amount;
       st.buckets[st.status] += delta;
       st.amount = total;
       st.commission = newCommission;
-      if (delta !== 0 || orderDelta !== 0) adjustEntry(delta, orderDelta);
+      const payableAtMs = st.status === "approved" ? st.approvedPayableAtMs : ev.occurred_at_ms;
+      if ((delta !== 0 || orderDelta !== 0) && o.attributed)
+        o.ledger.push(entry(o, ev, st.status, delta, orderDelta, payableAtMs));
       return "applied";
     }
     default:

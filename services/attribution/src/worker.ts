@@ -6,53 +6,114 @@ import {
   clickRow,
   getConversionEvents,
   type HourlyTouch,
+  type Inserter,
   insertClicks,
   insertConversionEvents,
   insertConversions,
   type LedgerRow,
   toDateTimeText,
 } from "@aff/clickhouse";
-import type { Logger } from "@aff/common";
-import { ClickEvent, ConversionEvent, decodeJson } from "@aff/events";
+import { AppError, errorMessage, type Logger } from "@aff/common";
+import { ClickEvent, type ConversionEvent, decodeJson } from "@aff/events";
 import { ACKS_ALL, type BatchHandler, type KafkaMessage, type Producer } from "@aff/kafka";
 import { aggregateWriter } from "./aggregate-writer";
-import { createParseStep, createResolveStep, createValidateStep, type ResolveDeps } from "./conversion-steps";
-import { type ConversionBooks, computeBooks, type HistoryEvent, type Outcome, Resolution } from "./ledger-rules";
+import {
+  createParseStep,
+  createResolveStep,
+  createValidateStep,
+  EVENT_TIME_MAX_MS,
+  type ResolveDeps,
+} from "./conversion-steps";
+import { classifyFailure, clickHouseFailure, guarded, runIsolating } from "./failures";
+import {
+  type ConversionBooks,
+  computeBooks,
+  type HistoryEvent,
+  isRefusal,
+  type Outcome,
+  Resolution,
+} from "./ledger-rules";
 import { pipe } from "./pipeline";
 
 export type DeadLetter = { topic: string; partition: number; message: KafkaMessage; reason: string };
 
-export type WorkerCounters = { processed: (n: number) => void; deadLettered: (reason: string) => void };
+export type WorkerCounters = { processed: (n: number) => void; deadLettered: (reasonClass: string) => void };
 
-/** Sends unusable messages to the dead-letter topic with their origin and reason in headers (acks from all replicas). */
+/** The part of a dead-letter reason that names its class (`schema: ...` -> `schema`), a bounded metric label. */
+export const reasonClass = (reason: string) => reason.split(":")[0] ?? reason;
+
+/** Kafka refuses records above the broker's message size; a dead letter near it is chunked alone. */
+const DLQ_CHUNK_BYTES = 512 * 1024;
+
+/** kafkajs MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE (their type is lost when the retrier wraps them). */
+function isTooLarge(err: unknown): boolean {
+  return /larger than the max message size|batch larger than the configured segment size/.test(errorMessage(err));
+}
+
+/**
+ * Sends unusable messages to the dead-letter topic with their origin and reason in headers (acks from all
+ * replicas). Deliveries are at least once: a kill after the send and before the commit sends the same letters
+ * again, recognisable by their `dlq_topic`/`dlq_partition`/`dlq_offset`, and replaying them twice is harmless.
+ * A letter whose value Kafka refuses as too large goes without its value (`dlq_value_omitted`), so it never
+ * blocks the batch. Failures to send are transient: the batch is retried and nothing is committed.
+ */
 export function createDeadLetterSink(producer: Producer, topic: string, log: Logger, counters: WorkerCounters) {
+  const toMessage = (l: DeadLetter, withValue = true) => ({
+    key: l.message.key,
+    value: withValue ? l.message.value : null,
+    headers: {
+      dlq_reason: l.reason.slice(0, 1024),
+      dlq_topic: l.topic,
+      dlq_partition: String(l.partition),
+      dlq_offset: l.message.offset,
+      ...(withValue ? {} : { dlq_value_omitted: "too_large" }),
+    },
+  });
+  const send = async (chunk: DeadLetter[]) => {
+    try {
+      await producer.send({ topic, acks: ACKS_ALL, messages: chunk.map((l) => toMessage(l)) });
+    } catch (err) {
+      if (!isTooLarge(err)) throw err;
+      for (const l of chunk)
+        await producer.send({ topic, acks: ACKS_ALL, messages: [toMessage(l)] }).catch((e: unknown) => {
+          if (!isTooLarge(e)) throw e;
+          return producer.send({ topic, acks: ACKS_ALL, messages: [toMessage(l, false)] });
+        });
+    }
+  };
   return async (letters: DeadLetter[]) => {
-    if (letters.length === 0) return;
-    await producer.send({
-      topic,
-      acks: ACKS_ALL,
-      messages: letters.map((l) => ({
-        key: l.message.key,
-        value: l.message.value,
-        headers: {
-          dlq_reason: l.reason,
-          dlq_topic: l.topic,
-          dlq_partition: String(l.partition),
-          dlq_offset: l.message.offset,
-        },
-      })),
-    });
+    let chunk: DeadLetter[] = [];
+    let bytes = 0;
     for (const l of letters) {
-      counters.deadLettered(l.reason.split(":")[0] ?? l.reason);
+      const size = (l.message.value?.length ?? 0) + (l.message.key?.length ?? 0) + l.reason.length;
+      if (chunk.length > 0 && bytes + size > DLQ_CHUNK_BYTES) {
+        await send(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(l);
+      bytes += size;
+    }
+    if (chunk.length > 0) await send(chunk);
+    for (const l of letters) {
+      counters.deadLettered(reasonClass(l.reason));
       log.warn(
-        { topic: l.topic, partition: l.partition, offset: l.message.offset, reason: l.reason },
+        {
+          topic: l.topic,
+          partition: l.partition,
+          offset: l.message.offset,
+          reason: l.reason.slice(0, 1024),
+          reason_class: reasonClass(l.reason),
+        },
         "message_dead_lettered",
       );
     }
   };
 }
 
-export type ConversionCounters = WorkerCounters & { outcome: (outcome: Outcome | "unparked") => void };
+export type ConversionCounters = WorkerCounters & {
+  outcome: (outcome: Outcome | "unparked" | "stored_unreadable") => void;
+};
 
 /** Where the conversion pipeline reads and writes (ClickHouse in production and in tests). */
 export type ConversionStore = {
@@ -63,20 +124,45 @@ export type ConversionStore = {
   rebuildHourly: (touched: readonly HourlyTouch[], version: number) => Promise<void>;
 };
 
+/**
+ * The store on ClickHouse, its failures classified where they enter: ClickHouse refusing rows is not transient,
+ * an outage is. The hourly rebuild reads only what is already in the ledger, so its failures are always the server's.
+ */
 export function clickHouseStore(ch: ClickHouse): ConversionStore {
-  return {
-    readHistory: getConversionEvents(ch),
-    writeEvents: insertConversionEvents(ch),
-    writeConversions: insertConversions(ch),
-    ...aggregateWriter(ch),
-  };
+  const aggregates = aggregateWriter(ch);
+  const rows = guarded(
+    {
+      readHistory: getConversionEvents(ch),
+      writeEvents: insertConversionEvents(ch),
+      writeConversions: insertConversions(ch),
+      writeLedger: aggregates.writeLedger,
+    },
+    clickHouseFailure,
+  );
+  const rebuild = guarded(
+    { rebuildHourly: aggregates.rebuildHourly },
+    (op, err) =>
+      new AppError("clickhouse_unavailable", errorMessage(err), { retryable: true, context: { op }, cause: err }),
+  );
+  return { ...rows, ...rebuild };
 }
 
 const HOUR_S = 3600;
+const parseStored = pipe(createParseStep(), createValidateStep());
 
-function storedToHistory(row: ConversionEventRow): HistoryEvent {
-  const event = ConversionEvent.parse(JSON.parse(row.event));
-  return { event, seq: row.seq, resolution: row.resolution ? Resolution.parse(JSON.parse(row.resolution)) : undefined };
+/** A stored event as history, or why it cannot be read (never booked: it could not have been, so it is skipped). */
+async function storedToHistory(row: ConversionEventRow): Promise<HistoryEvent | string> {
+  const parsed = await parseStored(Buffer.from(row.event));
+  if (parsed.kind !== "ok") return parsed.kind === "dlq" ? parsed.reason : "dropped";
+  if (!row.resolution) return { event: parsed.value, seq: row.seq };
+  let json: unknown;
+  try {
+    json = JSON.parse(row.resolution);
+  } catch {
+    return "resolution: invalid_json";
+  }
+  const resolution = Resolution.safeParse(json);
+  return resolution.success ? { event: parsed.value, seq: row.seq, resolution: resolution.data } : "resolution: schema";
 }
 
 function historyToRow(h: HistoryEvent): ConversionEventRow {
@@ -120,23 +206,74 @@ export function coalescingRebuild(rebuild: ConversionStore["rebuildHourly"]) {
   };
 }
 
-/**
- * Conversions: parse -> validate -> (sales) resolve, then store the events, recompute the books of every touched
- * conversion from its full history, write conversions and ledger, overwrite the touched hourly totals and store
- * dead letters; only then does the consumer commit. See docs/adr/0005-conversion-state.md.
- */
-export function createConversionHandler(deps: {
+type ConversionDeps = {
   store: ConversionStore;
   resolve: ResolveDeps;
   deadLetter: (l: DeadLetter[]) => Promise<void>;
   counters: ConversionCounters;
   log: Logger;
   parkedRetentionMs: number;
-}): BatchHandler {
+};
+
+type Fresh = { event: ConversionEvent; seq: number; message: KafkaMessage };
+type Ctx = { topic: string; partition: number };
+
+/** `<class>: <message>` for an exception met while processing one message. */
+const failureReason = (err: unknown) => {
+  const f = classifyFailure(err);
+  return `${f.reasonClass}: ${f.message}`;
+};
+
+/**
+ * Conversions: parse -> validate -> (sales) resolve, then recompute the books of every touched conversion from its
+ * full history, store the events, write conversions and ledger, overwrite the touched hourly totals and store dead
+ * letters; only then does the consumer commit. A message that cannot be booked is dead-lettered with its reason and
+ * the rest of the batch goes on; a failure of a store that is not transient is pinned to its message by splitting the
+ * batch (`runIsolating`). See docs/adr/0005-conversion-state.md.
+ */
+export function createConversionHandler(deps: ConversionDeps): BatchHandler {
+  const process = createConversionBatch(deps);
+  return async (messages, ctx) => {
+    const letters: DeadLetter[] = [];
+    const isolated = await runIsolating(
+      messages,
+      async (part) => {
+        letters.push(...(await process(part, ctx)));
+      },
+      (size, f) =>
+        deps.log.warn({ ...ctx, size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
+    );
+    for (const i of isolated)
+      letters.push({ ...ctx, message: i.item, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
+    await deps.deadLetter(letters);
+    deps.counters.processed(messages.length);
+  };
+}
+
+/** Decodes and validates each message on its own: whatever is wrong with one becomes its dead letter. */
+async function decodeAll(messages: readonly KafkaMessage[], letter: (m: KafkaMessage, reason: string) => void) {
   const parse = pipe(createParseStep(), createValidateStep());
+  const fresh: Fresh[] = [];
+  for (const m of messages) {
+    try {
+      const r = await parse(m.value);
+      if (r.kind === "dlq") letter(m, r.reason);
+      else if (r.kind !== "ok") continue;
+      // the key orders a conversion's events on one partition; offsets of two partitions cannot order them
+      else if (m.key?.toString("utf8") !== r.value.conversion_id) letter(m, "key_mismatch");
+      else fresh.push({ event: r.value, seq: Number(m.offset), message: m });
+    } catch (err) {
+      letter(m, failureReason(err));
+    }
+  }
+  return fresh;
+}
+
+/** One batch (or part of one, when a failure is being isolated): returns its dead letters once everything is written. */
+function createConversionBatch(deps: ConversionDeps) {
   const resolve = createResolveStep(deps.resolve);
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
-  return async (messages, ctx) => {
+  return async (messages: readonly KafkaMessage[], ctx: Ctx): Promise<DeadLetter[]> => {
     const phases: Record<string, number> = {};
     let mark = performance.now();
     const lap = (name: string) => {
@@ -145,67 +282,102 @@ export function createConversionHandler(deps: {
       mark = t;
     };
     const letters: DeadLetter[] = [];
-    const fresh: { event: ConversionEvent; seq: number; message: KafkaMessage }[] = [];
-    for (const m of messages) {
-      const r = await parse(m.value);
-      if (r.kind === "ok") fresh.push({ event: r.value, seq: Number(m.offset), message: m });
-      else if (r.kind === "dlq") letters.push({ ...ctx, message: m, reason: r.reason });
-    }
+    const letter = (message: KafkaMessage, reason: string) => letters.push({ ...ctx, message, reason });
+    const fresh = await decodeAll(messages, letter);
     lap("parse");
-    const ids = [...new Set(fresh.map((f) => f.event.conversion_id))];
-    const histories = new Map<string, HistoryEvent[]>(ids.map((id) => [id, []]));
-    const frozen = new Map<string, Resolution>();
-    for (const row of ids.length > 0 ? await deps.store.readHistory(ids) : []) {
-      const h = storedToHistory(row);
-      histories.get(row.conversion_id)?.push(h);
-      if (h.resolution) frozen.set(h.event.event_id, h.resolution);
-    }
+    const { histories, frozen } = await readHistories(deps, fresh);
     lap("read_history");
-    const batchEvents = new Set<string>();
-    const toStore: HistoryEvent[] = [];
+    const batchEvents = new Map<string, Fresh[]>();
+    const accepted: HistoryEvent[] = [];
     for (const f of fresh) {
       let resolution: Resolution | undefined;
       if (f.event.type === "sale") {
-        const r = frozen.get(f.event.event_id) ?? (await resolve(f.event));
-        if ("kind" in r) {
-          if (r.kind !== "ok") {
-            if (r.kind === "dlq") letters.push({ ...ctx, message: f.message, reason: r.reason });
-            continue;
-          }
-          resolution = r.value;
-        } else resolution = r;
+        const r = await resolveSale(resolve, frozen, f.event);
+        if (typeof r === "string") {
+          if (r !== "") letter(f.message, r);
+          continue;
+        }
+        resolution = r;
       }
       const h: HistoryEvent = { event: f.event, seq: f.seq, resolution };
-      toStore.push(h);
-      batchEvents.add(f.event.event_id);
+      accepted.push(h);
       histories.get(f.event.conversion_id)?.push(h);
+      batchEvents.set(f.event.event_id, [...(batchEvents.get(f.event.event_id) ?? []), f]);
     }
     lap("resolve");
-    await deps.store.writeEvents(toStore.map(historyToRow));
-    lap("write_events");
 
     const conversions: ConversionRow[] = [];
     const ledger: LedgerRow[] = [];
+    const refused = new Set<string>();
     for (const [id, history] of histories) {
       const books = computeBooks(history, { parkedRetentionMs: deps.parkedRetentionMs });
       if (books.conversion) conversions.push(books.conversion);
-      ledger.push(...books.ledger);
+      for (const l of books.ledger) ledger.push(l);
+      for (const [eventId, reason] of books.refused) {
+        refused.add(eventId);
+        for (const f of batchEvents.get(eventId) ?? []) letter(f.message, reason);
+      }
       reportOutcomes(deps, id, books, batchEvents);
     }
     lap("compute");
+    // refused events are dead letters, never history: a replay must not find them stored
+    await deps.store.writeEvents(accepted.filter((h) => !refused.has(h.event.event_id)).map(historyToRow));
+    lap("write_events");
     await Promise.all([deps.store.writeConversions(conversions), deps.store.writeLedger(ledger)]);
     lap("write_ledger");
-    const touched = new Map<string, HourlyTouch>();
-    for (const l of ledger) {
-      const hourStartSec = Math.floor(Date.parse(`${l.event_time.replace(" ", "T")}Z`) / 1000 / HOUR_S) * HOUR_S;
-      touched.set(`${l.campaign_id}:${hourStartSec}`, { campaignId: l.campaign_id, hourStartSec });
-    }
-    await rebuild([...touched.values()]);
+    await rebuild(touchedHours(ledger));
     lap("rebuild_hourly");
-    await deps.deadLetter(letters);
-    deps.counters.processed(messages.length);
     deps.log.debug({ ...ctx, size: messages.length, phases_ms: phases }, "conversion_batch_phases");
+    return letters;
   };
+}
+
+/** The stored history of the batch's conversions, and the resolutions frozen with their sales. */
+async function readHistories(deps: ConversionDeps, fresh: readonly Fresh[]) {
+  const ids = [...new Set(fresh.map((f) => f.event.conversion_id))];
+  const histories = new Map<string, HistoryEvent[]>(ids.map((id) => [id, []]));
+  const frozen = new Map<string, Resolution>();
+  for (const row of ids.length > 0 ? await deps.store.readHistory(ids) : []) {
+    const h = await storedToHistory(row);
+    if (typeof h === "string") {
+      deps.counters.outcome("stored_unreadable");
+      deps.log.warn({ conversion_id: row.conversion_id, event_id: row.event_id, reason: h }, "stored_event_unreadable");
+      continue;
+    }
+    histories.get(row.conversion_id)?.push(h);
+    if (h.resolution) frozen.set(h.event.event_id, h.resolution);
+  }
+  return { histories, frozen };
+}
+
+/**
+ * The resolution of a sale (frozen at its first processing), or the reason to dead-letter it ("" = dropped).
+ * A store outage while resolving is rethrown (the batch is retried); any other exception is this sale's.
+ */
+async function resolveSale(
+  resolve: ReturnType<typeof createResolveStep>,
+  frozen: Map<string, Resolution>,
+  event: ConversionEvent,
+): Promise<Resolution | string> {
+  const known = frozen.get(event.event_id);
+  if (known) return known;
+  try {
+    const r = await resolve(event);
+    return r.kind === "ok" ? r.value : r.kind === "dlq" ? r.reason : "";
+  } catch (err) {
+    if (classifyFailure(err).transient) throw err;
+    return failureReason(err);
+  }
+}
+
+/** Every (campaign, hour) the entries fall in: those hourly totals are rebuilt. */
+function touchedHours(ledger: readonly LedgerRow[]): HourlyTouch[] {
+  const touched = new Map<string, HourlyTouch>();
+  for (const l of ledger) {
+    const hourStartSec = Math.floor(Date.parse(`${l.event_time.replace(" ", "T")}Z`) / 1000 / HOUR_S) * HOUR_S;
+    touched.set(`${l.campaign_id}:${hourStartSec}`, { campaignId: l.campaign_id, hourStartSec });
+  }
+  return [...touched.values()];
 }
 
 /** Logs and counts what became of this batch's events, and of parked events that this batch's sale released. */
@@ -213,7 +385,7 @@ function reportOutcomes(
   deps: { counters: ConversionCounters; log: Logger },
   conversionId: string,
   books: ConversionBooks,
-  batchEvents: Set<string>,
+  batchEvents: Map<string, unknown>,
 ) {
   const saleIsNew = books.saleEventId !== undefined && batchEvents.has(books.saleEventId);
   for (const [eventId, outcome] of books.outcomes) {
@@ -223,6 +395,8 @@ function reportOutcomes(
         deps.counters.outcome(outcome === "parked_expired" ? "parked_expired" : "unparked");
       continue;
     }
+    // refused events of the batch are dead-lettered, and counted and logged there
+    if (isRefusal(outcome)) continue;
     deps.counters.outcome(outcome);
     if (outcome !== "applied")
       deps.log.info({ conversion_id: conversionId, event_id: eventId, outcome }, "conversion_event_not_applied");
@@ -231,20 +405,34 @@ function reportOutcomes(
 
 /** Clicks: one row per click id; replays rewrite identical rows that ClickHouse collapses. */
 export function createClickHandler(deps: {
-  ch: ClickHouse;
+  ch: Inserter;
   deadLetter: (l: DeadLetter[]) => Promise<void>;
   counters: WorkerCounters;
+  log: Logger;
 }): BatchHandler {
-  const write = insertClicks(deps.ch);
+  const { write } = guarded({ write: insertClicks(deps.ch) }, clickHouseFailure);
   return async (messages, ctx) => {
-    const rows: ClickRow[] = [];
+    const rows: { row: ClickRow; message: KafkaMessage }[] = [];
     const letters: DeadLetter[] = [];
     for (const m of messages) {
-      const r = decodeJson(ClickEvent, m.value);
-      if (r.ok) rows.push(clickRow(r.value));
-      else letters.push({ ...ctx, message: m, reason: r.reason });
+      try {
+        const r = decodeJson(ClickEvent, m.value);
+        if (!r.ok) letters.push({ ...ctx, message: m, reason: r.reason });
+        else if (r.value.clicked_at_ms >= EVENT_TIME_MAX_MS)
+          letters.push({ ...ctx, message: m, reason: "time_out_of_range: clicked_at_ms" });
+        else rows.push({ row: clickRow(r.value), message: m });
+      } catch (err) {
+        letters.push({ ...ctx, message: m, reason: failureReason(err) });
+      }
     }
-    await write(rows);
+    const isolated = await runIsolating(
+      rows,
+      (part) => write(part.map((r) => r.row)),
+      (size, f) =>
+        deps.log.warn({ ...ctx, size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
+    );
+    for (const i of isolated)
+      letters.push({ ...ctx, message: i.item.message, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
     await deps.deadLetter(letters);
     deps.counters.processed(messages.length);
   };
