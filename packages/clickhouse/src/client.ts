@@ -1,6 +1,7 @@
-import { AppError, type Logger, wrapError } from "@aff/common";
+import { AppError, type Logger } from "@aff/common";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import type { z } from "zod";
+import { clickHouseFailure } from "./failures";
 import { ident, type Sql, sql } from "./sql";
 
 /** Reads rows. Every query has a name for logs and metrics. */
@@ -56,7 +57,8 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
     } catch (err) {
       opts.onQuery?.(name, performance.now() - t0, false);
       opts.log?.warn({ query: name, err }, "clickhouse_query_failed");
-      throw wrapError("clickhouse_error", err, true, { query: name });
+      // classified where it enters: an outage (retry, 503) or ClickHouse refusing what we sent (a bug or bad data)
+      throw clickHouseFailure(name, err);
     }
   };
   return {

@@ -202,10 +202,10 @@ function reportsApi(
   return api;
 }
 
-/** A ClickHouse failure or timeout is the store being unavailable, not a bug: 503 so callers retry. */
+/** ClickHouse unreachable, slow or overloaded is an outage: 503 so callers retry. ClickHouse refusing a query is a bug: 500. */
 function clickhouseUnavailable(log: Logger): express.ErrorRequestHandler {
   return (err, _req, res, next) => {
-    if (!(err instanceof AppError) || err.code !== "clickhouse_error" || res.headersSent) return next(err);
+    if (!(err instanceof AppError) || err.code !== "clickhouse_unavailable" || res.headersSent) return next(err);
     log.warn({ query: err.context.query, err: err.message }, "report_query_failed");
     sendError(res, "reports_unavailable", "the report could not be computed now; retry");
   };
