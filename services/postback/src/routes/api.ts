@@ -1,0 +1,82 @@
+import type { Merchant } from "@aff/catalog";
+import { ApiError, zodIssues } from "@aff/common";
+import type { ConversionEvent } from "@aff/events";
+import type { Authenticator } from "../authenticate";
+import type { PostbackConfig } from "../config";
+import { PostbackInput, toConversionEvent } from "../input";
+import { objectBody, type Route, type RouteKit } from "../routing";
+import { singleEventRoute } from "./postback";
+
+type ItemResult = Record<string, unknown>;
+
+/** The signed JSON API: POST /v1/conversions (one event) and POST /v1/conversions/batch. */
+export function apiRoutes(kit: RouteKit, auth: Authenticator, config: Pick<PostbackConfig, "MAX_BATCH_EVENTS">) {
+  return { single: singleEventRoute(kit, auth, "api", false), batch: batchRoute(kit, auth, config.MAX_BATCH_EVENTS) };
+}
+
+/** Up to `maxEvents` signed events; each gets its own result, the answer is 202, 207 (mixed) or 400. */
+function batchRoute(kit: RouteKit, auth: Authenticator, maxEvents: number): Route {
+  return kit.route(async (req, res) => {
+    const body = objectBody(req);
+    const caller = await auth.authenticate(
+      req,
+      req.get("x-merchant-id") ?? body.merchant_id,
+      auth.signedOrToken(req, false),
+    );
+    const list = body.events;
+    if (!Array.isArray(list) || list.length === 0)
+      throw new ApiError("validation_failed", "events must be a non-empty array", {
+        issues: [{ path: "events", message: "must be a non-empty array", code: "invalid_type" }],
+      });
+    if (list.length > maxEvents)
+      throw new ApiError("batch_too_large", `at most ${maxEvents} events per batch, got ${list.length}`);
+    const now = Date.now();
+    const results: ItemResult[] = new Array(list.length);
+    const events: ConversionEvent[] = [];
+    const slots: number[] = [];
+    list.forEach((item: unknown, index) => {
+      const one = batchItem(item, index, caller.merchant, now);
+      if ("refused" in one) results[index] = one.refused;
+      else {
+        events.push(one.event);
+        slots.push(index);
+      }
+    });
+    const done = events.length > 0 ? await kit.accepted(events, caller.signature) : [];
+    done.forEach((r, i) => {
+      const index = slots[i] ?? -1;
+      results[index] = { index, status: r.duplicate ? 200 : 202, ...r };
+    });
+    const bad = list.length - events.length;
+    kit.outcomes.inc({ outcome: "batch" });
+    res
+      .status(bad === list.length ? 400 : bad > 0 ? 207 : done.every((r) => r.duplicate) ? 200 : 202)
+      .json({ accepted: events.length, rejected: bad, results });
+  });
+}
+
+/** One item of a batch: its event, or its 400 result naming the fields under `events.<index>`. */
+function batchItem(
+  item: unknown,
+  index: number,
+  merchant: Merchant,
+  now: number,
+): { event: ConversionEvent } | { refused: ItemResult } {
+  const own = item && typeof item === "object" ? (item as Record<string, unknown>).merchant_id : undefined;
+  if (own !== undefined && String(own) !== String(merchant.id))
+    return {
+      refused: {
+        index,
+        status: 400,
+        error: "validation_failed",
+        issues: [{ path: `events.${index}.merchant_id`, message: "must be the signing merchant", code: "custom" }],
+      },
+    };
+  const parsed = PostbackInput.safeParse(
+    item && typeof item === "object" ? { ...item, merchant_id: merchant.id } : item,
+  );
+  if (parsed.success) return { event: toConversionEvent(parsed.data, now, "api") };
+  return {
+    refused: { index, status: 400, error: "validation_failed", issues: zodIssues(parsed.error, `events.${index}`) },
+  };
+}
