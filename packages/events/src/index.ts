@@ -41,30 +41,97 @@ export type ConversionEventType = z.infer<typeof ConversionEventType>;
 export const EventSource = z.enum(["postback", "api", "shopify", "woocommerce"]);
 export type EventSource = z.infer<typeof EventSource>;
 
-/** A merchant postback after validation (topic `postbacks`, key = conversion id). */
-export const ConversionEvent = z.object({
-  v: z.literal(1),
-  /** deterministic: the same merchant event always gets the same id */
-  event_id: z.string().length(32),
-  conversion_id: z.string().length(32),
-  merchant_id: EntityId,
-  order_id: z.string().min(1).max(128),
-  type: ConversionEventType,
-  click_id: z.string().max(64).optional(),
-  coupon_code: z.string().max(64).optional(),
-  amount_minor: AmountMinor.optional(),
-  currency: Currency.optional(),
-  reason: z.string().max(512).optional(),
-  /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
-  change_id: z.string().max(128).optional(),
-  subs: Subs.optional(),
-  /** how it reached us: a postback (GET/POST), the signed JSON API, or a store platform's webhook */
-  source: EventSource.optional(),
-  /** when the merchant says it happened (ms since epoch) */
-  occurred_at_ms: z.number().int().min(0),
-  /** when our postback service accepted it */
-  received_at_ms: z.number().int().min(0),
-});
+/**
+ * Largest amount of one conversion event: 10^13 minor units (100 billion major units of a 2-decimal currency).
+ * Far above any real order, and small enough that what the books derive from it stays exact: 900 such amounts
+ * still sum below 2^53, about 900,000 below Int64/UInt64 (the ledger's columns), and an FX conversion by a rate
+ * times 10^(exponent difference) below 900 stays a safe integer. Conversions beyond that are the worker's to refuse.
+ */
+export const MAX_AMOUNT_MINOR = 10 ** 13;
+/** How far before its receipt an event may say it happened: 400 days (the sale-dedup memory is as long). */
+export const MAX_BACKDATE_MS = 400 * 86_400_000;
+/** How far after its receipt an event may say it happened: 10 minutes of clock skew. */
+export const MAX_AHEAD_MS = 10 * 60_000;
+/**
+ * Receive times outside 2000-01-01..2100-01-01 are refused: inside this range every derived time (plus the
+ * 400 days back, the 10 minutes ahead and a holding period of up to a year) is a valid Date and a ClickHouse
+ * DateTime, and `received_at_ms x 1000 + n` (the conversion version) stays a safe integer.
+ */
+export const MIN_RECEIVED_AT_MS = Date.UTC(2000, 0, 1);
+export const MAX_RECEIVED_AT_MS = Date.UTC(2100, 0, 1);
+/** Longest text of each field, in UTF-16 code units. */
+export const TEXT_MAX = {
+  order_id: 128,
+  click_id: 64,
+  coupon_code: 64,
+  reason: 512,
+  change_id: 128,
+  sub: 255,
+} as const;
+
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators, bidi embedding/override/isolate marks and lone
+ * surrogates. They are refused, not stripped: stripping would silently change an id the merchant keeps (two
+ * order ids that differ by a NUL would merge), while they have no business in ids or notes and can disguise
+ * one id as another in reports and CSV exports.
+ */
+const UNSAFE_CHARS = /[\p{Cc}\p{Cs}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
+export const isCleanText = (s: string): boolean => !UNSAFE_CHARS.test(s);
+export const CLEAN_TEXT_MESSAGE = "must not contain control characters";
+/** A string of at most `max` code units without control characters. */
+export const CleanText = (max: number) => z.string().max(max).refine(isCleanText, CLEAN_TEXT_MESSAGE);
+
+export const OrderAmountMinor = z
+  .number()
+  .int("must be an integer number of minor units")
+  .min(0, "must not be negative")
+  .max(MAX_AMOUNT_MINOR, `must be at most ${MAX_AMOUNT_MINOR} minor units`);
+const EventSub = CleanText(TEXT_MAX.sub).optional();
+const EventSubs = z.object({ sub1: EventSub, sub2: EventSub, sub3: EventSub, sub4: EventSub, sub5: EventSub });
+const HexId = z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lower-case hex digits");
+
+/**
+ * A merchant postback after validation (topic `postbacks`, key = conversion id). The postback service checks every
+ * event with this very schema before it answers 2xx, and the worker parses with it: what is accepted is bookable.
+ */
+export const ConversionEvent = z
+  .object({
+    v: z.literal(1),
+    /** deterministic: the same merchant event always gets the same id */
+    event_id: HexId,
+    conversion_id: HexId,
+    merchant_id: EntityId,
+    order_id: CleanText(TEXT_MAX.order_id).min(1),
+    type: ConversionEventType,
+    click_id: CleanText(TEXT_MAX.click_id).optional(),
+    coupon_code: CleanText(TEXT_MAX.coupon_code).optional(),
+    amount_minor: OrderAmountMinor.optional(),
+    currency: Currency.optional(),
+    reason: CleanText(TEXT_MAX.reason).optional(),
+    /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
+    change_id: CleanText(TEXT_MAX.change_id).optional(),
+    subs: EventSubs.optional(),
+    /** how it reached us: a postback (GET/POST), the signed JSON API, or a store platform's webhook */
+    source: EventSource.optional(),
+    /** when the merchant says it happened (ms since epoch), within MAX_BACKDATE_MS before and MAX_AHEAD_MS after receipt */
+    occurred_at_ms: z.number().int(),
+    /**
+     * when our postback service accepted it (ms since epoch). Where the merchant's time could be abused (the start of
+     * a holding period) the books use the later of the two.
+     */
+    received_at_ms: z.number().int().min(MIN_RECEIVED_AT_MS).max(MAX_RECEIVED_AT_MS),
+  })
+  .superRefine((e, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (e.occurred_at_ms < e.received_at_ms - MAX_BACKDATE_MS)
+      issue("occurred_at_ms", `must be at most ${MAX_BACKDATE_MS / 86_400_000} days before receipt`);
+    if (e.occurred_at_ms > e.received_at_ms + MAX_AHEAD_MS)
+      issue("occurred_at_ms", `must be at most ${MAX_AHEAD_MS / 60_000} minutes after receipt`);
+    const needsAmount = e.type === "sale" || e.type === "refund" || e.type === "adjust";
+    if (needsAmount && e.amount_minor === undefined) issue("amount_minor", `required for ${e.type}`);
+    if (e.amount_minor !== undefined && e.currency === undefined) issue("currency", "required with an amount");
+    if (e.type === "refund" && e.amount_minor === 0) issue("amount_minor", "a refund must return money");
+  });
 export type ConversionEvent = z.infer<typeof ConversionEvent>;
 
 /** Parse JSON bytes from Kafka into a typed event, or a reason it is unusable. */

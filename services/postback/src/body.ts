@@ -46,7 +46,8 @@ export function parseBody(raw: Buffer, contentType: string | undefined): { body:
     }
   }
   if (type === "application/x-www-form-urlencoded") {
-    const form: Record<string, string | string[]> = {};
+    // no prototype: a field named __proto__ or constructor is data, never a lookup into Object.prototype
+    const form: Record<string, string | string[]> = Object.create(null);
     for (const [k, v] of new URLSearchParams(raw.toString("utf8"))) {
       const prior = form[k];
       form[k] = prior === undefined ? v : Array.isArray(prior) ? [...prior, v] : [prior, v];

@@ -1,5 +1,7 @@
+import { ConversionEvent, MAX_AHEAD_MS, MAX_AMOUNT_MINOR, MAX_BACKDATE_MS } from "@aff/events";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PostbackInput, toConversionEvent } from "./input";
+import { PostbackInput, parsePostbackEvent, toConversionEvent } from "./input";
 
 const paths = (input: unknown) => {
   const r = PostbackInput.safeParse(input);
@@ -88,4 +90,104 @@ describe("PostbackInput", () => {
     expect(refund({ occurred_at: "1700000000" }).event_id).toBe(derived.event_id);
     expect(refund({ occurred_at: "1700000001" }).event_id).not.toBe(derived.event_id);
   });
+});
+
+describe("parsePostbackEvent: the event schema checked at the door", () => {
+  const NOW = Date.UTC(2026, 10, 27, 12);
+  const issuePaths = (fields: Record<string, unknown>) => {
+    const r = parsePostbackEvent({ merchant_id: 1, order_id: "A", amount: 1, currency: "USD", ...fields }, NOW, "api");
+    return r.success ? [] : [...new Set(r.error.issues.map((i) => i.path.join(".")))].sort();
+  };
+
+  it("refuses words that name Object.prototype members instead of looking them up", () => {
+    for (const word of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"]) {
+      expect(issuePaths({ type: word })).toEqual(["type"]);
+      expect(issuePaths({ status: word })).toEqual(["status"]);
+    }
+  });
+  it("refuses a fractional occurred_at and one outside the window, naming occurred_at", () => {
+    expect(issuePaths({ occurred_at: 1_764_244_800.5 })).toEqual(["occurred_at"]);
+    expect(issuePaths({ occurred_at: 9_000_000_000_000_000 })).toEqual(["occurred_at"]);
+    expect(issuePaths({ occurred_at: String((NOW - MAX_BACKDATE_MS - 1000) / 1000) })).toEqual(["occurred_at"]);
+    expect(issuePaths({ occurred_at: new Date(NOW + MAX_AHEAD_MS + 1000).toISOString() })).toEqual(["occurred_at"]);
+    expect(issuePaths({ occurred_at: new Date(NOW - 86_400_000).toISOString() })).toEqual([]);
+  });
+  it("bounds amounts, in minor units or as a decimal, naming the field sent", () => {
+    expect(issuePaths({ amount: MAX_AMOUNT_MINOR })).toEqual([]);
+    expect(issuePaths({ amount: MAX_AMOUNT_MINOR + 1 })).toEqual(["amount"]);
+    expect(issuePaths({ amount: String(MAX_AMOUNT_MINOR + 1) })).toEqual(["amount"]);
+    expect(issuePaths({ amount: undefined, sale_amount: "100000000000.01" })).toEqual(["sale_amount"]);
+    expect(issuePaths({ amount: undefined, sale_amount: "100000000000.00" })).toEqual([]);
+    expect(issuePaths({ type: "refund", amount: 0, change_id: "r" })).toEqual(["amount"]);
+  });
+  it("refuses control characters in every text field, naming it", () => {
+    for (const field of ["order_id", "click_id", "transaction_id", "coupon_code", "reason", "change_id", "sub3"])
+      expect(issuePaths({ [field]: "a\u0000b" })).toEqual([field]);
+    // surrounding whitespace is trimmed, as before
+    expect(issuePaths({ order_id: "  A-1\n" })).toEqual([]);
+  });
+  it("maps a valid postback to an event the worker's schema accepts", () => {
+    const r = parsePostbackEvent(
+      { merchant_id: 1, order_id: "A", sale_amount: "19.99", currency: "eur", sub1: "ig", occurred_at: NOW / 1000 },
+      NOW,
+      "postback",
+    );
+    expect(r.success && r.data).toMatchObject({ amount_minor: 1999, currency: "EUR", occurred_at_ms: NOW });
+  });
+
+  it("never throws on arbitrary input, and whatever it accepts parses as a ConversionEvent", () => {
+    const words = fc.constantFrom(
+      "sale",
+      "approve",
+      "refund",
+      "reject",
+      "adjust",
+      "constructor",
+      "__proto__",
+      "toString",
+      "",
+      " ",
+      "\u0000",
+    );
+    const value = fc.oneof(
+      fc.string(),
+      fc.string({ unit: "binary", maxLength: 300 }),
+      fc.string({ minLength: 120, maxLength: 600 }),
+      fc.integer(),
+      fc.double(),
+      fc.constantFrom(2 ** 53, -(2 ** 53), 1e21, -0, Number.MAX_VALUE, 9_000_000_000_000_000, NOW / 1000 + 0.5),
+      fc.constantFrom("1e3", "0x10", "Infinity", "NaN", "-1", "99999999999999999999", "1.999", "2026-13-40T99:99"),
+      words,
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.string(), { maxLength: 3 }),
+      fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }),
+    );
+    const keys = [
+      "order_id",
+      "type",
+      "status",
+      "amount",
+      "sale_amount",
+      "currency",
+      "click_id",
+      "transaction_id",
+      "coupon_code",
+      "reason",
+      "change_id",
+      "refund_id",
+      "occurred_at",
+      "sub1",
+      "sub5",
+    ] as const;
+    const fields = fc.record(Object.fromEntries(keys.map((k) => [k, value])), { requiredKeys: [] });
+    fc.assert(
+      fc.property(fields, fc.constantFrom("USD", "JPY", "BHD", undefined), (f, currency) => {
+        const r = parsePostbackEvent({ merchant_id: 3, order_id: "O-1", currency, ...f }, NOW, "postback");
+        if (r.success) expect(ConversionEvent.safeParse(r.data).success).toBe(true);
+        else expect(r.error.issues.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 1000 },
+    );
+  }, 60_000); // about 0.3 ms a run; the margin is for a loaded CI machine
 });

@@ -1,5 +1,14 @@
 import { conversionId, deterministicId, isCurrency, parseDecimalToMinor } from "@aff/common";
-import { type ConversionEvent, type ConversionEventType, EntityId, type EventSource } from "@aff/events";
+import {
+  CLEAN_TEXT_MESSAGE,
+  ConversionEvent,
+  type ConversionEventType,
+  EntityId,
+  type EventSource,
+  isCleanText,
+  OrderAmountMinor,
+  TEXT_MAX,
+} from "@aff/events";
 import { z } from "zod";
 
 const IntText = z.union([
@@ -10,14 +19,10 @@ const IntText = z.union([
     .regex(/^-?\d+$/, "must be an integer number of minor units")
     .transform(Number),
 ]);
-const AmountMinorText = IntText.pipe(
-  z
-    .number()
-    .int("must be an integer number of minor units")
-    .min(0, "must not be negative")
-    .max(Number.MAX_SAFE_INTEGER, "beyond safe integer range"),
-);
-const Text = (max: number) => z.string().trim().min(1).max(max);
+const AmountMinorText = IntText.pipe(OrderAmountMinor);
+/** Surrounding whitespace is trimmed; any other control character is refused (see `isCleanText`). */
+const Text = (max: number) => z.string().trim().min(1).max(max).refine(isCleanText, CLEAN_TEXT_MESSAGE);
+const Sub = z.string().max(TEXT_MAX.sub).refine(isCleanText, CLEAN_TEXT_MESSAGE);
 const Optional = <T extends z.ZodType>(t: T) => z.preprocess((v) => (v === "" ? undefined : v), t.optional());
 
 /** A number or a string of digits; `true`, `[5]` or `""` are refused instead of being coerced. */
@@ -32,41 +37,41 @@ export const MerchantId = z
   ])
   .pipe(EntityId);
 
-/** The status words merchants and networks use, mapped onto our event types. */
-const STATUS_WORDS: Record<string, ConversionEventType> = {
-  sale: "sale",
-  new: "sale",
-  pending: "sale",
-  created: "sale",
-  approve: "approve",
-  approved: "approve",
-  confirmed: "approve",
-  completed: "approve",
-  reject: "reject",
-  rejected: "reject",
-  declined: "reject",
-  cancelled: "reject",
-  canceled: "reject",
-  refund: "refund",
-  refunded: "refund",
-  adjust: "adjust",
-  adjusted: "adjust",
-};
+/** The status words merchants and networks use, mapped onto our event types (a Map: no inherited keys). */
+const STATUS_WORDS = new Map<string, ConversionEventType>([
+  ["sale", "sale"],
+  ["new", "sale"],
+  ["pending", "sale"],
+  ["created", "sale"],
+  ["approve", "approve"],
+  ["approved", "approve"],
+  ["confirmed", "approve"],
+  ["completed", "approve"],
+  ["reject", "reject"],
+  ["rejected", "reject"],
+  ["declined", "reject"],
+  ["cancelled", "reject"],
+  ["canceled", "reject"],
+  ["refund", "refund"],
+  ["refunded", "refund"],
+  ["adjust", "adjust"],
+  ["adjusted", "adjust"],
+]);
 const Status = z
   .string()
   .trim()
   .toLowerCase()
   .transform((v, ctx) => {
-    const type = STATUS_WORDS[v];
+    const type = STATUS_WORDS.get(v);
     if (!type) {
-      ctx.addIssue({ code: "custom", message: `must be one of ${Object.keys(STATUS_WORDS).join(", ")}` });
+      ctx.addIssue({ code: "custom", message: `must be one of ${[...STATUS_WORDS.keys()].join(", ")}` });
       return z.NEVER;
     }
     return type;
   });
 
-/** Unix seconds, unix ms or an ISO 8601 date-time with offset. */
-const Instant = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
+/** Unix seconds, unix ms (integers) or an ISO 8601 date-time with offset; the window is checked on the event. */
+const Instant = z.union([z.number().int("must be an integer"), z.string().trim().max(40)]).transform((v, ctx) => {
   const n = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : Number.NaN;
   const ms = Number.isFinite(n)
     ? n < 1e11
@@ -89,25 +94,25 @@ const Instant = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
 export const PostbackInput = z
   .object({
     merchant_id: MerchantId,
-    click_id: Optional(Text(64)),
-    transaction_id: Optional(Text(64)),
-    order_id: Text(128),
+    click_id: Optional(Text(TEXT_MAX.click_id)),
+    transaction_id: Optional(Text(TEXT_MAX.click_id)),
+    order_id: Text(TEXT_MAX.order_id),
     type: Optional(Status),
     status: Optional(Status),
     amount: Optional(AmountMinorText),
     sale_amount: Optional(z.string().trim().max(32)),
     currency: Optional(z.string().trim().toUpperCase().refine(isCurrency, "must be an ISO 4217 currency code")),
-    coupon_code: Optional(Text(64)),
-    reason: Optional(Text(512)),
+    coupon_code: Optional(Text(TEXT_MAX.coupon_code)),
+    reason: Optional(Text(TEXT_MAX.reason)),
     /** the merchant's id of a refund or adjustment (alias refund_id) */
-    change_id: Optional(Text(128)),
-    refund_id: Optional(Text(128)),
+    change_id: Optional(Text(TEXT_MAX.change_id)),
+    refund_id: Optional(Text(TEXT_MAX.change_id)),
     occurred_at: Optional(Instant),
-    sub1: Optional(z.string().max(255)),
-    sub2: Optional(z.string().max(255)),
-    sub3: Optional(z.string().max(255)),
-    sub4: Optional(z.string().max(255)),
-    sub5: Optional(z.string().max(255)),
+    sub1: Optional(Sub),
+    sub2: Optional(Sub),
+    sub3: Optional(Sub),
+    sub4: Optional(Sub),
+    sub5: Optional(Sub),
     token: Optional(z.string().max(256)),
   })
   .transform((p, ctx) => {
@@ -120,7 +125,8 @@ export const PostbackInput = z
       else {
         try {
           amount = parseDecimalToMinor(p.sale_amount, p.currency);
-          if (amount < 0) throw new RangeError("must not be negative");
+          const bounded = OrderAmountMinor.safeParse(amount);
+          if (!bounded.success) throw new RangeError(bounded.error.issues[0]?.message);
         } catch (err) {
           ctx.addIssue({ code: "custom", path: ["sale_amount"], message: (err as Error).message });
         }
@@ -177,4 +183,43 @@ export function toConversionEvent(
     occurred_at_ms: p.occurred_at ?? receivedAtMs,
     received_at_ms: receivedAtMs,
   };
+}
+
+/** Where a field of the event came from in the postback, so a refusal names what the merchant sent. */
+function inputPath(eventPath: PropertyKey[], raw: Record<string, unknown>): PropertyKey[] {
+  const [head, sub] = eventPath;
+  const has = (k: string) => Object.hasOwn(raw, k) && raw[k] !== undefined;
+  const sent = (a: string, b: string) => (!has(a) && has(b) ? b : a);
+  switch (head) {
+    case "amount_minor":
+      return [sent("amount", "sale_amount")];
+    case "occurred_at_ms":
+      return ["occurred_at"];
+    case "click_id":
+      return [sent("click_id", "transaction_id")];
+    case "change_id":
+      return [sent("change_id", "refund_id")];
+    case "subs":
+      return sub === undefined ? ["subs"] : [sub];
+    default:
+      return eventPath;
+  }
+}
+
+/**
+ * Postback fields to the Kafka event, checked with the very schema the worker parses (`ConversionEvent`: bounds,
+ * time window, required amounts). A failure names the postback's own fields, so it answers 400, never 2xx-then-DLQ.
+ */
+export function parsePostbackEvent(
+  fields: unknown,
+  receivedAtMs: number,
+  source: EventSource,
+): { success: true; data: ConversionEvent } | { success: false; error: z.ZodError } {
+  const input = PostbackInput.safeParse(fields);
+  if (!input.success) return input;
+  const event = ConversionEvent.safeParse(toConversionEvent(input.data, receivedAtMs, source));
+  if (event.success) return event;
+  const raw = fields && typeof fields === "object" ? (fields as Record<string, unknown>) : {};
+  const issues = event.error.issues.map((i) => ({ ...i, path: inputPath(i.path, raw) }));
+  return { success: false, error: new z.ZodError(issues) };
 }

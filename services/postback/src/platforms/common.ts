@@ -32,3 +32,6 @@ export function attribute(
 }
 
 export const CLICK_ID_NAMES = ["click_id", "aff_click_id", "transaction_id"] as const;
+
+/** "0", "0.00", "-0.0": a refund of nothing, which the books refuse (it moves no money, so it is no event). */
+export const isZeroDecimal = (v: string): boolean => /^-?0*(?:\.0*)?$/.test(v.trim()) && /\d/.test(v);

@@ -61,6 +61,10 @@ describe("Shopify", () => {
       "total_price",
     ]);
   });
+  it("ignores a refund whose transactions return zero (the books refuse a refund of nothing)", () => {
+    const zero = { id: 1, order_id: 2, transactions: [{ kind: "refund", amount: "0.00", currency: "USD" }] };
+    expect(fromShopify("refunds/create", zero, 7)).toMatchObject({ kind: "ignored" });
+  });
   it("adds decimal amounts exactly", () => {
     expect(sumDecimals(["0.10", "0.2", "1"])).toBe("1.30");
     expect(sumDecimals(["30.00", "9.00"])).toBe("39.00");
@@ -107,5 +111,10 @@ describe("WooCommerce", () => {
       events: [{ type: "refund", sale_amount: "94.90", change_id: "full" }],
     });
     expect(fromWooCommerce("product.created", base, 9)).toMatchObject({ kind: "unsupported" });
+    const zeroRefund = { ...base, status: "processing", refunds: [{ id: 5, total: "-0.00" }] };
+    expect(fromWooCommerce("order.updated", zeroRefund, 9)).toMatchObject({
+      kind: "events",
+      events: [{ type: "sale" }],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { attribute, CLICK_ID_NAMES, IdText, type PlatformResult } from "./common";
+import { attribute, CLICK_ID_NAMES, IdText, isZeroDecimal, type PlatformResult } from "./common";
 
 const NameValue = z.object({ name: z.unknown(), value: z.unknown() });
 
@@ -83,6 +83,8 @@ export function fromShopify(topic: string | undefined, body: unknown, merchantId
       return { kind: "ignored", reason: "the refund returned no money (no successful refund transaction)" };
     if (money.some((t) => t.currency && t.currency !== currency))
       return { kind: "unsupported", message: "refund transactions in more than one currency" };
+    const amount = sumDecimals(money.map((t) => t.amount));
+    if (isZeroDecimal(amount)) return { kind: "ignored", reason: "the refund returned no money (a total of zero)" };
     return {
       kind: "events",
       events: [
@@ -90,7 +92,7 @@ export function fromShopify(topic: string | undefined, body: unknown, merchantId
           merchant_id: merchantId,
           order_id: r.order_id,
           type: "refund",
-          sale_amount: sumDecimals(money.map((t) => t.amount)),
+          sale_amount: amount,
           currency,
           change_id: r.id,
           occurred_at: r.created_at,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { attribute, CLICK_ID_NAMES, IdText, type PlatformResult } from "./common";
+import { attribute, CLICK_ID_NAMES, IdText, isZeroDecimal, type PlatformResult } from "./common";
 
 const Order = z.object({
   id: IdText,
@@ -50,13 +50,14 @@ export function fromWooCommerce(
   if (o.status === "completed") events.push({ ...base, type: "approve" });
   if (REJECT.has(o.status)) events.push({ ...base, type: "reject", reason: `woocommerce: ${o.status}` });
   for (const r of o.refunds ?? [])
-    events.push({
-      ...base,
-      type: "refund",
-      sale_amount: r.total.replace(/^-/, ""),
-      currency: o.currency,
-      change_id: r.id,
-    });
+    if (!isZeroDecimal(r.total))
+      events.push({
+        ...base,
+        type: "refund",
+        sale_amount: r.total.replace(/^-/, ""),
+        currency: o.currency,
+        change_id: r.id,
+      });
   if (o.status === "refunded" && (o.refunds ?? []).length === 0)
     events.push({ ...base, type: "refund", sale_amount: o.total, currency: o.currency, change_id: "full" });
   if (events.length === 0)

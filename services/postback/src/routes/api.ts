@@ -3,7 +3,7 @@ import { ApiError, zodIssues } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
 import type { Authenticator } from "../authenticate";
 import type { PostbackConfig } from "../config";
-import { PostbackInput, toConversionEvent } from "../input";
+import { parsePostbackEvent } from "../input";
 import { objectBody, type Route, type RouteKit } from "../routing";
 import { singleEventRoute } from "./postback";
 
@@ -72,10 +72,9 @@ function batchItem(
         issues: [{ path: `events.${index}.merchant_id`, message: "must be the signing merchant", code: "custom" }],
       },
     };
-  const parsed = PostbackInput.safeParse(
-    item && typeof item === "object" ? { ...item, merchant_id: merchant.id } : item,
-  );
-  if (parsed.success) return { event: toConversionEvent(parsed.data, now, "api") };
+  const fields = item && typeof item === "object" ? { ...item, merchant_id: merchant.id } : item;
+  const parsed = parsePostbackEvent(fields, now, "api");
+  if (parsed.success) return { event: parsed.data };
   return {
     refused: { index, status: 400, error: "validation_failed", issues: zodIssues(parsed.error, `events.${index}`) },
   };

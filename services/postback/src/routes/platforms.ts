@@ -3,7 +3,7 @@ import { ApiError, validationError } from "@aff/common";
 import type { z } from "zod";
 import { verifyPlatformHmac } from "../auth";
 import type { Authenticator } from "../authenticate";
-import { PostbackInput, toConversionEvent } from "../input";
+import { parsePostbackEvent } from "../input";
 import { type PlatformResult, parseJsonKeepingIds } from "../platforms/common";
 import { fromShopify } from "../platforms/shopify";
 import { fromWooCommerce } from "../platforms/woocommerce";
@@ -70,9 +70,9 @@ function platformRoute(kit: RouteKit, auth: Authenticator, p: Platform): Route {
     }
     const now = Date.now();
     const events = mapped.events.map((fields, i) => {
-      const parsed = PostbackInput.safeParse(fields);
+      const parsed = parsePostbackEvent(fields, now, p.source);
       if (!parsed.success) throw validationError(parsed.error, `events.${i}`);
-      return toConversionEvent(parsed.data, now, p.source);
+      return parsed.data;
     });
     const results = await kit.accepted(events, caller.signature);
     kit.outcomes.inc({ outcome: "webhook" });

@@ -1,7 +1,7 @@
 import { validationError } from "@aff/common";
 import type { EventSource } from "@aff/events";
 import type { Authenticator } from "../authenticate";
-import { PostbackInput, toConversionEvent } from "../input";
+import { parsePostbackEvent } from "../input";
 import { answerOne, objectBody, type Route, type RouteKit } from "../routing";
 
 /**
@@ -14,9 +14,9 @@ export function singleEventRoute(kit: RouteKit, auth: Authenticator, source: Eve
     if (req.get("x-merchant-id")) fields.merchant_id = req.get("x-merchant-id");
     const token = tokenOk ? (typeof fields.token === "string" ? fields.token : undefined) : false;
     const caller = await auth.authenticate(req, fields.merchant_id, auth.signedOrToken(req, token));
-    const parsed = PostbackInput.safeParse({ ...fields, merchant_id: caller.merchant.id });
+    const parsed = parsePostbackEvent({ ...fields, merchant_id: caller.merchant.id }, Date.now(), source);
     if (!parsed.success) throw validationError(parsed.error);
-    const [result] = await kit.accepted([toConversionEvent(parsed.data, Date.now(), source)], caller.signature);
+    const [result] = await kit.accepted([parsed.data], caller.signature);
     answerOne(kit, res, result);
   });
 }
