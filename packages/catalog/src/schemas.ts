@@ -43,6 +43,8 @@ export const MerchantPostbackSettings = z.strictObject({
   shopify_webhook_secret: z.string().min(8).max(256).nullable().optional(),
   /** WooCommerce webhook secret (X-WC-Webhook-Signature); null removes it */
   woocommerce_webhook_secret: z.string().min(8).max(256).nullable().optional(),
+  /** let token postbacks (unsigned) approve, reject, refund and adjust, not only report sales */
+  token_status_changes: z.boolean().optional(),
 });
 export type MerchantPostbackSettings = z.infer<typeof MerchantPostbackSettings>;
 
@@ -58,6 +60,8 @@ export const Merchant = MerchantInput.extend({
   ip_allowlist: z.array(IpRule).default([]),
   shopify_webhook_secret: z.string().optional(),
   woocommerce_webhook_secret: z.string().optional(),
+  /** token postbacks may change a conversion's status (off: they create sales only; status changes are signed) */
+  token_status_changes: z.boolean().default(false),
   created_at_ms: z.number().int(),
 });
 export type Merchant = z.infer<typeof Merchant>;

@@ -56,6 +56,7 @@ export class Catalog {
       postback_token: randomBytes(18).toString("base64url"),
       retired_credentials: [],
       ip_allowlist: [],
+      token_status_changes: false,
       created_at_ms: Date.now(),
     };
     await this.redis.set(this.key("merchant", m.id), JSON.stringify(m));
@@ -83,7 +84,7 @@ export class Catalog {
     }));
   }
 
-  /** IP allowlist and store-platform webhook secrets; absent fields stay, null removes a secret. */
+  /** IP allowlist, store-platform webhook secrets, token status changes; absent fields stay, null removes a secret. */
   setMerchantPostbackSettings(id: number, s: MerchantPostbackSettings): Promise<Merchant | undefined> {
     const secret = (next: string | null | undefined, current: string | undefined) =>
       next === undefined ? current : (next ?? undefined);
@@ -92,6 +93,7 @@ export class Catalog {
       ip_allowlist: s.ip_allowlist ?? m.ip_allowlist,
       shopify_webhook_secret: secret(s.shopify_webhook_secret, m.shopify_webhook_secret),
       woocommerce_webhook_secret: secret(s.woocommerce_webhook_secret, m.woocommerce_webhook_secret),
+      token_status_changes: s.token_status_changes ?? m.token_status_changes,
     }));
   }
 

@@ -1,6 +1,16 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ipAllowlist, platformHmac, signBody, verifyPlatformHmac, verifySignature, verifyToken } from "./auth";
+import {
+  canonicalQuery,
+  ipAllowlist,
+  platformHmac,
+  queryPairs,
+  signBody,
+  signQuery,
+  verifyPlatformHmac,
+  verifySignature,
+  verifyToken,
+} from "./auth";
 
 const secret = "s3cret";
 const body = Buffer.from('{"order_id":"A1"}');
@@ -43,6 +53,35 @@ describe("signatures", () => {
     expect(verifyToken("abc", ["new", "abc"]).ok).toBe(true);
     expect(verifyToken("abd", "abc")).toMatchObject({ ok: false, code: "bad_token" });
     expect(verifyToken(undefined, "abc")).toMatchObject({ ok: false, code: "missing_credentials" });
+  });
+});
+
+describe("signed query strings (GET postbacks)", () => {
+  const canon = (search: string) => canonicalQuery(queryPairs(search));
+  it("sorts pairs by key then value, leaves out signature and encodes per RFC 3986", () => {
+    expect(canon("order_id=A+1&amount=100&signature=t%3D1%2Cv1%3Dab&currency=usd")).toBe(
+      "amount=100&currency=usd&order_id=A%201",
+    );
+    expect(canon("b=2&a=1")).toBe(canon("a=1&b=2"));
+    expect(canon("sub1=x&sub1=a")).toBe("sub1=a&sub1=x");
+    expect(canon("reason=it's%20(ok)*!&q=%C3%A9~-._")).toBe("q=%C3%A9~-._&reason=it%27s%20%28ok%29%2A%21");
+    expect(canon("a=1%202")).toBe(canon("a=1+2"));
+  });
+  it("covers every field: a changed or added field breaks the signature", () => {
+    const search = "merchant_id=3&order_id=A-1&amount=100&currency=USD";
+    const header = signQuery(secret, search, now / 1000);
+    const check = (s: string) => verifySignature(header, secret, Buffer.from(canon(s)), now, 300).ok;
+    expect(check(search)).toBe(true);
+    expect(check(`currency=USD&amount=100&order_id=A-1&merchant_id=3&signature=${encodeURIComponent(header)}`)).toBe(
+      true,
+    );
+    expect(check(`${search}&type=approve`)).toBe(false);
+    expect(check(search.replace("100", "1000"))).toBe(false);
+    expect(check(search.replace("merchant_id=3", "merchant_id=4"))).toBe(false);
+  });
+  it("is HMAC-SHA256 over t. and the canonical query", () => {
+    const mac = createHmac("sha256", secret).update("1700000000.a=1&b=2").digest("hex");
+    expect(signQuery(secret, "b=2&a=1", 1_700_000_000)).toBe(`t=1700000000,v1=${mac}`);
   });
 });
 

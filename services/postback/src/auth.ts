@@ -2,8 +2,9 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 import type { ErrorCode } from "@aff/common";
 
+export type AuthMethod = "signature" | "token" | "platform_hmac";
 export type AuthResult =
-  | { ok: true; method: "signature" | "token" | "platform_hmac"; mac?: string }
+  | { ok: true; method: AuthMethod; mac?: string }
   | { ok: false; code: ErrorCode; message: string };
 
 function safeEqual(a: string, b: string): boolean {
@@ -40,6 +41,32 @@ export function verifySignature(
   if (!list.some((secret) => safeEqual(signBody(secret, body, t).slice(-64), given)))
     return { ok: false, code: "bad_signature", message: "signature does not match the body" };
   return { ok: true, method: "signature", mac: given };
+}
+
+/** RFC 3986 percent-encoding: letters, digits and `-._~` stay, every other UTF-8 byte becomes `%XX` (upper case). */
+export const rfc3986 = (s: string): string =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** The pairs of a query string, decoded as a browser's form: `+` is a space, `%XX` a UTF-8 byte. */
+export const queryPairs = (search: string): [string, string][] => [...new URLSearchParams(search)];
+
+/**
+ * What a signed GET signs: its query pairs without `signature`, each key and value RFC 3986-encoded, sorted by
+ * encoded key then encoded value (plain ASCII order), joined as `key=value` with `&`. Undefined (throws URIError)
+ * for text that is not well-formed Unicode.
+ */
+export function canonicalQuery(pairs: readonly [string, string][]): string {
+  return pairs
+    .filter(([k]) => k !== "signature")
+    .map(([k, v]) => [rfc3986(k), rfc3986(v)] as const)
+    .sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + canonicalQuery)>`, for a GET postback. */
+export function signQuery(secret: string, search: string, unixSeconds: number): string {
+  return signBody(secret, canonicalQuery(queryPairs(search)), unixSeconds);
 }
 
 /** A shared token, for pixel-style GET postbacks that cannot sign (weaker: it travels in URLs and logs). */

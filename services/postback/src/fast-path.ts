@@ -35,7 +35,16 @@ export function fastPathHandler(opts: {
         const v = req.headers[name.toLowerCase()];
         return Array.isArray(v) ? v.join(", ") : v;
       };
-      const ask = { ip: clientAddress(req, opts.trust), path, body: parsed.body, rawBody: raw, params: {}, get };
+      const ask = {
+        ip: clientAddress(req, opts.trust),
+        method: req.method ?? "POST",
+        url: req.url ?? path,
+        path,
+        body: parsed.body,
+        rawBody: raw,
+        params: {},
+        get,
+      };
       await fn({ ...ask, query: parseQuery(search) }, answer);
     } catch (err) {
       opts.log.error({ err: errorMessage(err), path }, "http_unhandled_error");

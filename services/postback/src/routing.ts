@@ -6,7 +6,10 @@ import type { EventResult, Intake, Signature } from "./intake";
 /** The part of a request the routes read: an express request, or the lean one of the fast path. */
 export type Ask = {
   ip?: string;
+  method: string;
   path: string;
+  /** path and query string as sent */
+  url: string;
   body: unknown;
   query: unknown;
   params: Record<string, string>;

@@ -1,7 +1,7 @@
 import type { Merchant } from "@aff/catalog";
 import { ApiError, zodIssues } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
-import type { Authenticator } from "../authenticate";
+import { type Authenticator, claimedMerchant } from "../authenticate";
 import type { PostbackConfig } from "../config";
 import { parsePostbackEvent } from "../input";
 import { objectBody, type Route, type RouteKit } from "../routing";
@@ -18,11 +18,8 @@ export function apiRoutes(kit: RouteKit, auth: Authenticator, config: Pick<Postb
 function batchRoute(kit: RouteKit, auth: Authenticator, maxEvents: number): Route {
   return kit.route(async (req, res) => {
     const body = objectBody(req);
-    const caller = await auth.authenticate(
-      req,
-      req.get("x-merchant-id") ?? body.merchant_id,
-      auth.signedOrToken(req, false),
-    );
+    const verify = auth.bodySignature(req) ?? auth.signatureRequired;
+    const caller = await auth.authenticate(req, claimedMerchant(req, body), verify);
     const list = body.events;
     if (!Array.isArray(list) || list.length === 0)
       throw new ApiError("validation_failed", "events must be a non-empty array", {
