@@ -6,7 +6,7 @@ import { createKafka, createProducer } from "../../packages/kafka/src";
 import { createTestWorld, eventually, type TestWorld } from "../../packages/testing/src";
 import { loadConfig as attributionConfig } from "../../services/attribution/src/config";
 import { replayDeadLetters } from "../../services/attribution/src/replay-dlq";
-import { api, click, seedCampaign, startServices, type Urls } from "./helpers";
+import { allowTokenStatusChanges, api, click, seedCampaign, startServices, type Urls } from "./helpers";
 
 let world: TestWorld;
 let urls: Urls;
@@ -16,6 +16,7 @@ beforeAll(async () => {
   world = await createTestWorld(inject("stack"), "attribution");
   urls = await startServices(world);
   seeded = await seedCampaign(urls);
+  await allowTokenStatusChanges(urls, seeded.merchant.id);
 });
 afterAll(async () => {
   await world?.close();

@@ -15,7 +15,7 @@ import { conversionId } from "../../packages/common/src";
 import { createTestWorld, eventually, REPO_ROOT, spawnService, type TestWorld } from "../../packages/testing/src";
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
-import { click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
+import { allowTokenStatusChanges, click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
 
 const SALES = Number(process.env.CHAOS_SALES ?? 20_000);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 48);
@@ -194,6 +194,7 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
     ]);
     const { clickId } = await click(urls, seeded.link.code);
     const merchant = seeded.merchant;
+    await allowTokenStatusChanges(urls, merchant.id);
     const plans: Plan[] = Array.from({ length: SALES }, (_, i) => ({
       orderId: `CHAOS-${i}`,
       amount: 100 + ((i * 7919) % 99_901),

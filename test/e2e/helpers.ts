@@ -53,6 +53,17 @@ export async function seedCampaign(urls: Urls, commission: CampaignFields["commi
   });
 }
 
+/**
+ * Lets the merchant's token postbacks change statuses (off by default: a token reports sales only). For tests that
+ * drive approvals and refunds the way an integration that cannot sign does.
+ */
+export async function allowTokenStatusChanges(urls: Urls, merchantId: number): Promise<void> {
+  const r = await api(urls.redirectUrl, `/api/merchants/${merchantId}/postback-settings`, {
+    token_status_changes: true,
+  });
+  if (r.status !== 200) throw new Error(`postback-settings answered ${r.status}`);
+}
+
 /** Follows a tracking link like a browser would (without following the 302) and returns the click id. */
 export async function click(
   urls: Urls,

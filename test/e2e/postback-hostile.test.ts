@@ -44,9 +44,9 @@ async function send(method: "GET" | "POST", path: string, body?: string, headers
   return { status: res.status, json };
 }
 /** A JSON body signed by the merchant, as a merchant's server sends it. */
-const signedPost = (m: Merchant, payload: unknown, path = "/v1/conversions", extra: Record<string, string> = {}) => {
+const signedPost = (m: Merchant, payload: unknown, path = "/v1/conversions", at = now()) => {
   const body = typeof payload === "string" ? payload : JSON.stringify(payload);
-  const headers = { "x-signature": signBody(m.postback_secret, body, now()), "x-merchant-id": String(m.id), ...extra };
+  const headers = { "x-signature": signBody(m.postback_secret, body, at), "x-merchant-id": String(m.id) };
   return send("POST", path, body, headers);
 };
 const tokenGet = (m: Merchant, fields: Record<string, string>) =>
@@ -202,5 +202,45 @@ describe("finding 5: token postbacks create sales only, unless the merchant allo
     expect(settings).toMatchObject({ status: 200, json: { token_status_changes: true } });
     expect((await tokenGet(m, { order_id: "TK-2", amount: "1000", currency: "USD" })).status).toBe(202);
     expect((await tokenGet(m, { order_id: "TK-2", type: "approve" })).status).toBe(202);
+  });
+});
+
+describe("finding 10: a refund in the wrong currency, and retried status changes", () => {
+  it("refuses a refund or adjustment in another currency than its sale's, naming currency", async () => {
+    expect((await signedPost(merchant, { order_id: "CUR-1", amount: 5000, currency: "USD" })).status).toBe(202);
+    const refund = await signedPost(merchant, {
+      order_id: "CUR-1",
+      type: "refund",
+      amount: 100,
+      currency: "EUR",
+      change_id: "R1",
+    });
+    expect([refund.status, refund.json.error, paths(refund)]).toEqual([400, "validation_failed", ["currency"]]);
+    const batch = await signedPost(
+      merchant,
+      { events: [{ order_id: "CUR-1", type: "adjust", amount: 100, currency: "GBP" }] },
+      "/v1/conversions/batch",
+    );
+    expect(batch.status).toBe(400);
+    expect((batch.json.results as { issues: { path: string }[] }[])[0]?.issues[0]?.path).toBe("events.0.currency");
+    const ok = { order_id: "CUR-1", type: "refund", amount: 100, currency: "USD", change_id: "R1" };
+    expect((await signedPost(merchant, ok)).status).toBe(202);
+  });
+
+  it("answers a retried approval, rejection or refund 200 duplicate: true, counted once", async () => {
+    expect((await signedPost(merchant, { order_id: "DUP-1", amount: 5000, currency: "USD" })).status).toBe(202);
+    for (const change of [
+      { type: "approve" },
+      { type: "refund", amount: 100, currency: "USD", change_id: "R1" },
+      { type: "reject", reason: "chargeback" },
+    ]) {
+      const first = await signedPost(merchant, { order_id: "DUP-1", ...change });
+      // a retry is signed again (a new timestamp); the same signature twice is a replay, refused
+      const retry = await signedPost(merchant, { order_id: "DUP-1", ...change }, undefined, now() - 1);
+      expect([first.status, first.json.duplicate]).toEqual([202, false]);
+      expect([retry.status, retry.json.duplicate, retry.json.event_id]).toEqual([200, true, first.json.event_id]);
+    }
+    await topic.forOrder(merchant.id, "DUP-1", 4);
+    expect(topic.seen.filter((r) => r.event.order_id === "DUP-1")).toHaveLength(4);
   });
 });

@@ -74,13 +74,14 @@ export async function startPostback(
   const guard = new PostbackGuard(guardRedis, catalog.prefix, {
     replayTtlS: config.SIGNATURE_TOLERANCE_S * 2,
     saleTtlS: config.SALE_DEDUP_TTL_S,
+    deliveryTtlS: config.WEBHOOK_REPLAY_WINDOW_S * 2,
   });
   const accept = createIntake({ guard, publisher, publishTimeoutMs: config.PUBLISH_TIMEOUT_MS });
   const kit = createRouteKit({ log, lifecycle, outcomes, accept, onDurability });
   const auth = createAuthenticator(config, { catalog, log });
   const postback = postbackRoutes(kit, auth);
   const api = apiRoutes(kit, auth, config);
-  const platforms = platformRoutes(kit, auth);
+  const platforms = platformRoutes(kit, auth, guard, config);
 
   const bodyRefused = (res: Answer, e: BodyError) => {
     outcomes.inc({ outcome: e.code });

@@ -90,13 +90,13 @@ export function verifyPlatformHmac(
   secrets: readonly string[],
   body: Buffer,
 ): AuthResult {
-  if (!header) return { ok: false, code: "missing_signature", message: `the ${headerName} header is required` };
   if (secrets.length === 0)
     return {
       ok: false,
       code: "platform_not_configured",
-      message: "no webhook secret is set for this merchant and platform",
+      message: "no webhook secret is set for this merchant and platform (postback-settings)",
     };
+  if (!header) return { ok: false, code: "missing_signature", message: `the ${headerName} header is required` };
   if (!secrets.some((s) => safeEqual(platformHmac(s, body), header.trim())))
     return { ok: false, code: "bad_signature", message: `${headerName} does not match the body` };
   return { ok: true, method: "platform_hmac" };

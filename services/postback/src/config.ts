@@ -32,6 +32,16 @@ export const PostbackConfig = z.object({
     .int()
     .min(60)
     .default(400 * 86_400),
+  /**
+   * seconds a store-platform webhook may be delivered after the platform says it was triggered (Shopify's
+   * X-Shopify-Triggered-At; Shopify retries for 4 hours), and twice this long its delivery id is remembered
+   */
+  WEBHOOK_REPLAY_WINDOW_S: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(30 * 86_400)
+    .default(86_400),
   ...proxyEnv,
 });
 export type PostbackConfig = z.infer<typeof PostbackConfig>;

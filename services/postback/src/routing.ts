@@ -1,7 +1,7 @@
 import { ApiError, AppError, type ErrorSink, errorMessage, type Lifecycle, type Logger, sendError } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
 import type { Counter } from "prom-client";
-import type { EventResult, Intake, Signature } from "./intake";
+import type { EventRefusal, EventResult, Intake, Signature } from "./intake";
 
 /** The part of a request the routes read: an express request, or the lean one of the fast path. */
 export type Ask = {
@@ -28,7 +28,7 @@ export type RouteKit = {
   /** Runs a route body; an ApiError becomes its 4xx/503 answer with a log line and a metric. */
   route(fn: Route): Route;
   /** Hands events to the intake; a replay or an outage becomes its ApiError. */
-  accepted(events: ConversionEvent[], signature: Signature | undefined): Promise<EventResult[]>;
+  accepted(events: ConversionEvent[], signature: Signature | undefined): Promise<(EventResult | EventRefusal)[]>;
 };
 
 export function createRouteKit(deps: {
@@ -72,9 +72,19 @@ export function createRouteKit(deps: {
   return { log, outcomes, route, accepted };
 }
 
-/** 202 for a new event, 200 with `duplicate: true` for one counted before. */
-export function answerOne(kit: RouteKit, res: Answer, r: EventResult | undefined): void {
+/** The 400 of events the intake refused, their fields under `prefix(index)`; nothing when none was refused. */
+export function refuseAny(results: (EventResult | EventRefusal)[], prefix: (index: number) => string): void {
+  const issues = results.flatMap((r, i) =>
+    "refused" in r ? [{ ...r.refused, path: [prefix(i), r.refused.path].filter(Boolean).join(".") }] : [],
+  );
+  if (issues.length > 0) throw new ApiError("validation_failed", "the request has invalid fields", { issues });
+}
+
+/** 202 for a new event, 200 with `duplicate: true` for one counted before, 400 for one refused. */
+export function answerOne(kit: RouteKit, res: Answer, r: EventResult | EventRefusal | undefined): void {
   if (!r) throw new Error("no result for the event");
+  refuseAny([r], () => "");
+  if ("refused" in r) return;
   kit.outcomes.inc({ outcome: r.duplicate ? "duplicate" : "accepted" });
   kit.log.debug(
     { conversion_id: r.conversion_id, event_id: r.event_id, type: r.type, duplicate: r.duplicate },

@@ -4,6 +4,7 @@ import type { ConversionEvent } from "@aff/events";
 import { type Authenticator, claimedMerchant } from "../authenticate";
 import type { PostbackConfig } from "../config";
 import { parsePostbackEvent } from "../input";
+import type { EventRefusal, EventResult } from "../intake";
 import { objectBody, type Route, type RouteKit } from "../routing";
 import { singleEventRoute } from "./postback";
 
@@ -42,14 +43,23 @@ function batchRoute(kit: RouteKit, auth: Authenticator, maxEvents: number): Rout
     const done = events.length > 0 ? await kit.accepted(events, caller.signature) : [];
     done.forEach((r, i) => {
       const index = slots[i] ?? -1;
-      results[index] = { index, status: r.duplicate ? 200 : 202, ...r };
+      results[index] = itemResult(r, index);
     });
-    const bad = list.length - events.length;
+    const bad = results.filter((r) => r.status === 400).length;
     kit.outcomes.inc({ outcome: "batch" });
     res
-      .status(bad === list.length ? 400 : bad > 0 ? 207 : done.every((r) => r.duplicate) ? 200 : 202)
-      .json({ accepted: events.length, rejected: bad, results });
+      .status(
+        bad === list.length ? 400 : bad > 0 ? 207 : done.every((r) => "duplicate" in r && r.duplicate) ? 200 : 202,
+      )
+      .json({ accepted: list.length - bad, rejected: bad, results });
   });
+}
+
+/** The answer for one item the intake took (202, 200 duplicate) or refused (400 naming the field). */
+function itemResult(r: EventResult | EventRefusal, index: number): ItemResult {
+  if (!("refused" in r)) return { index, status: r.duplicate ? 200 : 202, ...r };
+  const issue = { ...r.refused, path: `events.${index}.${r.refused.path}` };
+  return { index, status: 400, error: "validation_failed", issues: [issue] };
 }
 
 /** One item of a batch: its event, or its 400 result naming the fields under `events.<index>`. */
