@@ -165,9 +165,10 @@ describe("conversion handler", () => {
       eventMessage(2, event("C", "sale")),
       eventMessage(3, event("A", "approve", { occurred_at_ms: 9_000_000_000_000_000 })),
     ]);
+    // refused by the event schema's window around receipt (packages/events), before any step runs
     expect(letters.map((l) => [l.message.offset, l.reason])).toEqual([
-      ["1", "time_out_of_range: occurred_at_ms"],
-      ["3", "time_out_of_range: occurred_at_ms"],
+      ["1", expect.stringMatching(/^schema: occurred_at_ms /)],
+      ["3", expect.stringMatching(/^schema: occurred_at_ms /)],
     ]);
     expect([...store.conversions.values()].map((c) => [c.order_id, c.commission_minor])).toEqual(
       expect.arrayContaining([
@@ -205,7 +206,10 @@ describe("conversion handler", () => {
     const sale = event("A", "sale", { currency: "GBP", amount_minor: 1 });
     const adjust = event("A", "adjust", { amount_minor: MAX_AMOUNT_MINOR, change_id: "x" });
     await run([eventMessage(0, sale), eventMessage(1, adjust)]);
-    expect(letters.map((l) => [l.message.offset, l.reason])).toEqual([["1", "amount_out_of_range"]]);
+    // the event schema bounds amounts (MAX_AMOUNT_MINOR of packages/events) before the books see them
+    expect(letters.map((l) => [l.message.offset, l.reason])).toEqual([
+      ["1", expect.stringMatching(/^schema: amount_minor /)],
+    ]);
     expect([...store.events.values()].map((r) => r.event_id)).toEqual([sale.event_id]);
   });
 });
