@@ -126,6 +126,31 @@ describe("finding 3: what is accepted is bookable (400 naming the field, never 2
     );
     for (const r of onTopic) expect(ConversionEvent.safeParse(r.event).success).toBe(true);
   });
+
+  it("never answers 5xx to random query strings on a token pixel", async () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.string({ unit: "binary", maxLength: 100 }),
+      fc.constantFrom("constructor", "__proto__", "toString", "1.5", "-1", "9000000000000000", "%ZZ", "approve"),
+    );
+    const keys = fc.constantFrom(
+      "type",
+      "status",
+      "amount",
+      "sale_amount",
+      "currency",
+      "occurred_at",
+      "sub1",
+      "__proto__",
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(keys, text, { maxKeys: 4 }), async (f) => {
+        const a = await tokenGet(merchant, { order_id: "Q-1", amount: "1", currency: "USD", ...f });
+        expect(a.status, JSON.stringify(a.json)).toBeLessThan(500);
+      }),
+      { numRuns: 100 },
+    );
+  });
 });
 
 describe("finding 4: the signature covers the event", () => {

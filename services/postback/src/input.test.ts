@@ -111,6 +111,9 @@ describe("parsePostbackEvent: the event schema checked at the door", () => {
     expect(issuePaths({ occurred_at: String((NOW - MAX_BACKDATE_MS - 1000) / 1000) })).toEqual(["occurred_at"]);
     expect(issuePaths({ occurred_at: new Date(NOW + MAX_AHEAD_MS + 1000).toISOString() })).toEqual(["occurred_at"]);
     expect(issuePaths({ occurred_at: new Date(NOW - 86_400_000).toISOString() })).toEqual([]);
+    expect(issuePaths({ occurred_at: "2026-11-26T12:00:00+01:00" })).toEqual([]);
+    // without an offset the instant would depend on the server's time zone
+    expect(issuePaths({ occurred_at: "2026-11-26T12:00:00" })).toEqual(["occurred_at"]);
   });
   it("bounds amounts, in minor units or as a decimal, naming the field sent", () => {
     expect(issuePaths({ amount: MAX_AMOUNT_MINOR })).toEqual([]);

@@ -77,7 +77,8 @@ const Instant = z.union([z.number().int("must be an integer"), z.string().trim()
     ? n < 1e11
       ? n * 1000
       : n
-    : /^\d{4}-\d\d-\d\dT/.test(String(v))
+    : // an offset is required: without one Date.parse reads local time, which depends on the server's zone
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:?\d\d)$/i.test(String(v))
       ? Date.parse(String(v))
       : Number.NaN;
   if (!Number.isFinite(ms) || ms < 0) {
