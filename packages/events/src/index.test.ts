@@ -7,6 +7,7 @@ import {
   MAX_BACKDATE_MS,
   MAX_RECEIVED_AT_MS,
   MIN_RECEIVED_AT_MS,
+  StoredConversionEvent,
   TEXT_MAX,
 } from "./index";
 
@@ -80,5 +81,18 @@ describe("ConversionEvent bounds", () => {
     for (const ok of ["Ünïcødé 注文 🛒", "a b", "€100"]) expect(isCleanText(ok)).toBe(true);
     for (const bad of ["a\u0000", "a\nb", "\u0085", "\u007F", "a\u2028b", "\u2066x", "\uD800", "x\uDC00"])
       expect(isCleanText(bad)).toBe(false);
+  });
+  it("re-reads stored events under the rules they were accepted with, so tighter intake never changes the books", () => {
+    const older = sale({
+      order_id: "A\u0001-legacy",
+      amount_minor: MAX_AMOUNT_MINOR * 2,
+      occurred_at_ms: NOW - 2 * MAX_BACKDATE_MS,
+      event_id: "0123456789ABCDEF0123456789ABCDEF",
+    });
+    expect(paths(older)).toEqual(["amount_minor", "event_id", "occurred_at_ms", "order_id"]);
+    expect(StoredConversionEvent.safeParse(older).success).toBe(true);
+    expect(StoredConversionEvent.safeParse({ ...older, order_id: "x".repeat(TEXT_MAX.order_id + 1) }).success).toBe(
+      false,
+    );
   });
 });

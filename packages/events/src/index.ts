@@ -86,52 +86,61 @@ export const OrderAmountMinor = z
   .int("must be an integer number of minor units")
   .min(0, "must not be negative")
   .max(MAX_AMOUNT_MINOR, `must be at most ${MAX_AMOUNT_MINOR} minor units`);
-const EventSub = CleanText(TEXT_MAX.sub).optional();
-const EventSubs = z.object({ sub1: EventSub, sub2: EventSub, sub3: EventSub, sub4: EventSub, sub5: EventSub });
 const HexId = z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lower-case hex digits");
+
+/**
+ * The fields of a conversion event. `strict` is what intake accepts today (clean text, the amount bound, hex ids, a
+ * plausible receive time); the lenient form is how the worker re-reads events it stored earlier, under whatever
+ * rules were in force then: tightening intake must never change the books of what was already booked.
+ */
+function conversionEventFields(strict: boolean) {
+  const text = (max: number) => (strict ? CleanText(max) : z.string().max(max));
+  const sub = text(TEXT_MAX.sub).optional();
+  return z.object({
+    v: z.literal(1),
+    /** deterministic: the same merchant event always gets the same id */
+    event_id: strict ? HexId : z.string().length(32),
+    conversion_id: strict ? HexId : z.string().length(32),
+    merchant_id: EntityId,
+    order_id: text(TEXT_MAX.order_id).min(1),
+    type: ConversionEventType,
+    click_id: text(TEXT_MAX.click_id).optional(),
+    coupon_code: text(TEXT_MAX.coupon_code).optional(),
+    amount_minor: (strict ? OrderAmountMinor : AmountMinor).optional(),
+    currency: Currency.optional(),
+    reason: text(TEXT_MAX.reason).optional(),
+    /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
+    change_id: text(TEXT_MAX.change_id).optional(),
+    subs: z.object({ sub1: sub, sub2: sub, sub3: sub, sub4: sub, sub5: sub }).optional(),
+    /** how it reached us: a postback (GET/POST), the signed JSON API, or a store platform's webhook */
+    source: EventSource.optional(),
+    /** when the merchant says it happened (ms since epoch), within MAX_BACKDATE_MS before and MAX_AHEAD_MS after receipt */
+    occurred_at_ms: strict ? z.number().int() : z.number().int().min(0),
+    /**
+     * when our postback service accepted it (ms since epoch). Where the merchant's time could be abused (the start of
+     * a holding period) the books use the later of the two.
+     */
+    received_at_ms: strict ? z.number().int().min(MIN_RECEIVED_AT_MS).max(MAX_RECEIVED_AT_MS) : z.number().int().min(0),
+  });
+}
 
 /**
  * A merchant postback after validation (topic `postbacks`, key = conversion id). The postback service checks every
  * event with this very schema before it answers 2xx, and the worker parses with it: what is accepted is bookable.
  */
-export const ConversionEvent = z
-  .object({
-    v: z.literal(1),
-    /** deterministic: the same merchant event always gets the same id */
-    event_id: HexId,
-    conversion_id: HexId,
-    merchant_id: EntityId,
-    order_id: CleanText(TEXT_MAX.order_id).min(1),
-    type: ConversionEventType,
-    click_id: CleanText(TEXT_MAX.click_id).optional(),
-    coupon_code: CleanText(TEXT_MAX.coupon_code).optional(),
-    amount_minor: OrderAmountMinor.optional(),
-    currency: Currency.optional(),
-    reason: CleanText(TEXT_MAX.reason).optional(),
-    /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
-    change_id: CleanText(TEXT_MAX.change_id).optional(),
-    subs: EventSubs.optional(),
-    /** how it reached us: a postback (GET/POST), the signed JSON API, or a store platform's webhook */
-    source: EventSource.optional(),
-    /** when the merchant says it happened (ms since epoch), within MAX_BACKDATE_MS before and MAX_AHEAD_MS after receipt */
-    occurred_at_ms: z.number().int(),
-    /**
-     * when our postback service accepted it (ms since epoch). Where the merchant's time could be abused (the start of
-     * a holding period) the books use the later of the two.
-     */
-    received_at_ms: z.number().int().min(MIN_RECEIVED_AT_MS).max(MAX_RECEIVED_AT_MS),
-  })
-  .superRefine((e, ctx) => {
-    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
-    if (e.occurred_at_ms < e.received_at_ms - MAX_BACKDATE_MS)
-      issue("occurred_at_ms", `must be at most ${MAX_BACKDATE_MS / 86_400_000} days before receipt`);
-    if (e.occurred_at_ms > e.received_at_ms + MAX_AHEAD_MS)
-      issue("occurred_at_ms", `must be at most ${MAX_AHEAD_MS / 60_000} minutes after receipt`);
-    const needsAmount = e.type === "sale" || e.type === "refund" || e.type === "adjust";
-    if (needsAmount && e.amount_minor === undefined) issue("amount_minor", `required for ${e.type}`);
-    if (e.amount_minor !== undefined && e.currency === undefined) issue("currency", "required with an amount");
-    if (e.type === "refund" && e.amount_minor === 0) issue("amount_minor", "a refund must return money");
-  });
+export const ConversionEvent = conversionEventFields(true).superRefine((e, ctx) => {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (e.occurred_at_ms < e.received_at_ms - MAX_BACKDATE_MS)
+    issue("occurred_at_ms", `must be at most ${MAX_BACKDATE_MS / 86_400_000} days before receipt`);
+  if (e.occurred_at_ms > e.received_at_ms + MAX_AHEAD_MS)
+    issue("occurred_at_ms", `must be at most ${MAX_AHEAD_MS / 60_000} minutes after receipt`);
+  const needsAmount = e.type === "sale" || e.type === "refund" || e.type === "adjust";
+  if (needsAmount && e.amount_minor === undefined) issue("amount_minor", `required for ${e.type}`);
+  if (e.amount_minor !== undefined && e.currency === undefined) issue("currency", "required with an amount");
+  if (e.type === "refund" && e.amount_minor === 0) issue("amount_minor", "a refund must return money");
+});
+/** An event the worker stored earlier, read back for a conversion's history (see `conversionEventFields`). */
+export const StoredConversionEvent = conversionEventFields(false);
 export type ConversionEvent = z.infer<typeof ConversionEvent>;
 
 /** Parse JSON bytes from Kafka into a typed event, or a reason it is unusable. */

@@ -1,6 +1,7 @@
 import { type Campaign, type Coupon, convertMinor, couponValidAt } from "@aff/catalog";
 import { verifyClickId } from "@aff/common";
 import { ConversionEvent, decodeJson } from "@aff/events";
+import type { z } from "zod";
 import { amountInRange, type Resolution } from "./ledger-rules";
 import { dlq, ok, type Step } from "./pipeline";
 
@@ -23,9 +24,11 @@ export type ResolveDeps = {
   firstClick?: (clickId: string, campaignId: number, fromMs: number, toMs: number) => Promise<FirstClick | undefined>;
 };
 
-export function createParseStep(): Step<Buffer | null, ConversionEvent> {
+export function createParseStep(
+  schema: z.ZodType<ConversionEvent> = ConversionEvent,
+): Step<Buffer | null, ConversionEvent> {
   return (value) => {
-    const r = decodeJson(ConversionEvent, value);
+    const r = decodeJson(schema, value);
     return r.ok ? ok(r.value) : dlq(r.reason);
   };
 }

@@ -14,7 +14,7 @@ import {
   toDateTimeText,
 } from "@aff/clickhouse";
 import { AppError, errorMessage, type Logger } from "@aff/common";
-import { ClickEvent, type ConversionEvent, decodeJson } from "@aff/events";
+import { ClickEvent, type ConversionEvent, decodeJson, StoredConversionEvent } from "@aff/events";
 import { ACKS_ALL, type BatchHandler, type KafkaMessage, type Producer } from "@aff/kafka";
 import { aggregateWriter } from "./aggregate-writer";
 import {
@@ -148,7 +148,8 @@ export function clickHouseStore(ch: ClickHouse): ConversionStore {
 }
 
 const HOUR_S = 3600;
-const parseStored = pipe(createParseStep(), createValidateStep());
+/** Stored events are read back leniently: they were accepted under the rules of their day (see StoredConversionEvent). */
+const parseStored = pipe(createParseStep(StoredConversionEvent), createValidateStep());
 
 /** A stored event as history, or why it cannot be read (never booked: it could not have been, so it is skipped). */
 async function storedToHistory(row: ConversionEventRow): Promise<HistoryEvent | string> {
