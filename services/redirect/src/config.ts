@@ -1,4 +1,4 @@
-import { httpEnv, kafkaEnv, logEnv, opsEnv, parseConfig, proxyEnv, redisEnv, secretsEnv } from "@aff/common";
+import { httpEnv, kafkaEnv, logEnv, opsEnv, parseConfig, proxyEnv, redisEnv, secret, secretsEnv } from "@aff/common";
 import { z } from "zod";
 
 export const RedirectConfig = z.object({
@@ -10,8 +10,8 @@ export const RedirectConfig = z.object({
   ...secretsEnv,
   /** port for redirects, the management API and ops endpoints */
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** bearer key for the management API (admin role) */
-  ADMIN_API_KEY: z.string().min(16).default("dev-admin-key-change-me"),
+  /** bootstrap bearer key for the management API (admin role); required in production */
+  ADMIN_API_KEY: secret("ADMIN_API_KEY"),
   /** most links held in the in-process cache */
   LINK_CACHE_MAX: z.coerce.number().int().min(1).default(1_200_000),
   /** load every link from Redis into memory at boot (in the background) */
