@@ -12,6 +12,7 @@ import { z } from "zod";
 import { adminCampaignExtras } from "./admin-campaign-extras";
 import { adminMerchants } from "./admin-merchants";
 import { requireRole, sendAppError } from "./api-errors";
+import { enrolmentsApi } from "./enrolments-api";
 import { linksApi } from "./links-api";
 
 const Id = z.coerce
@@ -20,12 +21,16 @@ const Id = z.coerce
   .min(1)
   .max(2 ** 32 - 1);
 
-/** The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys). */
+/**
+ * The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys),
+ * enrolments (admin and the campaign's merchant).
+ */
 export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   const r = express.Router();
   r.use(keyAuth(resolverWithBootstrap(catalog.apiKeys, adminKey, "admin", "ADMIN_API_KEY")));
   r.use(express.json({ limit: "64kb" }));
   r.use("/links", linksApi(catalog));
+  r.use(enrolmentsApi(catalog));
 
   const admin = express.Router();
   admin.use(requireRole("admin"));
