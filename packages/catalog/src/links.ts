@@ -9,6 +9,26 @@ import { checkDestination } from "./destination";
 export const LINK_CODE_PATTERN = /^[A-Za-z0-9_-]{3,64}$/;
 export const LinkCode = z.string().regex(LINK_CODE_PATTERN, "must be 3-64 letters, digits, - or _");
 
+/**
+ * Words an alias may not take: the redirect's own paths (`/api`, `/healthz`), the ops paths a reader would expect there
+ * (`/readyz`, `/metrics`), and names browsers and crawlers ask every site for. Each is refused alone and followed by
+ * `-`, `_` or `.` (`metrics-x`), in any case, so no alias reads like a service path.
+ */
+export const RESERVED_ALIAS_WORDS = [
+  "api",
+  "healthz",
+  "readyz",
+  "livez",
+  "metrics",
+  "favicon",
+  "robots",
+  "sitemap",
+  "openapi",
+  "well-known",
+] as const;
+const RESERVED_ALIAS = new RegExp(`^(${RESERVED_ALIAS_WORDS.join("|")})([-_.].*)?$`, "i");
+export const isReservedAlias = (code: string): boolean => RESERVED_ALIAS.test(code);
+
 /** sub1–sub5 are echoed (URL-encoded) into the merchant URL; control characters are refused outright. */
 const SubValue = z
   .string()
@@ -29,7 +49,9 @@ export const LinkInput = z.strictObject({
   influencer_id: EntityId,
   /** deep link on one of the campaign's allowed domains; the campaign's default when absent */
   destination: z.string().max(2048).optional(),
-  alias: LinkCode.optional(),
+  alias: LinkCode.refine((a) => !isReservedAlias(a), {
+    message: `is reserved: ${RESERVED_ALIAS_WORDS.join(", ")} (alone or followed by -, _ or .) are service paths`,
+  }).optional(),
   subs: LinkSubs.optional(),
   /** the link stops redirecting at this time (ms since epoch); never when absent */
   expires_at_ms: ExpiresAtMs.optional(),

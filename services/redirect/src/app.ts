@@ -19,10 +19,8 @@ import { adminApi } from "./admin-api";
 import { ClickSink } from "./click-sink";
 import type { RedirectConfig } from "./config";
 import { LinkCache } from "./link-cache";
+import { isAppPath } from "./paths";
 import { createRedirectHandler } from "./redirect";
-
-// Everything else on GET is a link code: the public port shows no metrics or dependency state.
-const API_PREFIXES = ["/api/", "/healthz"];
 
 /** Builds the redirect service and registers each resource's cleanup. Nothing here waits on Kafka to be up. */
 export async function startRedirect(
@@ -121,8 +119,8 @@ export async function startRedirect(
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
-    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p)))
-      return redirect(req, res);
+    // Everything else on GET is a link code: the public port shows no metrics or dependency state.
+    if ((req.method === "GET" || req.method === "HEAD") && !isAppPath(url)) return redirect(req, res);
     app(req, res);
   };
   const ops = await startOpsServer({
