@@ -6,6 +6,7 @@ import { ApiKeys } from "./api-keys";
 import { checkDestination } from "./destination";
 import { type Enrolment, Enrolments } from "./enrolments";
 import { type Link, type LinkInput, LinkStore } from "./links";
+import { Optimistic } from "./optimistic";
 import {
   Campaign,
   type CampaignInput,
@@ -24,6 +25,7 @@ export class Catalog {
   readonly apiKeys: ApiKeys;
   readonly links: LinkStore;
   readonly enrolments: Enrolments;
+  private readonly optimistic: Optimistic;
 
   constructor(
     readonly redis: Redis,
@@ -32,6 +34,7 @@ export class Catalog {
     this.apiKeys = new ApiKeys(redis, prefix);
     this.links = new LinkStore(redis, prefix);
     this.enrolments = new Enrolments(redis, prefix);
+    this.optimistic = new Optimistic(redis);
   }
 
   get linkChannel(): string {
@@ -71,8 +74,8 @@ export class Catalog {
 
   /**
    * New postback secret and token; the old pair keeps working for `overlapS` seconds so a merchant can deploy the
-   * new one without refused postbacks. Retired pairs past their overlap are dropped. WATCH makes concurrent
-   * rotations or setting changes retry instead of losing one another's write.
+   * new one without refused postbacks. Retired pairs past their overlap are dropped. Compare-and-set makes
+   * concurrent rotations or setting changes retry instead of losing one another's write.
    */
   rotateMerchantCredentials(id: number, overlapS: number, nowMs = Date.now()): Promise<Merchant | undefined> {
     return this.updateMerchant(id, (m) => ({
@@ -98,25 +101,12 @@ export class Catalog {
     }));
   }
 
-  private async updateMerchant(id: number, change: (m: Merchant) => Merchant): Promise<Merchant | undefined> {
-    const key = this.key("merchant", id);
-    // WATCH belongs to a connection: a short-lived one keeps other callers' commands out of the transaction.
-    const conn = this.redis.duplicate();
-    try {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        await conn.watch(key);
-        const raw = await conn.get(key);
-        if (raw === null) return undefined;
-        const next = change(Merchant.parse(JSON.parse(raw)));
-        if (await conn.multi().set(key, JSON.stringify(next)).exec()) return next;
-      }
-      throw new AppError("conflict", `merchant ${id} is being changed concurrently; retry`, {
-        retryable: true,
-        context: { path: "id" },
-      });
-    } finally {
-      conn.disconnect();
-    }
+  private updateMerchant(id: number, change: (m: Merchant) => Merchant): Promise<Merchant | undefined> {
+    return this.optimistic.modify(this.key("merchant", id), {
+      parse: (raw) => Merchant.parse(JSON.parse(raw)),
+      change,
+      what: `merchant ${id}`,
+    });
   }
 
   async createCampaign(input: z.output<typeof CampaignInput>): Promise<Campaign> {
