@@ -1,15 +1,9 @@
-import {
-  ApiKeyInput,
-  CampaignInput,
-  type Catalog,
-  InfluencerInput,
-  MerchantInput,
-  resolverWithBootstrap,
-} from "@aff/catalog";
+import { CampaignInput, type Catalog, InfluencerInput, MerchantInput, resolverWithBootstrap } from "@aff/catalog";
 import { keyAuth, sendError, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 import { adminCampaignExtras } from "./admin-campaign-extras";
+import { adminKeys } from "./admin-keys";
 import { adminMerchants } from "./admin-merchants";
 import { requireRole, sendAppError } from "./api-errors";
 import { enrolmentsApi } from "./enrolments-api";
@@ -58,10 +52,10 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   create("/merchants", MerchantInput, (i) => catalog.createMerchant(i));
   create("/campaigns", CampaignInput, (i) => catalog.createCampaign(i));
   create("/influencers", InfluencerInput, (i) => catalog.createInfluencer(i));
-  create("/keys", ApiKeyInput, (i) => catalog.apiKeys.create(i));
   read("/merchants/:id", (id) => catalog.getMerchant(id));
   read("/campaigns/:id", (id) => catalog.getCampaign(id));
   read("/influencers/:id", (id) => catalog.getInfluencer(id));
+  admin.use(adminKeys(catalog));
   admin.use(adminMerchants(catalog));
   admin.use(adminCampaignExtras(catalog));
   r.use(admin);
