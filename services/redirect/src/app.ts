@@ -46,6 +46,19 @@ export async function startRedirect(
     registers: [metrics.registry],
   });
 
+  const clicksDropped = new Counter({
+    name: "clicks_dropped_total",
+    help: "click events lost because the spool file was full (CLICK_SPOOL_MAX_BYTES); their redirects were served",
+    registers: [metrics.registry],
+  });
+  new Gauge({
+    name: "click_spool_bytes",
+    help: "bytes of click events in the spool file, waiting for Kafka",
+    registers: [metrics.registry],
+    collect() {
+      this.set(publisher.spoolBytes);
+    },
+  });
   const publisher = new ClickSink(
     {
       logLevel: config.LOG_LEVEL,
@@ -56,14 +69,16 @@ export async function startRedirect(
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
       spoolDir: config.CLICK_SPOOL_DIR,
       spoolName: `clicks-${config.PORT}`,
+      spoolMaxBytes: config.CLICK_SPOOL_MAX_BYTES,
       batchMax: config.CLICK_BATCH_MAX,
       flushMs: config.CLICK_FLUSH_MS,
       queueMax: config.CLICK_QUEUE_MAX,
     },
     log,
-    ({ sent, spooled }) => {
+    ({ sent, spooled, dropped }) => {
       clicksSent.inc(sent);
       clicksSpooled.inc(spooled);
+      clicksDropped.inc(dropped);
     },
   );
   lifecycle.defer("click_publisher", () => publisher.stop());

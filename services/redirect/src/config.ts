@@ -27,6 +27,12 @@ export const RedirectConfig = z.object({
   CLICK_FLUSH_MS: z.coerce.number().int().min(1).max(10_000).default(20),
   /** click events held in memory while Kafka is unreachable before they go to the spool file */
   CLICK_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
+  /** bytes the click spool may hold on disk; clicks beyond it are dropped and counted (clicks_dropped_total) */
+  CLICK_SPOOL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(1024 * 1024 * 1024),
   /** folder of the append-only spool file for clicks Kafka could not take */
   CLICK_SPOOL_DIR: z.string().default(".stack/spool/redirect"),
   ...proxyEnv,
