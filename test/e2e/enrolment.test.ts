@@ -104,4 +104,19 @@ describe("campaign enrolment", () => {
     expect(byAdmin.status).toBe(201);
     expect((await call("POST", "/api/links", { campaign_id: campaign }, key)).status).toBe(201);
   });
+
+  it("enrols, once, the influencers of links issued before enrolment existed", async () => {
+    const { catalog } = world;
+    const dee = await catalog.createInfluencer({ name: "Dee" });
+    const campaign = await catalog.getCampaign(seed.campaign.id);
+    if (!campaign) throw new Error("no campaign");
+    // A link stored the way the previous version did: no enrolment with it.
+    await catalog.links.create({ campaign_id: campaign.id, influencer_id: dee.id }, campaign);
+    expect(await catalog.enrolments.has(campaign.id, dee.id)).toBe(false);
+    await catalog.redis.del(`${catalog.prefix}enrol:backfilled`);
+    const scan = (cursor: string) => catalog.links.scan(cursor, 100);
+    expect(await catalog.enrolments.backfillFromLinks(scan)).toBeGreaterThan(0);
+    expect(await catalog.enrolments.has(campaign.id, dee.id)).toBe(true);
+    expect(await catalog.enrolments.backfillFromLinks(scan)).toBe(0);
+  });
 });

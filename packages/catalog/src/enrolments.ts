@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { Link } from "./links";
 
 export type Enrolment = { campaign_id: number; influencer_id: number; enrolled_at_ms: number };
 
@@ -30,6 +31,36 @@ export class Enrolments {
       .exec();
     const score = await this.redis.zscore(this.byCampaign(campaignId), String(influencerId));
     return { campaign_id: campaignId, influencer_id: influencerId, enrolled_at_ms: Number(score ?? nowMs) };
+  }
+
+  /** Many enrolments at once (a backfill), pipelined; existing ones keep their time. */
+  async addMany(pairs: readonly { campaign_id: number; influencer_id: number }[], nowMs = Date.now()): Promise<void> {
+    const p = this.redis.pipeline();
+    for (const e of pairs) {
+      p.zadd(this.byCampaign(e.campaign_id), "NX", nowMs, String(e.influencer_id));
+      p.zadd(this.byInfluencer(e.influencer_id), "NX", nowMs, String(e.campaign_id));
+    }
+    await p.exec();
+  }
+
+  /**
+   * Once per catalog: enrols every influencer in the campaigns it already holds links on (links issued before
+   * enrolment existed were issued by an admin or by the influencer when any campaign was open to it). A marker key
+   * makes later calls return at once. Returns the links read, or 0 when it had already run.
+   */
+  async backfillFromLinks(scan: (cursor: string) => Promise<{ cursor: string; links: Link[] }>): Promise<number> {
+    const marker = `${this.prefix}enrol:backfilled`;
+    if ((await this.redis.exists(marker)) === 1) return 0;
+    let cursor = "0";
+    let read = 0;
+    do {
+      const page = await scan(cursor);
+      cursor = page.cursor;
+      read += page.links.length;
+      await this.addMany(page.links);
+    } while (cursor !== "0");
+    await this.redis.set(marker, String(Date.now()));
+    return read;
   }
 
   /** True when there was an enrolment to remove. */

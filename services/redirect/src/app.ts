@@ -115,6 +115,14 @@ export async function startRedirect(
     );
   }
 
+  // Links issued before enrolment existed enrol their influencer (once per catalog, in the background).
+  catalog.enrolments
+    .backfillFromLinks((cursor) => catalog.links.scan(cursor, 2_000))
+    .then(
+      (n) => n > 0 && log.info({ links: n }, "enrolments_backfilled"),
+      (err) => log.warn({ err: errorMessage(err) }, "enrolment_backfill_failed"),
+    );
+
   const redirect = createRedirectHandler({
     links,
     publisher,
