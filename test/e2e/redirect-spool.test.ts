@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createTestWorld, eventually, type TestWorld } from "../../packages/testing/src";
+import {
+  catalogWriter,
+  createCampaignFixture,
+  createTestWorld,
+  eventually,
+  type TestWorld,
+} from "../../packages/testing/src";
 import { startRedirect } from "../../services/redirect/src/app";
 import { loadConfig } from "../../services/redirect/src/config";
 import { click } from "./helpers";
@@ -16,27 +22,7 @@ const metric = (text: string, name: string) =>
 describe("bounded click spool", () => {
   it("keeps answering 302 when Kafka is away and the spool is full, counting the clicks it drops", async () => {
     const { catalog } = world;
-    const merchant = await catalog.createMerchant({ name: "Shop" });
-    const campaign = await catalog.createCampaign({
-      merchant_id: merchant.id,
-      name: "Spring",
-      commission: { type: "bps", bps: 1000 },
-      currency: "USD",
-      allowed_domains: ["shop.example.com"],
-      default_destination: "https://shop.example.com/",
-      attribution_window_days: 30,
-      attribution_model: "last_click",
-      min_click_to_conversion_seconds: 0,
-      coupon_policy: "click_wins",
-      holding_days: 30,
-      influencer_overrides: [],
-      click_param: "click_id",
-    });
-    const influencer = await catalog.createInfluencer({ name: "Ada" });
-    const link = await catalog.createLink(
-      { campaign_id: campaign.id, influencer_id: influencer.id },
-      { enrolled: "grant" },
-    );
+    const { link } = await createCampaignFixture(catalogWriter(catalog));
     const config = loadConfig({
       ...world.env,
       KAFKA_BROKERS: "127.0.0.1:9", // nobody listens: every click goes to the queue, then the spool
