@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { DEV_SECRETS } from "../../packages/common/src";
 import { REPO_ROOT } from "../../packages/testing/src";
@@ -66,6 +67,24 @@ describe("boot in production", () => {
     expect(code).not.toBe(0);
     expect(code).not.toBe("running");
     expect(stderr).toContain(`${name}:`);
+  });
+
+  it("outside production boots with the development defaults and warns, naming them", async () => {
+    const main = path.join(REPO_ROOT, "services", "redirect", "dist", "main.js");
+    const child = spawn(process.execPath, [main], {
+      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...NOWHERE, OPS_PORT: "0" },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const warning = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no warning in 10 s")), 10_000);
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        if (!line.includes("dev_default_secrets_in_use")) return;
+        clearTimeout(timer);
+        resolve(line);
+      });
+      child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
+    }).finally(() => child.kill("SIGKILL"));
+    expect(JSON.parse(warning).variables.sort()).toEqual(["ADMIN_API_KEY", "CLICK_ID_SECRET"]);
   });
 
   it("postback holds no secret with a development default", () => {
