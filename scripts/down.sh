@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 if docker_engine && [ -z "$(ls "$RUN_DIR"/*.pid 2>/dev/null)" ]; then
-  docker compose down
+  compose down
   exit 0
 fi
 for svc in "${SERVICES[@]}"; do

@@ -4,14 +4,15 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
 ensure_built
+ensure_secrets
 
 if docker_engine; then
   say "Docker engine found: starting everything with docker compose"
-  docker compose up -d --build --wait
+  compose up -d --build --wait
 else
   bash infra/stack.sh start
   # shellcheck disable=SC1091
-  set -a; source .stack/env; set +a
+  set -a; source .stack/env; source "$SECRETS_FILE"; set +a
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   for svc in "${SERVICES[@]}"; do
     pidfile="$RUN_DIR/$svc.pid"
@@ -41,5 +42,7 @@ for i in "${!SERVICES[@]}"; do
   say "$svc: ready (ops on http://127.0.0.1:$port)"
 done
 
+set -a; source "$SECRETS_FILE"; set +a
 node scripts/seed-demo.mjs
+say "API keys and the click-id secret: $SECRETS_FILE (mode 600; kept across runs, delete it to generate new ones)"
 say "npm run up finished in $(( $(date +%s) - t0 ))s"

@@ -165,6 +165,20 @@ describe("bad input is refused at creation", () => {
     expect(res.json.issues?.[0]?.message).toMatch(reason);
   });
 
+  it("refuses aliases that collide with service paths, and reaches every alias it accepts", async () => {
+    for (const alias of ["api", "healthz", "readyz", "metrics", "metrics-x", "healthz-1", "API", "readyz.v2"]) {
+      const res = await newLink({ alias });
+      expect(res.status, alias).toBe(400);
+      expect(res.json.issues?.[0]?.path).toBe("alias");
+    }
+    for (const alias of ["healthzz", "apiary", "metricsx"]) {
+      expect((await newLink({ alias })).status, alias).toBe(201);
+      const c = await click(urls, alias);
+      expect(c.status, alias).toBe(302);
+      expect(c.clickId).toHaveLength(47);
+    }
+  });
+
   it("refuses bad codes, subs and updates with the field named", async () => {
     expect((await newLink({ alias: "no/slash" })).json.issues?.[0]?.path).toBe("alias");
     expect((await newLink({ subs: { sub1: "a\r\nb" } })).json.issues?.[0]?.path).toBe("subs.sub1");

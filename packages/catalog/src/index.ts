@@ -1,6 +1,7 @@
 export * from "./api-keys";
 export * from "./coupons";
 export * from "./destination";
+export * from "./enrolments";
 export * from "./fx";
 export * from "./links";
 export * from "./redis";

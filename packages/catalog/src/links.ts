@@ -4,10 +4,31 @@ import { EntityId, Subs } from "@aff/events";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { checkDestination } from "./destination";
+import { Optimistic } from "./optimistic";
 
 /** Link codes appear in paths and logs: a short, URL-safe alphabet and nothing else. */
 export const LINK_CODE_PATTERN = /^[A-Za-z0-9_-]{3,64}$/;
 export const LinkCode = z.string().regex(LINK_CODE_PATTERN, "must be 3-64 letters, digits, - or _");
+
+/**
+ * Words an alias may not take: the redirect's own paths (`/api`, `/healthz`), the ops paths a reader would expect there
+ * (`/readyz`, `/metrics`), and names browsers and crawlers ask every site for. Each is refused alone and followed by
+ * `-`, `_` or `.` (`metrics-x`), in any case, so no alias reads like a service path.
+ */
+export const RESERVED_ALIAS_WORDS = [
+  "api",
+  "healthz",
+  "readyz",
+  "livez",
+  "metrics",
+  "favicon",
+  "robots",
+  "sitemap",
+  "openapi",
+  "well-known",
+] as const;
+const RESERVED_ALIAS = new RegExp(`^(${RESERVED_ALIAS_WORDS.join("|")})([-_.].*)?$`, "i");
+export const isReservedAlias = (code: string): boolean => RESERVED_ALIAS.test(code);
 
 /** sub1–sub5 are echoed (URL-encoded) into the merchant URL; control characters are refused outright. */
 const SubValue = z
@@ -29,7 +50,9 @@ export const LinkInput = z.strictObject({
   influencer_id: EntityId,
   /** deep link on one of the campaign's allowed domains; the campaign's default when absent */
   destination: z.string().max(2048).optional(),
-  alias: LinkCode.optional(),
+  alias: LinkCode.refine((a) => !isReservedAlias(a), {
+    message: `is reserved: ${RESERVED_ALIAS_WORDS.join(", ")} (alone or followed by -, _ or .) are service paths`,
+  }).optional(),
   subs: LinkSubs.optional(),
   /** the link stops redirecting at this time (ms since epoch); never when absent */
   expires_at_ms: ExpiresAtMs.optional(),
@@ -91,17 +114,21 @@ export type LinkListQuery = { influencer_id?: number; campaign_id?: number; afte
  * instance drops its cached copy at once.
  */
 export class LinkStore {
+  private readonly optimistic: Optimistic;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.optimistic = new Optimistic(redis);
+  }
 
   get channel(): string {
     return `${this.prefix}links:changed`;
   }
 
-  /** The Redis key pattern of links, for a cache that loads them all at boot. */
-  get keyPattern(): string {
+  /** The Redis key pattern of links, for `scan`. */
+  private get keyPattern(): string {
     return `${this.prefix}link:*`;
   }
 
@@ -166,6 +193,12 @@ export class LinkStore {
     return raw === null ? undefined : Link.parse(JSON.parse(raw));
   }
 
+  /** One page of a walk over every link (SCAN): the next cursor ("0" when done) and the links found. */
+  async scan(cursor: string, count: number): Promise<{ cursor: string; links: Link[] }> {
+    const [next, keys] = await this.redis.scan(cursor, "MATCH", this.keyPattern, "COUNT", count);
+    return { cursor: next, links: await this.getByKeys(keys) };
+  }
+
   /** Many links by their Redis keys (as found by SCAN); unreadable entries are skipped. */
   async getByKeys(keys: string[]): Promise<Link[]> {
     if (keys.length === 0) return [];
@@ -211,22 +244,14 @@ export class LinkStore {
     return this.modify(code, (link) => ({ ...link, status: "revoked", updated_at_ms: Date.now() }));
   }
 
-  /** Read-modify-write guarded by WATCH on a dedicated connection, so two concurrent edits cannot lose one. */
-  private async modify(code: string, change: (l: Link) => Link): Promise<Link | undefined> {
-    const conn = this.redis.duplicate();
-    try {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        await conn.watch(this.key(code));
-        const raw = await conn.get(this.key(code));
-        if (raw === null) return undefined;
-        const next = change(Link.parse(JSON.parse(raw)));
-        const done = await conn.multi().set(this.key(code), JSON.stringify(next)).publish(this.channel, code).exec();
-        if (done !== null) return next;
-      }
-      throw new AppError("conflict", `link ${code} is being changed concurrently; retry`, { retryable: true });
-    } finally {
-      conn.disconnect();
-    }
+  /** Read-modify-write by compare-and-set on the shared connection, so two concurrent edits cannot lose one. */
+  private modify(code: string, change: (l: Link) => Link): Promise<Link | undefined> {
+    return this.optimistic.modify(this.key(code), {
+      parse: (raw) => Link.parse(JSON.parse(raw)),
+      change,
+      what: `link ${code}`,
+      announce: { channel: this.channel, message: code },
+    });
   }
 }
 

@@ -4,7 +4,9 @@ import type { Redis } from "ioredis";
 import type { z } from "zod";
 import { ApiKeys } from "./api-keys";
 import { checkDestination } from "./destination";
+import { type Enrolment, Enrolments } from "./enrolments";
 import { type Link, type LinkInput, LinkStore } from "./links";
+import { Optimistic } from "./optimistic";
 import {
   Campaign,
   type CampaignInput,
@@ -22,6 +24,8 @@ import {
 export class Catalog {
   readonly apiKeys: ApiKeys;
   readonly links: LinkStore;
+  readonly enrolments: Enrolments;
+  private readonly optimistic: Optimistic;
 
   constructor(
     readonly redis: Redis,
@@ -29,6 +33,8 @@ export class Catalog {
   ) {
     this.apiKeys = new ApiKeys(redis, prefix);
     this.links = new LinkStore(redis, prefix);
+    this.enrolments = new Enrolments(redis, prefix);
+    this.optimistic = new Optimistic(redis);
   }
 
   get linkChannel(): string {
@@ -69,8 +75,8 @@ export class Catalog {
 
   /**
    * New postback secret and token; the old pair keeps working for `overlapS` seconds so a merchant can deploy the
-   * new one without refused postbacks. Retired pairs past their overlap are dropped. WATCH makes concurrent
-   * rotations or setting changes retry instead of losing one another's write.
+   * new one without refused postbacks. Retired pairs past their overlap are dropped. Compare-and-set makes
+   * concurrent rotations or setting changes retry instead of losing one another's write.
    */
   rotateMerchantCredentials(id: number, overlapS: number, nowMs = Date.now()): Promise<Merchant | undefined> {
     return this.updateMerchant(id, (m) => ({
@@ -97,25 +103,12 @@ export class Catalog {
     }));
   }
 
-  private async updateMerchant(id: number, change: (m: Merchant) => Merchant): Promise<Merchant | undefined> {
-    const key = this.key("merchant", id);
-    // WATCH belongs to a connection: a short-lived one keeps other callers' commands out of the transaction.
-    const conn = this.redis.duplicate();
-    try {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        await conn.watch(key);
-        const raw = await conn.get(key);
-        if (raw === null) return undefined;
-        const next = change(Merchant.parse(JSON.parse(raw)));
-        if (await conn.multi().set(key, JSON.stringify(next)).exec()) return next;
-      }
-      throw new AppError("conflict", `merchant ${id} is being changed concurrently; retry`, {
-        retryable: true,
-        context: { path: "id" },
-      });
-    } finally {
-      conn.disconnect();
-    }
+  private updateMerchant(id: number, change: (m: Merchant) => Merchant): Promise<Merchant | undefined> {
+    return this.optimistic.modify(this.key("merchant", id), {
+      parse: (raw) => Merchant.parse(JSON.parse(raw)),
+      change,
+      what: `merchant ${id}`,
+    });
   }
 
   async createCampaign(input: z.output<typeof CampaignInput>): Promise<Campaign> {
@@ -147,18 +140,45 @@ export class Catalog {
     return this.getJson(Influencer, this.key("influencer", id));
   }
 
-  /** Creates a link on an existing campaign for an existing influencer (the link code lives in links.ts). */
-  async createLink(input: z.output<typeof LinkInput>): Promise<Link> {
-    const campaign = await this.getCampaign(input.campaign_id);
-    if (!campaign)
-      throw new AppError("unknown_reference", `campaign ${input.campaign_id} does not exist`, {
+  /** Enrols an existing influencer in an existing campaign (idempotent). */
+  async enrol(campaignId: number, influencerId: number): Promise<Enrolment> {
+    await this.requireCampaign(campaignId);
+    await this.requireInfluencer(influencerId);
+    return this.enrolments.add(campaignId, influencerId);
+  }
+
+  /**
+   * Creates a link on an existing campaign for an existing influencer (the link code lives in links.ts).
+   * `enrolled: "required"` (an influencer's own request) refuses a campaign the influencer is not enrolled in, with
+   * one message whether or not the campaign exists, so ids cannot be probed; `"grant"` (an admin's request) enrols
+   * the influencer with the link, since an admin issuing a link for a campaign is an enrolment decision.
+   */
+  async createLink(input: z.output<typeof LinkInput>, opts: { enrolled: "required" | "grant" }): Promise<Link> {
+    if (opts.enrolled === "required" && !(await this.enrolments.has(input.campaign_id, input.influencer_id)))
+      throw new AppError("forbidden", "campaign_id: the influencer is not enrolled in this campaign", {
         context: { path: "campaign_id" },
       });
-    if (!(await this.getInfluencer(input.influencer_id)))
-      throw new AppError("unknown_reference", `influencer ${input.influencer_id} does not exist`, {
+    const campaign = await this.requireCampaign(input.campaign_id);
+    await this.requireInfluencer(input.influencer_id);
+    const link = await this.links.create(input, campaign);
+    if (opts.enrolled === "grant") await this.enrolments.add(campaign.id, input.influencer_id);
+    return link;
+  }
+
+  private async requireCampaign(id: number): Promise<Campaign> {
+    const campaign = await this.getCampaign(id);
+    if (!campaign)
+      throw new AppError("unknown_reference", `campaign ${id} does not exist`, { context: { path: "campaign_id" } });
+    return campaign;
+  }
+
+  private async requireInfluencer(id: number): Promise<Influencer> {
+    const influencer = await this.getInfluencer(id);
+    if (!influencer)
+      throw new AppError("unknown_reference", `influencer ${id} does not exist`, {
         context: { path: "influencer_id" },
       });
-    return this.links.create(input, campaign);
+    return influencer;
   }
 
   getLink(code: string): Promise<Link | undefined> {

@@ -34,6 +34,21 @@ describe("click id", () => {
     expect(verifyClickId(secret, `${id.slice(0, -1)}!`)).toEqual({ ok: false, reason: "malformed" });
   });
 
+  it("accepts only the canonical spelling: setting the last character's spare bits is refused", () => {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 32 - 1 }), fc.integer({ min: 1, max: 3 }), (linkId, spare) => {
+        const id = signClickId(secret, { linkId, influencerId: 2, campaignId: 3, clickedAtMs: 1_700_000_000_000 });
+        const last = alphabet.indexOf(id.at(-1) ?? "");
+        expect(last & 3).toBe(0);
+        const variant = `${id.slice(0, -1)}${alphabet[last | spare]}`;
+        // Same bytes, another spelling: the old decoder verified it as the same click.
+        expect(Buffer.from(variant, "base64url")).toEqual(Buffer.from(id, "base64url"));
+        expect(verifyClickId(secret, variant)).toEqual({ ok: false, reason: "malformed" });
+      }),
+    );
+  });
+
   it("gives two clicks on the same link different ids", () => {
     const facts = { linkId: 1, influencerId: 2, campaignId: 3, clickedAtMs: 1_700_000_000_000 };
     expect(signClickId(secret, facts)).not.toBe(signClickId(secret, facts));

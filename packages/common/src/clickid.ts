@@ -34,7 +34,10 @@ export function verifyClickId(secret: string, clickId: string): ClickIdResult {
   if (clickId.length !== CLICK_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(clickId))
     return { ok: false, reason: "malformed" };
   const raw = Buffer.from(clickId, "base64url");
-  if (raw.length !== BODY_LEN + MAC_LEN) return { ok: false, reason: "malformed" };
+  // 47 characters carry 282 bits for 280: the decoder ignores the last character's 2 spare bits, so only the
+  // canonical spelling (spare bits zero, as our encoder writes) is accepted: one click, one id.
+  if (raw.length !== BODY_LEN + MAC_LEN || raw.toString("base64url") !== clickId)
+    return { ok: false, reason: "malformed" };
   const body = raw.subarray(0, BODY_LEN);
   if (body.readUInt8(0) !== VERSION) return { ok: false, reason: "unknown_version" };
   if (!timingSafeEqual(raw.subarray(BODY_LEN), mac(secret, body))) return { ok: false, reason: "bad_signature" };

@@ -40,16 +40,66 @@ export const redisEnv = {
   /** key prefix, so several deployments or test runs can share one Redis */
   REDIS_PREFIX: z.string().default("aff:"),
 };
-export const secretsEnv = {
-  /** HMAC key signing click ids (shared by redirect and attribution); at least 16 characters */
-  CLICK_ID_SECRET: z.string().min(16).default("dev-only-click-id-secret-change-me"),
+
+/**
+ * Every secret that has a development default, with that default. Outside production the defaults keep
+ * `npm test` and a bare `node services/x/dist/main.js` working (with a warning at boot); in production they are
+ * public knowledge, so `parseConfig` refuses them (`productionSecretIssues`).
+ */
+export const DEV_SECRETS = {
+  CLICK_ID_SECRET: "dev-only-click-id-secret-change-me",
+  ADMIN_API_KEY: "dev-admin-key-change-me",
+  REPORTS_API_KEY: "dev-finance-key-change-me",
+} as const;
+export type SecretName = keyof typeof DEV_SECRETS;
+/** Shortest secret accepted in production (a random 32-character value carries at least 160 bits). */
+export const PRODUCTION_SECRET_MIN_LENGTH = 32;
+
+/** A secret variable: its development default, at least 16 characters everywhere (32 in production). */
+export const secret = (name: SecretName) => z.string().min(16).default(DEV_SECRETS[name]);
+
+export const runtimeEnv = {
+  /** `production` turns on the production rules (no development secrets); anything else is development */
+  NODE_ENV: z.string().default("development"),
 };
+export const secretsEnv = {
+  ...runtimeEnv,
+  /** HMAC key signing click ids (shared by redirect and attribution) */
+  CLICK_ID_SECRET: secret("CLICK_ID_SECRET"),
+};
+
 export const httpEnv = {
   /** address the HTTP server binds */
   HOST: z.string().default("127.0.0.1"),
   /** milliseconds allowed for a graceful shutdown before exit(1) */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
 };
+
+/** The secrets of `config` that still hold their development default. */
+export function devSecretsInUse(config: object): SecretName[] {
+  return Object.entries(config).flatMap(([name, value]) =>
+    Object.hasOwn(DEV_SECRETS, name) && DEV_SECRETS[name as SecretName] === value ? [name as SecretName] : [],
+  );
+}
+
+/**
+ * The production rule for secrets, applied by `parseConfig` to every service so none can forget it: with
+ * NODE_ENV=production every secret of the config must be set, differ from its development default and be at least
+ * 32 characters. Each issue names its variable.
+ */
+export function productionSecretIssues(config: object): string[] {
+  if (!("NODE_ENV" in config) || config.NODE_ENV !== "production") return [];
+  return Object.entries(config).flatMap(([name, value]) => {
+    if (!Object.hasOwn(DEV_SECRETS, name) || typeof value !== "string") return [];
+    if (value === DEV_SECRETS[name as SecretName])
+      return [
+        `${name}: missing (or the development default); production needs a random value of at least ${PRODUCTION_SECRET_MIN_LENGTH} characters`,
+      ];
+    if (value.length < PRODUCTION_SECRET_MIN_LENGTH)
+      return [`${name}: must be at least ${PRODUCTION_SECRET_MIN_LENGTH} characters in production`];
+    return [];
+  });
+}
 
 /** Thrown for a bad environment; `main` prints it and exits 1. */
 export class ConfigError extends Error {
@@ -69,7 +119,9 @@ export function parseConfig<S extends z.ZodType>(
   env: Record<string, string | undefined> = process.env,
 ): z.output<S> {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+  const issues = result.success
+    ? productionSecretIssues(result.data as object)
+    : result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+  if (result.success && issues.length === 0) return result.data;
   throw new ConfigError(service, issues);
 }

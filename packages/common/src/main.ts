@@ -1,4 +1,4 @@
-import { ConfigError } from "./config";
+import { ConfigError, devSecretsInUse } from "./config";
 import { Lifecycle } from "./lifecycle";
 import { createLogger, type Logger } from "./logger";
 
@@ -19,6 +19,9 @@ export function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: n
     process.exit(1);
   }
   const log = createLogger(name, config.LOG_LEVEL);
+  const devSecrets = devSecretsInUse(config);
+  // Only reachable outside production (parseConfig refuses them there): loud, because they are public.
+  if (devSecrets.length > 0) log.warn({ variables: devSecrets }, "dev_default_secrets_in_use");
   const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
   lifecycle.installSignalHandlers();
   start(config, { log, lifecycle }).catch(async (err) => {

@@ -33,7 +33,8 @@ export function catalogWriter(catalog: Catalog): CatalogWriter {
     merchant: (input) => catalog.createMerchant(MerchantInput.parse(input)),
     campaign: (input) => catalog.createCampaign(CampaignInput.parse(input)),
     influencer: (input) => catalog.createInfluencer(InfluencerInput.parse(input)),
-    link: (input) => catalog.createLink(LinkInput.parse(input)),
+    // As an admin does: the link enrols its influencer in the campaign.
+    link: (input) => catalog.createLink(LinkInput.parse(input), { enrolled: "grant" }),
   };
 }
 

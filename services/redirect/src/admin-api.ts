@@ -1,17 +1,12 @@
-import {
-  ApiKeyInput,
-  CampaignInput,
-  type Catalog,
-  InfluencerInput,
-  MerchantInput,
-  resolverWithBootstrap,
-} from "@aff/catalog";
+import { CampaignInput, type Catalog, InfluencerInput, MerchantInput, resolverWithBootstrap } from "@aff/catalog";
 import { keyAuth, sendError, sendValidationError } from "@aff/common";
 import express from "express";
 import { z } from "zod";
 import { adminCampaignExtras } from "./admin-campaign-extras";
+import { adminKeys } from "./admin-keys";
 import { adminMerchants } from "./admin-merchants";
 import { requireRole, sendAppError } from "./api-errors";
+import { enrolmentsApi } from "./enrolments-api";
 import { linksApi } from "./links-api";
 
 const Id = z.coerce
@@ -20,12 +15,16 @@ const Id = z.coerce
   .min(1)
   .max(2 ** 32 - 1);
 
-/** The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys). */
+/**
+ * The management API: merchants, campaigns, influencers and API keys (admin), links (admin and influencer keys),
+ * enrolments (admin and the campaign's merchant).
+ */
 export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   const r = express.Router();
   r.use(keyAuth(resolverWithBootstrap(catalog.apiKeys, adminKey, "admin", "ADMIN_API_KEY")));
   r.use(express.json({ limit: "64kb" }));
   r.use("/links", linksApi(catalog));
+  r.use(enrolmentsApi(catalog));
 
   const admin = express.Router();
   admin.use(requireRole("admin"));
@@ -53,10 +52,10 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   create("/merchants", MerchantInput, (i) => catalog.createMerchant(i));
   create("/campaigns", CampaignInput, (i) => catalog.createCampaign(i));
   create("/influencers", InfluencerInput, (i) => catalog.createInfluencer(i));
-  create("/keys", ApiKeyInput, (i) => catalog.apiKeys.create(i));
   read("/merchants/:id", (id) => catalog.getMerchant(id));
   read("/campaigns/:id", (id) => catalog.getCampaign(id));
   read("/influencers/:id", (id) => catalog.getInfluencer(id));
+  admin.use(adminKeys(catalog));
   admin.use(adminMerchants(catalog));
   admin.use(adminCampaignExtras(catalog));
   r.use(admin);

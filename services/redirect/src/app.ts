@@ -19,10 +19,8 @@ import { adminApi } from "./admin-api";
 import { ClickSink } from "./click-sink";
 import type { RedirectConfig } from "./config";
 import { LinkCache } from "./link-cache";
+import { isAppPath } from "./paths";
 import { createRedirectHandler } from "./redirect";
-
-// Everything else on GET is a link code: the public port shows no metrics or dependency state.
-const API_PREFIXES = ["/api/", "/healthz"];
 
 /** Builds the redirect service and registers each resource's cleanup. Nothing here waits on Kafka to be up. */
 export async function startRedirect(
@@ -48,6 +46,19 @@ export async function startRedirect(
     registers: [metrics.registry],
   });
 
+  const clicksDropped = new Counter({
+    name: "clicks_dropped_total",
+    help: "click events lost because the spool file was full (CLICK_SPOOL_MAX_BYTES); their redirects were served",
+    registers: [metrics.registry],
+  });
+  new Gauge({
+    name: "click_spool_bytes",
+    help: "bytes of click events in the spool file, waiting for Kafka",
+    registers: [metrics.registry],
+    collect() {
+      this.set(publisher.spoolBytes);
+    },
+  });
   const publisher = new ClickSink(
     {
       logLevel: config.LOG_LEVEL,
@@ -58,14 +69,16 @@ export async function startRedirect(
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
       spoolDir: config.CLICK_SPOOL_DIR,
       spoolName: `clicks-${config.PORT}`,
+      spoolMaxBytes: config.CLICK_SPOOL_MAX_BYTES,
       batchMax: config.CLICK_BATCH_MAX,
       flushMs: config.CLICK_FLUSH_MS,
       queueMax: config.CLICK_QUEUE_MAX,
     },
     log,
-    ({ sent, spooled }) => {
+    ({ sent, spooled, dropped }) => {
       clicksSent.inc(sent);
       clicksSpooled.inc(spooled);
+      clicksDropped.inc(dropped);
     },
   );
   lifecycle.defer("click_publisher", () => publisher.stop());
@@ -102,6 +115,14 @@ export async function startRedirect(
     );
   }
 
+  // Links issued before enrolment existed enrol their influencer (once per catalog, in the background).
+  catalog.enrolments
+    .backfillFromLinks((cursor) => catalog.links.scan(cursor, 2_000))
+    .then(
+      (n) => n > 0 && log.info({ links: n }, "enrolments_backfilled"),
+      (err) => log.warn({ err: errorMessage(err) }, "enrolment_backfill_failed"),
+    );
+
   const redirect = createRedirectHandler({
     links,
     publisher,
@@ -121,8 +142,8 @@ export async function startRedirect(
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
-    if ((req.method === "GET" || req.method === "HEAD") && !API_PREFIXES.some((p) => url.startsWith(p)))
-      return redirect(req, res);
+    // Everything else on GET is a link code: the public port shows no metrics or dependency state.
+    if ((req.method === "GET" || req.method === "HEAD") && !isAppPath(url)) return redirect(req, res);
     app(req, res);
   };
   const ops = await startOpsServer({

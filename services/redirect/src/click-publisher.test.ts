@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createLogger } from "@aff/common";
+import { Writable } from "node:stream";
+import { createLogger, type Logger } from "@aff/common";
 import type { Producer } from "@aff/kafka";
+import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ClickPublisher } from "./click-publisher";
 import { Spool } from "./spool";
@@ -34,5 +36,52 @@ describe("ClickPublisher", () => {
       '{"click_id":"id-1"}',
       '{"click_id":"id-2"}',
     ]);
+  });
+
+  it("counts and logs clicks the full spool cannot take, once per episode, and says when it accepts again", async () => {
+    const lines: { msg: string; dropped?: number }[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const log = pino({ level: "info" }, sink) as unknown as Logger;
+    const dir = mkdtempSync(path.join(tmpdir(), "clicks-"));
+    let dropped = 0;
+    let spooled = 0;
+    let up = false;
+    const producer = {
+      connect: async () => {
+        if (!up) throw new Error("broker away");
+      },
+      disconnect: async () => undefined,
+      send: async () => undefined,
+    } as unknown as Producer;
+    const click = (i: number) => [`id-${i}`, JSON.stringify({ click_id: `id-${i}`, pad: "x".repeat(80) })];
+    const publisher = new ClickPublisher({
+      producer,
+      topic: "t",
+      spool: new Spool(dir, "c", 1_000), // room for about 10 clicks
+      log,
+      batchMax: 100,
+      flushMs: 5,
+      queueMax: 4,
+      onSpooled: (n) => {
+        spooled += n;
+      },
+      onDropped: (n) => {
+        dropped += n;
+      },
+    });
+    for (let i = 0; i < 40; i++) publisher.publishSerialized(click(i));
+    expect(spooled + dropped + publisher.depth).toBe(40);
+    expect(dropped).toBeGreaterThan(20);
+    expect(lines.filter((l) => l.msg === "click_spool_full_dropping")).toHaveLength(1);
+
+    up = true;
+    await publisher.flush();
+    expect(lines.find((l) => l.msg === "click_spool_accepting_again")?.dropped).toBe(dropped);
+    await publisher.stop(50);
   });
 });

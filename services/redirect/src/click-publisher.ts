@@ -15,6 +15,8 @@ export type ClickPublisherDeps = {
   queueMax: number;
   onSent?: (n: number) => void;
   onSpooled?: (n: number) => void;
+  /** clicks the full spool could not take (see Spool: the newest are dropped, the redirect still answers) */
+  onDropped?: (n: number) => void;
   /** run once per connection before the first send (creates the topic if the broker was away at boot) */
   prepare?: () => Promise<void>;
 };
@@ -22,7 +24,7 @@ export type ClickPublisherDeps = {
 /**
  * Takes click events off the response path. They are sent to Kafka in batches; while Kafka is away they wait in
  * a bounded queue, and past that bound (or at shutdown) in an append-only spool file that is replayed first when
- * Kafka is back. No click is dropped.
+ * Kafka is back. No click is dropped unless the spool file is full too (counted and logged, see Spool).
  */
 export class ClickPublisher {
   private queue: Pending[] = [];
@@ -33,6 +35,8 @@ export class ClickPublisher {
   private connected = false;
   private kafkaHealthy = true;
   private stopped = false;
+  private spoolFull = false;
+  private droppedSinceFull = 0;
 
   constructor(private readonly d: ClickPublisherDeps) {}
 
@@ -51,10 +55,23 @@ export class ClickPublisher {
       this.queue.push({ key: pairs[i] as string, value: pairs[i + 1] as string });
     if (this.queue.length > this.d.queueMax) {
       const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
-      this.d.spool.append(overflow.map((p) => p.value));
-      this.d.onSpooled?.(overflow.length);
-      this.d.log.warn({ spooled: overflow.length }, "click_queue_overflow_spooled");
+      const { written } = this.spool(overflow);
+      if (written > 0) this.d.log.warn({ spooled: written }, "click_queue_overflow_spooled");
     }
+  }
+
+  /** Writes to the spool, counting what it took and what it had no room for; says once when it fills up. */
+  private spool(pending: Pending[]): { written: number; dropped: number } {
+    const result = this.d.spool.append(pending.map((p) => p.value));
+    this.d.onSpooled?.(result.written);
+    if (result.dropped > 0) {
+      this.d.onDropped?.(result.dropped);
+      this.droppedSinceFull += result.dropped;
+      if (!this.spoolFull)
+        this.d.log.error({ spool_bytes: this.d.spool.size, dropped: result.dropped }, "click_spool_full_dropping");
+      this.spoolFull = true;
+    }
+    return result;
   }
 
   get depth(): number {
@@ -101,6 +118,11 @@ export class ClickPublisher {
           this.d.batchMax,
         );
         if (n > 0) this.d.log.info({ replayed: n }, "click_spool_replayed");
+        if (this.spoolFull) {
+          this.d.log.warn({ dropped: this.droppedSinceFull }, "click_spool_accepting_again");
+          this.spoolFull = false;
+          this.droppedSinceFull = 0;
+        }
       }
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.d.batchMax);
@@ -138,7 +160,7 @@ export class ClickPublisher {
     clearTimeout(timer);
     this.stopped = true;
     const left = [...this.inflight, ...this.queue.splice(0)];
-    this.d.spool.append(left.map((p) => p.value));
-    if (left.length > 0) this.d.log.warn({ spooled: left.length }, "click_spooled_at_shutdown");
+    const { written, dropped } = this.spool(left);
+    if (left.length > 0) this.d.log.warn({ spooled: written, dropped }, "click_spooled_at_shutdown");
   }
 }

@@ -13,13 +13,22 @@ export type ClickWorkerData = {
   replicationFactor: number;
   spoolDir: string;
   spoolName: string;
+  spoolMaxBytes: number;
   batchMax: number;
   flushMs: number;
   queueMax: number;
 };
 export type ToClickWorker = { type: "clicks"; pairs: string[] } | { type: "stop"; timeoutMs: number };
 export type FromClickWorker =
-  | { type: "stats"; sent: number; spooled: number; depth: number; healthy: boolean }
+  | {
+      type: "stats";
+      sent: number;
+      spooled: number;
+      dropped: number;
+      spoolBytes: number;
+      depth: number;
+      healthy: boolean;
+    }
   | { type: "stopped" };
 
 /** Hand-over to the worker every few ms, or sooner once this many events wait. */
@@ -45,6 +54,8 @@ export class ClickSink {
     type: "stats",
     sent: 0,
     spooled: 0,
+    dropped: 0,
+    spoolBytes: 0,
     depth: 0,
     healthy: true,
   };
@@ -52,7 +63,7 @@ export class ClickSink {
   constructor(
     private readonly data: ClickWorkerData,
     private readonly log: Logger,
-    private readonly onStats: (delta: { sent: number; spooled: number }) => void,
+    private readonly onStats: (delta: { sent: number; spooled: number; dropped: number }) => void,
   ) {
     this.worker = this.spawn();
     this.timer = setInterval(() => this.handOver(), HANDOVER_MS);
@@ -66,7 +77,11 @@ export class ClickSink {
     });
     worker.on("message", (m: FromClickWorker) => {
       if (m.type !== "stats") return;
-      this.onStats({ sent: m.sent - this.last.sent, spooled: m.spooled - this.last.spooled });
+      this.onStats({
+        sent: m.sent - this.last.sent,
+        spooled: m.spooled - this.last.spooled,
+        dropped: m.dropped - this.last.dropped,
+      });
       this.last = m;
     });
     worker.on("error", (err) => this.log.error({ err }, "click_worker_failed"));
@@ -74,7 +89,15 @@ export class ClickSink {
       if (this.stopping) return;
       // Events it held in memory are lost with it; what it had spooled is replayed by the new one.
       this.log.error({ code }, "click_worker_restarted");
-      this.last = { type: "stats", sent: 0, spooled: 0, depth: 0, healthy: false };
+      this.last = {
+        type: "stats",
+        sent: 0,
+        spooled: 0,
+        dropped: 0,
+        spoolBytes: this.last.spoolBytes,
+        depth: 0,
+        healthy: false,
+      };
       this.worker = this.spawn();
     });
     return worker;
@@ -99,6 +122,11 @@ export class ClickSink {
 
   get healthy(): boolean {
     return this.last.healthy;
+  }
+
+  /** Bytes in the spool file (as of the worker's last report). */
+  get spoolBytes(): number {
+    return this.last.spoolBytes;
   }
 
   /** Hands over the last events, lets the worker flush or spool them within `timeoutMs`, then ends it. */

@@ -17,10 +17,12 @@ function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
   const topic = { topic: d.topic, numPartitions: d.partitions, replicationFactor: d.replicationFactor };
   let sent = 0;
   let spooled = 0;
+  let dropped = 0;
+  const spool = new Spool(d.spoolDir, d.spoolName, d.spoolMaxBytes);
   const publisher = new ClickPublisher({
     producer,
     topic: d.topic,
-    spool: new Spool(d.spoolDir, d.spoolName),
+    spool,
     log,
     batchMax: d.batchMax,
     flushMs: d.flushMs,
@@ -30,6 +32,9 @@ function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
     },
     onSpooled: (n) => {
       spooled += n;
+    },
+    onDropped: (n) => {
+      dropped += n;
     },
     prepare: () => ensureTopics(kafka, [topic], 10_000),
   });
@@ -41,6 +46,8 @@ function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
     type: "stats",
     sent,
     spooled,
+    dropped,
+    spoolBytes: spool.size,
     depth: publisher.depth,
     healthy: publisher.healthy,
   });

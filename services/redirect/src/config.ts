@@ -1,4 +1,4 @@
-import { httpEnv, kafkaEnv, logEnv, opsEnv, parseConfig, proxyEnv, redisEnv, secretsEnv } from "@aff/common";
+import { httpEnv, kafkaEnv, logEnv, opsEnv, parseConfig, proxyEnv, redisEnv, secret, secretsEnv } from "@aff/common";
 import { z } from "zod";
 
 export const RedirectConfig = z.object({
@@ -10,8 +10,8 @@ export const RedirectConfig = z.object({
   ...secretsEnv,
   /** port for redirects, the management API and ops endpoints */
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  /** bearer key for the management API (admin role) */
-  ADMIN_API_KEY: z.string().min(16).default("dev-admin-key-change-me"),
+  /** bootstrap bearer key for the management API (admin role); required in production */
+  ADMIN_API_KEY: secret("ADMIN_API_KEY"),
   /** most links held in the in-process cache */
   LINK_CACHE_MAX: z.coerce.number().int().min(1).default(1_200_000),
   /** load every link from Redis into memory at boot (in the background) */
@@ -27,6 +27,12 @@ export const RedirectConfig = z.object({
   CLICK_FLUSH_MS: z.coerce.number().int().min(1).max(10_000).default(20),
   /** click events held in memory while Kafka is unreachable before they go to the spool file */
   CLICK_QUEUE_MAX: z.coerce.number().int().min(100).default(50_000),
+  /** bytes the click spool may hold on disk; clicks beyond it are dropped and counted (clicks_dropped_total) */
+  CLICK_SPOOL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(1024 * 1024 * 1024),
   /** folder of the append-only spool file for clicks Kafka could not take */
   CLICK_SPOOL_DIR: z.string().default(".stack/spool/redirect"),
   ...proxyEnv,

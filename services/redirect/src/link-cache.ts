@@ -62,15 +62,9 @@ export class LinkCache {
     this.scans++;
     try {
       do {
-        const [next, keys] = await this.catalog.redis.scan(
-          cursor,
-          "MATCH",
-          this.catalog.links.keyPattern,
-          "COUNT",
-          opts.batch ?? 2_000,
-        );
-        cursor = next;
-        for (const link of await this.catalog.links.getByKeys(keys)) {
+        const page = await this.catalog.links.scan(cursor, opts.batch ?? 2_000);
+        cursor = page.cursor;
+        for (const link of page.links) {
           if (this.changedDuringScan.has(link.code)) continue;
           // At boot, an entry already fetched since the scan began is newer than what the scan read.
           if (opts.overwrite || !this.cache.has(link.code)) this.cache.set(link.code, this.records.encode(link));

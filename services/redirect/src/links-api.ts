@@ -30,7 +30,8 @@ const canChange = (p: Principal, link: Link) =>
 
 /**
  * Link issuance: create, list, get, update (destination, subs, expiry), revoke, expire. An influencer key works on
- * its own links only; someone else's link answers 404, so codes cannot be probed.
+ * its own links only (someone else's link answers 404, so codes cannot be probed) and creates links only on
+ * campaigns it is enrolled in; a link an admin creates enrols its influencer.
  */
 export function linksApi(catalog: Catalog): express.Router {
   const r = express.Router();
@@ -45,7 +46,8 @@ export function linksApi(catalog: Catalog): express.Router {
       return sendError(res, "forbidden", "influencer_id: an influencer key creates links for its own influencer only");
     }
     try {
-      res.status(201).json(await catalog.createLink(parsed.data));
+      const enrolled = p.role === "admin" ? "grant" : "required";
+      res.status(201).json(await catalog.createLink(parsed.data, { enrolled }));
     } catch (err) {
       sendAppError(res, err);
     }

@@ -1,4 +1,4 @@
-import { clickhouseEnv, httpEnv, logEnv, opsEnv, parseConfig, redisEnv } from "@aff/common";
+import { clickhouseEnv, httpEnv, logEnv, opsEnv, parseConfig, redisEnv, runtimeEnv, secret } from "@aff/common";
 import { z } from "zod";
 
 export const ReportsConfig = z.object({
@@ -7,10 +7,11 @@ export const ReportsConfig = z.object({
   ...opsEnv(9083),
   ...clickhouseEnv,
   ...redisEnv,
+  ...runtimeEnv,
   /** port for the finance API, CSV exports, dashboard and ops endpoints */
   PORT: z.coerce.number().int().min(0).max(65535).default(8083),
   /** bootstrap bearer key with the finance role (sees every figure); other keys are catalog API keys */
-  REPORTS_API_KEY: z.string().min(16).default("dev-finance-key-change-me"),
+  REPORTS_API_KEY: secret("REPORTS_API_KEY"),
   /** longest period one report may cover, in days */
   MAX_RANGE_DAYS: z.coerce.number().int().min(1).max(3660).default(400),
   /** minimum payout for campaigns without their own threshold, in minor units of the settlement currency */
