@@ -97,6 +97,15 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
   };
 }
 
+/** The connection settings of the shared `clickhouseEnv` config fragment, as client options. */
+export function clickHouseOptions(
+  env: { CLICKHOUSE_URL: string; CLICKHOUSE_DATABASE: string; CLICKHOUSE_USER: string; CLICKHOUSE_PASSWORD: string },
+  log?: Logger,
+): ClickHouseOptions {
+  const { CLICKHOUSE_URL: url, CLICKHOUSE_DATABASE: database, CLICKHOUSE_USER: username } = env;
+  return { url, database, username, password: env.CLICKHOUSE_PASSWORD, log };
+}
+
 /** Creates the database through a client bound to `default` (the named one may not exist yet). */
 export async function ensureDatabase(opts: Omit<ClickHouseOptions, "database">, database: string): Promise<void> {
   const admin = createClickHouse({ ...opts, database: "default" });

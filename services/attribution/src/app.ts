@@ -1,5 +1,5 @@
 import { type Campaign, CouponRegistry, connectCatalog, FxRates } from "@aff/catalog";
-import { createClickHouse, ensureDatabase, getFirstClick, migrate } from "@aff/clickhouse";
+import { clickHouseOptions, createClickHouse, ensureDatabase, getFirstClick, migrate } from "@aff/clickhouse";
 import { createMetrics, errorHandler, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
 import { createBatchConsumer, createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import express from "express";
@@ -51,14 +51,9 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     registers: [metrics.registry],
   });
 
-  const chOpts = {
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    log,
-  };
-  await ensureDatabase(chOpts, config.CLICKHOUSE_DATABASE);
-  const ch = createClickHouse({ ...chOpts, database: config.CLICKHOUSE_DATABASE });
+  const chOpts = clickHouseOptions(config, log);
+  await ensureDatabase(chOpts, chOpts.database);
+  const ch = createClickHouse(chOpts);
   lifecycle.defer("clickhouse", () => ch.close());
   await migrate(ch, log);
 

@@ -1,4 +1,4 @@
-import { createClickHouse, rebuildAllAggregates } from "@aff/clickhouse";
+import { clickHouseOptions, createClickHouse, rebuildAllAggregates } from "@aff/clickhouse";
 import { createLogger, errorMessage } from "@aff/common";
 import { SingleBar } from "cli-progress";
 import { loadConfig } from "./config";
@@ -10,13 +10,7 @@ import { loadConfig } from "./config";
 async function main() {
   const config = loadConfig();
   const log = createLogger("aggregates-rebuild", config.LOG_LEVEL);
-  const ch = createClickHouse({
-    url: config.CLICKHOUSE_URL,
-    database: config.CLICKHOUSE_DATABASE,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    log,
-  });
+  const ch = createClickHouse(clickHouseOptions(config, log));
   const bar = new SingleBar({ format: "aggregates {bar} {value}/{total} months | {month}", hideCursor: true });
   try {
     const t0 = performance.now();

@@ -1,6 +1,7 @@
 import { type Catalog, connectCatalog, type Principal } from "@aff/catalog";
 import {
   type ClickHouse,
+  clickHouseOptions,
   createClickHouse,
   getCommissionReport,
   getPayableLines,
@@ -222,13 +223,7 @@ export async function startReports(
 ) {
   const { log, lifecycle } = deps;
   const metrics = createMetrics("reports");
-  const ch = createClickHouse({
-    url: config.CLICKHOUSE_URL,
-    database: config.CLICKHOUSE_DATABASE,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    log,
-  });
+  const ch = createClickHouse(clickHouseOptions(config, log));
   lifecycle.defer("clickhouse", () => ch.close());
   const catalog = deps.catalog ?? connectCatalog(config, deps);
   const thresholds = new PayoutThresholds(
