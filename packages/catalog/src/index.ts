@@ -4,6 +4,8 @@ export * from "./destination";
 export * from "./enrolments";
 export * from "./fx";
 export * from "./links";
+export * from "./listings";
+export * from "./profiles";
 export * from "./redis";
 export * from "./schemas";
 export * from "./store";

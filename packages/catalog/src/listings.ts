@@ -1,0 +1,94 @@
+import { AppError } from "@aff/common";
+import { EntityId } from "@aff/events";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { Niche } from "./profiles";
+
+/**
+ * What a campaign offers influencers beyond its commercial terms (which stay on the campaign): the niches it
+ * targets, whether influencers may find it and apply (`open`), and a short brief.
+ */
+export const ListingInput = z.strictObject({
+  target_niches: z
+    .array(Niche)
+    .min(1)
+    .max(Niche.options.length)
+    .refine((n) => new Set(n).size === n.length, "each niche once"),
+  /** open: influencers in its niches see it and may apply; closed: by invitation only */
+  open: z.boolean().default(false),
+  brief: z.string().trim().max(2000).default(""),
+});
+export type ListingInput = z.output<typeof ListingInput>;
+
+export const Listing = ListingInput.extend({ campaign_id: EntityId, updated_at_ms: z.number().int() });
+export type Listing = z.infer<typeof Listing>;
+
+/**
+ * Campaign listings in Redis: one JSON value per campaign, plus per niche the set of campaigns targeting it and the
+ * set of open ones, changed in one MULTI under WATCH with the value.
+ */
+export class Listings {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(campaignId: number): string {
+    return `${this.prefix}listing:${campaignId}`;
+  }
+
+  private nicheKey(niche: Niche, openOnly: boolean): string {
+    return `${this.prefix}niche:${openOnly ? "open_campaigns" : "campaigns"}:${niche}`;
+  }
+
+  async get(campaignId: number): Promise<Listing | undefined> {
+    const raw = await this.redis.get(this.key(campaignId));
+    return raw === null ? undefined : Listing.parse(JSON.parse(raw));
+  }
+
+  async getMany(ids: readonly number[]): Promise<Map<number, Listing>> {
+    const out = new Map<number, Listing>();
+    if (ids.length === 0) return out;
+    const raws = await this.redis.mget(ids.map((id) => this.key(id)));
+    raws.forEach((raw, i) => {
+      const id = ids[i];
+      if (raw !== null && id !== undefined) out.set(id, Listing.parse(JSON.parse(raw)));
+    });
+    return out;
+  }
+
+  /** Campaign ids targeting a niche (all, or only the open ones), ascending. */
+  async inNiche(niche: Niche, openOnly = false): Promise<number[]> {
+    return (await this.redis.smembers(this.nicheKey(niche, openOnly))).map(Number).sort((a, b) => a - b);
+  }
+
+  async put(campaignId: number, input: ListingInput, nowMs = Date.now()): Promise<Listing> {
+    const key = this.key(campaignId);
+    const next: Listing = { ...input, campaign_id: campaignId, updated_at_ms: nowMs };
+    const conn = this.redis.duplicate();
+    try {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await conn.watch(key);
+        const raw = await conn.get(key);
+        const current = raw === null ? undefined : Listing.parse(JSON.parse(raw));
+        const tx = conn.multi().set(key, JSON.stringify(next));
+        const member = String(campaignId);
+        for (const n of current?.target_niches ?? []) {
+          tx.srem(this.nicheKey(n, false), member);
+          tx.srem(this.nicheKey(n, true), member);
+        }
+        for (const n of next.target_niches) {
+          tx.sadd(this.nicheKey(n, false), member);
+          if (next.open) tx.sadd(this.nicheKey(n, true), member);
+        }
+        if (await tx.exec()) return next;
+      }
+      throw new AppError("conflict", `campaign ${campaignId} listing is being changed concurrently; retry`, {
+        retryable: true,
+        context: { path: "campaign_id" },
+      });
+    } finally {
+      conn.disconnect();
+    }
+  }
+}
