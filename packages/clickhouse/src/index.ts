@@ -6,5 +6,6 @@ export * from "./int64";
 export * from "./ledger";
 export * from "./migrate";
 export * from "./reports";
+export * from "./scorecards";
 export * from "./sql";
 export * from "./time";

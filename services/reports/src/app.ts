@@ -47,6 +47,7 @@ import {
   statementCsvHeader,
   statementJson,
 } from "./rows";
+import { scorecardsApi } from "./scorecards-api";
 import { PayoutThresholds } from "./thresholds";
 
 /** Rows per JSON page when the caller gives no limit. */
@@ -245,6 +246,7 @@ export async function startReports(
     "/v1",
     keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)),
     reportsApi(ch, config, thresholds, sourceRecorder(metrics)),
+    scorecardsApi(ch, catalog, config),
   );
   app.use(notFoundHandler());
   app.use(clickhouseUnavailable(log));

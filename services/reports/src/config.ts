@@ -16,6 +16,8 @@ export const ReportsConfig = z.object({
   MAX_RANGE_DAYS: z.coerce.number().int().min(1).max(3660).default(400),
   /** minimum payout for campaigns without their own threshold, in minor units of the settlement currency */
   PAYOUT_MIN_DEFAULT_MINOR: z.coerce.number().int().min(0).default(0),
+  /** a merchant sees rates of other merchants' campaigns only when they pool at least this many other merchants */
+  SCORECARD_MIN_MERCHANTS: z.coerce.number().int().min(1).max(100).default(3),
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 

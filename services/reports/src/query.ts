@@ -12,7 +12,7 @@ const DATE = /^(\d{4})-(\d\d)-(\d\d)$/;
 const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
 
 /** A local date (YYYY-MM-DD, midnight in the report's zone) or a date-time with an explicit offset. */
-const Instant = z
+export const Instant = z
   .string()
   .max(40)
   .refine(
