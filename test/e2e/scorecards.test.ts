@@ -339,6 +339,34 @@ describe("ranking by a confidence bound", () => {
     ]);
     expect(r.body.bound).toMatchObject({ method: "wilson_lower", prior_trials_without_success: 100 });
     expect(r.body.rows[0]).toMatchObject({ tier: "mid", audience_size: 250_000, rank: 1 });
+    // weekly non-bot clicks and sales: Bo's two clicks and one sale fall in the week of Monday 16 March
+    expect(r.body.rows[2].sparkline).toEqual([
+      { week: "2026-03-02", clicks: 0, conversions: 0 },
+      { week: "2026-03-09", clicks: 0, conversions: 0 },
+      { week: "2026-03-16", clicks: 2, conversions: 1 },
+      { week: "2026-03-23", clicks: 0, conversions: 0 },
+    ]);
+  });
+
+  it("ranks EPC by a shrinkage estimate in one currency; a merchant's EPC uses its own campaigns only", async () => {
+    const all = await reports(`/v1/influencers/rankings?niche=gaming&metric=epc&currency=USD&period=28d&to=2026-03-30`);
+    expect(all.body.rows.map((x: { name: string }) => x.name)).toEqual(["Cleo", "Bo", "Ada"]);
+    expect(all.body.rows[0].sample).toEqual({ successes: 1000, trials: 3 }); // O1 on C1 over 3 non-bot clicks
+    const mine = await reports(
+      `/v1/influencers/rankings?campaign_id=${ids.c[0]}&metric=epc&period=28d&to=2026-03-30`,
+      keys.m1,
+    );
+    expect(mine.body).toMatchObject({ currency: "USD", niches: ["gaming"] });
+    const ada = mine.body.rows.find((x: { name: string }) => x.name === "Ada");
+    expect(ada).toMatchObject({ value: null, bound: null, basis: "none" });
+    const other = await reports(`/v1/influencers/rankings?campaign_id=${ids.c[1]}&period=28d`, keys.m1);
+    expect(other.status).toBe(404);
+  });
+
+  it("a niche scorecard sums every influencer on the niche's campaigns", async () => {
+    const r = await reports(`/v1/niches/fashion_beauty/scorecard?${PERIOD}`);
+    expect(r.body.scorecard).toMatchObject({ clicks: 1, conversions: 1, coupon_conversions: 1 });
+    expect((await reports(`/v1/niches/gaming/scorecard?${PERIOD}`, keys.cleo)).status).toBe(403);
   });
 
   it("for a merchant, ranks on its own campaigns plus other merchants only where at least 3 pool", async () => {

@@ -100,7 +100,13 @@ export type CampaignFacts = { merchantId: number; currency: string };
 export function accumulate(
   cells: ScoreCells,
   campaigns: ReadonlyMap<number, CampaignFacts>,
-  keysOf: (cell: { d_campaign?: number; d_half?: number; d_influencer?: number; d_own?: number }) => string[],
+  keysOf: (cell: {
+    d_campaign?: number;
+    d_half?: number;
+    d_influencer?: number;
+    d_own?: number;
+    d_week?: string;
+  }) => string[],
 ): Map<string, Acc> {
   const out = new Map<string, Acc>();
   const each = <C extends { d_campaign?: number }>(rows: C[], add: (a: Acc, c: C) => void) => {
@@ -117,13 +123,15 @@ export function accumulate(
   return out;
 }
 
+/** Start (ms) of the UTC week, Monday, holding `ms`: the week ClickHouse's toMonday gives. */
+export function mondayMs(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - ((d.getUTCDay() + 6) % 7) * 86_400_000;
+}
+
 /** Weeks (Monday to Sunday, UTC) that overlap [fromMs, toMs). */
 export function weeksInPeriod(fromMs: number, toMs: number): number {
-  const monday = (ms: number) => {
-    const d = new Date(ms);
-    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - ((d.getUTCDay() + 6) % 7) * 86_400_000;
-  };
-  return Math.round((monday(toMs - 1) - monday(fromMs)) / (7 * 86_400_000)) + 1;
+  return Math.round((mondayMs(toMs - 1) - mondayMs(fromMs)) / (7 * 86_400_000)) + 1;
 }
 
 /** Decimal text of a / b with two places (half away from zero), or null. */

@@ -12,6 +12,7 @@ import {
   accumulate,
   type CampaignFacts,
   emptyAcc,
+  mondayMs,
   ratesOf,
   scorecardOf,
   trendOf,
@@ -19,6 +20,9 @@ import {
 } from "./scorecard";
 
 const DAY_MS = 86_400_000;
+/** weeks of history in a ranking row's sparkline */
+const SPARK_WEEKS = 8;
+
 const principalOf = (res: express.Response) => res.locals.principal as Principal;
 
 const ScorecardQuery = z
@@ -252,10 +256,19 @@ export function scorecardsApi(
     for (const m of cells.money)
       if (m.commission_currency === currency && visible.money(m.d_influencer ?? 0, m.d_own ?? 0))
         earned.set(m.d_influencer ?? 0, (earned.get(m.d_influencer ?? 0) ?? 0) + m.earned_minor);
-    for (const id of candidates) if (visible.money(id, 1) && !earned.has(id)) earned.set(id, 0);
+    // with visible clicks but no commission the EPC is 0; without visible clicks there is no EPC (ranked last)
+    for (const [id, a] of visible.accs) if (a.clicks > a.botClicks && !earned.has(id)) earned.set(id, 0);
     const scored = rank(q.metric, visible.accs, weeks, earned);
     const page = scored.slice(q.offset, q.offset + q.limit);
-    const rows = await describeRows(page, visible, q.offset, weeks);
+    const spark = await sparklines(
+      page.map((x) => x.influencerId),
+      { fromMs: Math.max(fromMs, toMs - SPARK_WEEKS * 7 * DAY_MS), toMs, campaignIds, merchantId },
+      visible.pooled,
+    );
+    const rows = (await describeRows(page, visible, q.offset, weeks)).map((row) => ({
+      ...row,
+      sparkline: spark.get(row.influencer_id) ?? [],
+    }));
     res.json({
       niches,
       campaign_id: q.campaign_id ?? null,
@@ -269,6 +282,40 @@ export function scorecardsApi(
       rows,
       next_offset: scored.length > q.offset + q.limit ? q.offset + q.limit : null,
     });
+  }
+
+  /**
+   * Weekly non-bot clicks and credited sales of the last weeks, per influencer of a page, over what the caller may
+   * see (a merchant: its own campaigns, plus the others' where they pool enough merchants). Weeks start on Monday.
+   */
+  async function sparklines(
+    ids: number[],
+    w: { fromMs: number; toMs: number; campaignIds: number[]; merchantId?: number },
+    pooled: ReadonlySet<number>,
+  ) {
+    const out = new Map<number, { week: string; clicks: number; conversions: number }[]>();
+    if (ids.length === 0) return out;
+    const cells = await cellsOf({
+      ...w,
+      asOfMs: Date.now(),
+      influencerIds: ids,
+      ownMerchantId: w.merchantId,
+      dims: ["influencer", "own", "week"],
+    });
+    const shown = (c: { d_influencer?: number; d_own?: number }) =>
+      w.merchantId === undefined || c.d_own === 1 || pooled.has(c.d_influencer ?? 0);
+    const accs = accumulate(cells, new Map(), (c) => (shown(c) ? [`${c.d_influencer}|${c.d_week}`] : []));
+    const weeks: string[] = [];
+    for (let t = mondayMs(w.fromMs); t < w.toMs; t += 7 * DAY_MS) weeks.push(new Date(t).toISOString().slice(0, 10));
+    for (const id of ids)
+      out.set(
+        id,
+        weeks.map((week) => {
+          const a = accs.get(`${id}|${week}`);
+          return { week, clicks: a ? a.clicks - a.botClicks : 0, conversions: a?.conversions ?? 0 };
+        }),
+      );
+    return out;
   }
 
   /** Names, profiles and the row figures of a ranking page. */
