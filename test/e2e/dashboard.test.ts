@@ -117,8 +117,9 @@ describe("dashboard", () => {
     await apply({ key: BOOTSTRAP_FINANCE_KEY, from: "2026-03-01", to: "2026-05-01", tz: "UTC" });
     expect(await usdTotal()).toBe(await apiUsdTotal("from=2026-03-01&to=2026-05-01"));
     expect(await page.locator("#timeseries canvas").count()).toBeGreaterThan(0);
-    // 100, 101, 102 (clicks only) from the fixture and 200-204 from the series
-    expect(await page.locator("#top-influencers tr").count()).toBe(8);
+    // ranked per currency: USD 100 and 200-204, EUR 101 (102 has clicks only, no commission to rank)
+    expect(await page.locator("#top-influencers tr.group").allTextContents()).toEqual(["USD", "EUR"]);
+    expect(await page.locator("#top-influencers tr.item").count()).toBe(7);
     expect(await page.locator("#statuses tr").count()).toBe(5);
     const clicks = (
       await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&group_by=influencer&limit=100")
@@ -130,7 +131,7 @@ describe("dashboard", () => {
     const one = await usdTotal();
     expect(one).not.toBe(all);
     expect(one).toBe(await apiUsdTotal("from=2026-03-01&to=2026-05-01&influencer_id=202"));
-    expect(await page.locator("#top-influencers tr").count()).toBe(1);
+    expect(await page.locator("#top-influencers tr.item").count()).toBe(1);
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
     const file = await download.path();

@@ -1,3 +1,8 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   type ConversionRow,
@@ -6,7 +11,7 @@ import {
   toDateTimeText,
 } from "../../packages/clickhouse/src";
 import { deterministicId } from "../../packages/common/src";
-import { createTestWorld, type TestWorld } from "../../packages/testing/src";
+import { createTestWorld, REPO_ROOT, type TestWorld } from "../../packages/testing/src";
 import { ADMIN_KEY, FINANCE_KEY, startServices, type Urls } from "./helpers";
 import { clickRow, entry, move } from "./reports-helpers";
 
@@ -376,5 +381,50 @@ describe("ranking by a confidence bound", () => {
     expect(rows.Cleo).toMatchObject({ basis: "own", sample: { successes: 2, trials: 2 } });
     expect(rows.Bo).toMatchObject({ basis: "own" });
     expect(r.text).not.toContain("EUR");
+  });
+});
+
+describe("Choose influencers page (Chromium)", () => {
+  it("ranks a niche with names, tiers, sample sizes, bounds and sparklines, and opens a scorecard", async () => {
+    execFileSync("bash", [path.join(REPO_ROOT, "infra/ensure-chromium.sh")], { stdio: "inherit" });
+    const profile = mkdtempSync(path.join(tmpdir(), "aff-chromium-"));
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+      viewport: { width: 1280, height: 900 },
+    });
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${urls.reportsUrl}/dashboard/choose.html`);
+      expect(await page.title()).toBe("Choose influencers");
+      await page.fill("#key", FINANCE_KEY);
+      await page.fill("#to", "2026-03-30");
+      await page.selectOption("#period", "28d");
+      await page.click("#apply");
+      await page.waitForFunction(
+        () => document.body.dataset.state === "ready" || document.body.dataset.state === "error",
+      );
+      expect(await page.textContent("#error")).toBe("");
+      // the niche list loaded on the first request: rank again for gaming
+      await page.selectOption("#niche", "gaming");
+      await page.click("#apply");
+      await page.waitForFunction(() => document.body.dataset.state === "ready");
+      expect(await page.locator("#ranking tbody .name").allTextContents()).toEqual(["Ada", "Cleo", "Bo"]);
+      expect(await page.locator("#ranking tbody .sample").allTextContents()).toEqual(["300 / 10000", "3 / 4", "1 / 2"]);
+      expect(await page.locator("#ranking tbody .value").first().textContent()).toBe("3.00 %");
+      expect(await page.locator("#ranking tbody svg.spark").count()).toBe(3);
+      await page.locator("#ranking tr[data-influencer] button.open").nth(1).click();
+      await page.waitForSelector("#scorecard:not([hidden])");
+      expect(await page.textContent("#sc-name")).toBe("Cleo");
+      expect(await page.textContent("#sc-body .sc-cr")).toBe("75.00 %");
+      mkdirSync(path.join(REPO_ROOT, "test-artifacts"), { recursive: true });
+      await page.screenshot({ path: path.join(REPO_ROOT, "test-artifacts", "choose-influencers.png"), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { CLICKS_TABLE } from "./clicks";
 import type { Querier } from "./client";
-import { CONVERSIONS_TABLE, LEDGER_TABLE } from "./ledger";
 import { Int64Text } from "./int64";
+import { CONVERSIONS_TABLE, LEDGER_TABLE } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
 
 /**

@@ -110,15 +110,57 @@
     for (const bar of $("statuses").querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
   }
 
-  function drawTop(table, rows, keyName) {
-    const max = Math.max(1, ...rows.map((r) => Math.abs(r.total_minor)));
-    $(table).innerHTML = rows
-      .map(
-        (r) =>
-          `<tr><td>#${r[keyName]}</td><td class="num">${r.currency ? money(r.total_minor, r.currency) : "-"}</td><td class="num">${r.clicks} clicks</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`,
-      )
-      .join("");
+  /** Names of the ids on the page (the API answers only the ones the key may see); ids stay as the fallback. */
+  async function names(influencerIds, campaignIds) {
+    const p = new URLSearchParams();
+    if (influencerIds.length) p.set("influencer_ids", [...new Set(influencerIds)].join(","));
+    if (campaignIds.length) p.set("campaign_ids", [...new Set(campaignIds)].join(","));
+    if (![...p.keys()].length) return { influencers: {}, campaigns: {} };
+    const res = await fetch(`/v1/names?${p}`, { headers: { authorization: `Bearer ${$("key").value}` } });
+    return res.ok ? res.json() : { influencers: {}, campaigns: {} };
+  }
+
+  const esc = (s) =>
+    String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+  /**
+   * Top lists are ranked within one currency at a time: amounts in different currencies are never sorted against
+   * each other (the books hold no conversion for that), so each currency gets its own group.
+   */
+  function drawTop(table, groups, keyName, labels) {
+    const html = [];
+    for (const [currency, rows] of groups) {
+      html.push(`<tr class="group"><th colspan="4">${esc(currency)}</th></tr>`);
+      const max = Math.max(1, ...rows.map((r) => Math.abs(r.total_minor)));
+      for (const r of rows) {
+        const id = r[keyName];
+        const label = labels[id] ? esc(labels[id]) : `#${id}`;
+        html.push(
+          `<tr class="item" data-id="${id}"><td>${label}</td><td class="num">${money(r.total_minor, r.currency)}</td><td class="num">${r.clicks} clicks</td><td class="barcell"><div class="bar" data-w="${Math.round((100 * Math.abs(r.total_minor)) / max)}"></div></td></tr>`,
+        );
+      }
+    }
+    $(table).innerHTML = html.join("");
     for (const bar of $(table).querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
+  }
+
+  /** Currencies of the period, largest total first. */
+  function currencies(rows) {
+    const totals = new Map();
+    for (const r of rows)
+      if (r.currency) totals.set(r.currency, (totals.get(r.currency) || 0) + Math.abs(r.total_minor));
+    return [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([c]) => c);
+  }
+
+  /** Top 10 per currency, one request per currency (a currency filter in the form keeps just that one). */
+  async function topPerCurrency(groupBy, list) {
+    const groups = await Promise.all(
+      list.map(async (c) => [
+        c,
+        (await json({ group_by: groupBy, sort: "total", order: "desc", limit: 10, currency: c })).rows,
+      ]),
+    );
+    return groups;
   }
 
   async function load() {
@@ -126,17 +168,22 @@
     $("error").textContent = "";
     localStorage.setItem("reports_key", $("key").value);
     try {
-      const [series, influencers, campaigns] = await Promise.all([
-        json({ group_by: "day", limit: 10000 }),
-        json({ group_by: "influencer", sort: "total", order: "desc", limit: 10 }),
-        json({ group_by: "campaign", sort: "total", order: "desc", limit: 10 }),
+      const series = await json({ group_by: "day", limit: 10000 });
+      const list = $("currency").value.trim() ? [$("currency").value.trim()] : currencies(series.rows);
+      const [influencers, campaigns] = await Promise.all([
+        topPerCurrency("influencer", list),
+        topPerCurrency("campaign", list),
       ]);
+      const labels = await names(
+        influencers.flatMap(([, rows]) => rows.map((r) => r.influencer_id)),
+        campaigns.flatMap(([, rows]) => rows.map((r) => r.campaign_id)),
+      );
       const currency = $("currency").value.trim() || mainCurrency(series.rows);
       drawTotals(series.rows);
       drawSeries(series.rows, currency);
       drawStatuses(series.rows, currency);
-      drawTop("top-influencers", influencers.rows, "influencer_id");
-      drawTop("top-campaigns", campaigns.rows, "campaign_id");
+      drawTop("top-influencers", influencers, "influencer_id", labels.influencers);
+      drawTop("top-campaigns", campaigns, "campaign_id", labels.campaigns);
       document.body.dataset.state = "ready";
     } catch (err) {
       $("error").textContent = err.message;

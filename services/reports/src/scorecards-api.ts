@@ -1,4 +1,4 @@
-import { type Catalog, Listings, Niche, type Principal, Profiles, viewProfile } from "@aff/catalog";
+import { type Catalog, Listings, NICHES, Niche, type Principal, Profiles, viewProfile } from "@aff/catalog";
 import { type ClickHouse, getScoreCells, type ScoreCells } from "@aff/clickhouse";
 import { sendError, sendValidationError } from "@aff/common";
 import { Currency, EntityId } from "@aff/events";
@@ -70,6 +70,17 @@ const RankingQuery = z
     path: ["niche"],
     message: "niche or campaign_id is required",
   });
+
+const IdList = z
+  .string()
+  .max(2000)
+  .regex(/^\d+(,\d+)*$/, "comma-separated ids")
+  .transform((v) => [...new Set(v.split(",").map(Number))].slice(0, 200))
+  .pipe(z.array(EntityId));
+const NamesQuery = z.strictObject({
+  influencer_ids: IdList.optional().default([]),
+  campaign_ids: IdList.optional().default([]),
+});
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, res: express.Response): z.output<S> | undefined {
   const r = schema.safeParse(value);
@@ -170,6 +181,31 @@ export function scorecardsApi(
   }
 
   r.get("/influencers/rankings", (req, res, next) => rankings(req, res).catch(next));
+
+  r.get("/niches", (_req, res) => {
+    res.json({ niches: Object.entries(NICHES).map(([id, label]) => ({ id, label })) });
+  });
+
+  /** Display names for ids the dashboard shows; an influencer key gets its own name only. */
+  r.get("/names", async (req, res, next) => {
+    try {
+      const q = parse(NamesQuery, req.query, res);
+      if (!q) return;
+      const p = principalOf(res);
+      const people =
+        p.role === "influencer" ? q.influencer_ids.filter((id) => id === p.influencer_id) : q.influencer_ids;
+      const [influencers, campaigns] = await Promise.all([
+        Promise.all(people.map((id) => catalog.getInfluencer(id))),
+        Promise.all(q.campaign_ids.map((id) => catalog.getCampaign(id))),
+      ]);
+      res.json({
+        influencers: Object.fromEntries(influencers.flatMap((i) => (i ? [[i.id, i.name]] : []))),
+        campaigns: Object.fromEntries(campaigns.flatMap((c) => (c ? [[c.id, c.name]] : []))),
+      });
+    } catch (err) {
+      next(err);
+    }
+  });
 
   r.get("/influencers/:id/scorecard", async (req, res, next) => {
     try {
