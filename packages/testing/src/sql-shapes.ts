@@ -8,6 +8,7 @@ import {
   getConversionEvents,
   getFirstClick,
   getPayableLines,
+  getScoreCells,
   getStatement,
   insertApprovedEntries,
   insertClicks,
@@ -130,6 +131,17 @@ async function recordReportShapes(ch: ClickHouse): Promise<void> {
   for await (const _ of streamStatement(ch)(statementBase));
   await getPayableLines(ch)({ asOfMs: AS_OF });
   await getPayableLines(ch)({ asOfMs: AS_OF, merchantId: 2, campaignId: 7, influencerId: 3, currency: "EUR" });
+}
+
+/** The scorecard and ranking cuts the reports service issues (services/reports/src/scorecards-api.ts). */
+async function recordScorecardShapes(ch: ClickHouse): Promise<void> {
+  const cells = getScoreCells(ch);
+  const base = { ...MARCH, asOfMs: AS_OF };
+  await cells({ ...base, prevFromMs: at("2025-02-01T00:00:00Z"), influencerIds: [3], dims: ["campaign", "half"] });
+  await cells({ ...base, campaignIds: [7, 8], dims: ["campaign", "half"] });
+  await cells({ ...base, influencerIds: [3, 4], campaignIds: [7], ownMerchantId: 2, dims: ["influencer", "own"] });
+  await cells({ ...base, influencerIds: [3], campaignIds: [], ownMerchantId: 2, dims: ["influencer", "own", "week"] });
+  await cells({ ...base, merchantId: 2, dims: [] });
 }
 
 async function recordWorkerShapes(ch: ClickHouse): Promise<void> {
@@ -363,6 +375,7 @@ export async function recordSqlShapes(): Promise<SqlShapes> {
   await migrate(r.ch);
   const migrations = r.take();
   await recordReportShapes(r.ch);
+  await recordScorecardShapes(r.ch);
   await recordWorkerShapes(r.ch);
   const shapes = r.take();
   await recordSeed(r.ch);
