@@ -184,6 +184,18 @@ export class Profiles {
     return (await this.redis.smembers(this.nicheKey(niche))).map(Number).sort((a, b) => a - b);
   }
 
+  /** Writes many profiles at once without WATCH: for seeding an empty catalog (demo data, benchmarks), not for edits. */
+  async putMany(profiles: readonly Profile[]): Promise<void> {
+    for (let i = 0; i < profiles.length; i += 1000) {
+      const tx = this.redis.multi();
+      for (const p of profiles.slice(i, i + 1000)) {
+        tx.set(this.profileKey(p.influencer_id), JSON.stringify(Profile.parse(p)));
+        for (const n of p.niches) tx.sadd(this.nicheKey(n), String(p.influencer_id));
+      }
+      await tx.exec();
+    }
+  }
+
   /**
    * Replaces a profile. `change` sees the stored profile (or undefined) and returns the new one, or throws to refuse;
    * WATCH retries when another writer got there first.

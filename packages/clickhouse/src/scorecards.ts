@@ -178,14 +178,19 @@ export function moneyCellsSql(f: ScoreFilter): Sql {
 }
 
 export type ScoreCells = { clicks: ClickCells[]; conversions: ConversionCells[]; money: MoneyCells[] };
+export type ScorePart = keyof ScoreCells;
 
-/** The three cell sets of a filter, queried in parallel. */
+/** The cell sets of a filter, queried in parallel; parts not asked for come back empty (a rate ranking reads no money). */
 export function getScoreCells(ch: Querier) {
-  return async (f: ScoreFilter): Promise<ScoreCells> => {
+  return async (
+    f: ScoreFilter,
+    parts: readonly ScorePart[] = ["clicks", "conversions", "money"],
+  ): Promise<ScoreCells> => {
+    const none = Promise.resolve([]);
     const [clicks, conversions, money] = await Promise.all([
-      ch.query("scorecard_clicks", clickCellsSql(f), ClickCells),
-      ch.query("scorecard_conversions", conversionCellsSql(f), ConversionCells),
-      ch.query("scorecard_money", moneyCellsSql(f), MoneyCells),
+      parts.includes("clicks") ? ch.query("scorecard_clicks", clickCellsSql(f), ClickCells) : none,
+      parts.includes("conversions") ? ch.query("scorecard_conversions", conversionCellsSql(f), ConversionCells) : none,
+      parts.includes("money") ? ch.query("scorecard_money", moneyCellsSql(f), MoneyCells) : none,
     ]);
     return { clicks, conversions, money };
   };

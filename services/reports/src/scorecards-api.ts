@@ -275,15 +275,18 @@ export function scorecardsApi(
       campaignIds = campaignIds.filter((id) => facts.get(id)?.currency === currency);
     }
     const merchantId = p.role === "merchant" ? p.merchant_id : undefined;
-    const cells = await cellsOf({
-      fromMs,
-      toMs,
-      asOfMs: Date.now(),
-      influencerIds: candidates,
-      campaignIds,
-      ownMerchantId: merchantId,
-      dims: ["influencer", "own"],
-    });
+    const cells = await cellsOf(
+      {
+        fromMs,
+        toMs,
+        asOfMs: Date.now(),
+        influencerIds: candidates,
+        campaignIds,
+        ownMerchantId: merchantId,
+        dims: ["influencer", "own"],
+      },
+      q.metric === "epc" ? ["clicks", "money"] : q.metric === "genuine_share" ? ["clicks"] : ["clicks", "conversions"],
+    );
     const weeks = weeksInPeriod(fromMs, toMs);
     // EPC is money: a merchant ranks on its own campaigns only, clicks and commission alike
     const pool = q.metric === "epc" && merchantId !== undefined ? Number.POSITIVE_INFINITY : minMerchants;
@@ -331,13 +334,16 @@ export function scorecardsApi(
   ) {
     const out = new Map<number, { week: string; clicks: number; conversions: number }[]>();
     if (ids.length === 0) return out;
-    const cells = await cellsOf({
-      ...w,
-      asOfMs: Date.now(),
-      influencerIds: ids,
-      ownMerchantId: w.merchantId,
-      dims: ["influencer", "own", "week"],
-    });
+    const cells = await cellsOf(
+      {
+        ...w,
+        asOfMs: Date.now(),
+        influencerIds: ids,
+        ownMerchantId: w.merchantId,
+        dims: ["influencer", "own", "week"],
+      },
+      ["clicks", "conversions"],
+    );
     const shown = (c: { d_influencer?: number; d_own?: number }) =>
       w.merchantId === undefined || c.d_own === 1 || pooled.has(c.d_influencer ?? 0);
     const accs = accumulate(cells, new Map(), (c) => (shown(c) ? [`${c.d_influencer}|${c.d_week}`] : []));
