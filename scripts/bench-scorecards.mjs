@@ -134,7 +134,11 @@ async function seedCatalog(catalog) {
         default_destination: "https://shop.example.com/",
       }),
     );
-    await listings.put(campaign.id, { target_niches: [NICHE_IDS[j % NICHE_IDS.length]], open: true, brief: "" });
+    await listings.put(campaign.id, campaign.merchant_id, {
+      target_niches: [NICHE_IDS[j % NICHE_IDS.length]],
+      open: true,
+      brief: "",
+    });
   }
   const profiles = [];
   for (let i = 1; i <= INFLUENCERS; i++) {

@@ -121,7 +121,7 @@ async function demoEntities(catalog) {
       }),
     );
     const niches = [NICHE_IDS[(i % 6) % NICHE_IDS.length], NICHE_IDS[(i * 5 + 3) % NICHE_IDS.length]];
-    await listings.put(c.id, { target_niches: [...new Set(niches)], open: i % 3 !== 2, brief: "" });
+    await listings.put(c.id, c.merchant_id, { target_niches: [...new Set(niches)], open: i % 3 !== 2, brief: "" });
     campaigns.push({
       id: c.id,
       merchant: c.merchant_id,

@@ -23,7 +23,7 @@ import { clickRow, entry, move } from "./reports-helpers";
 let world: TestWorld;
 let urls: Urls;
 const ids = { m: [] as number[], c: [] as number[], ada: 0, bo: 0, cleo: 0, dev: 0 };
-const keys = { m1: "", cleo: "", bo: "" };
+const keys = { m1: "", cleo: "", bo: "", ada: "", dev: "" };
 
 async function call(method: string, url: string, path: string, key: string, body?: unknown) {
   const res = await fetch(`${url}${path}`, {
@@ -77,6 +77,8 @@ async function seedCatalog() {
   keys.m1 = await key({ role: "merchant", name: "Northwind", merchant_id: m1 });
   keys.cleo = await key({ role: "influencer", name: "Cleo", influencer_id: ids.cleo });
   keys.bo = await key({ role: "influencer", name: "Bo", influencer_id: ids.bo });
+  keys.ada = await key({ role: "influencer", name: "Ada", influencer_id: ids.ada });
+  keys.dev = await key({ role: "influencer", name: "Dev", influencer_id: ids.dev });
 }
 
 type Cell = { merchant: number; campaign: number; influencer: number };
@@ -381,6 +383,117 @@ describe("ranking by a confidence bound", () => {
     expect(rows.Cleo).toMatchObject({ basis: "own", sample: { successes: 2, trials: 2 } });
     expect(rows.Bo).toMatchObject({ basis: "own" });
     expect(r.text).not.toContain("EUR");
+  });
+});
+
+describe("from ranking to campaign (the marketplace loop), per role", () => {
+  const market = (method: string, path: string, key: string, body?: unknown) =>
+    call(method, urls.redirectUrl, `/api/marketplace${path}`, key, body);
+  const link = (key: string, campaignId: number) =>
+    call("POST", urls.redirectUrl, "/api/links", key, {
+      campaign_id: campaignId,
+      destination: "https://shop.example.com/p/1",
+    });
+  const follows = async (code: string) => {
+    const res = await fetch(`${urls.redirectUrl}/${code}`, { redirect: "manual" });
+    return { status: res.status, location: res.headers.get("location") ?? "" };
+  };
+
+  it("ranking -> invitation -> the influencer reads the terms and accepts -> its link works", async () => {
+    const top = (await reports(`/v1/influencers/rankings?niche=gaming&period=28d&to=2026-03-30`, keys.m1)).body.rows[0];
+    expect(top.name).toBe("Ada");
+    const c1 = ids.c[0] as number;
+    // not enrolled yet: no link
+    expect((await link(keys.ada, c1)).status).toBe(403);
+    // only the campaign's merchant (or an admin) invites
+    expect((await market("POST", `/campaigns/${c1}/invitations`, keys.bo, { influencer_id: ids.ada })).status).toBe(
+      403,
+    );
+    expect(
+      (await market("POST", `/campaigns/${ids.c[1]}/invitations`, keys.m1, { influencer_id: ids.ada })).status,
+    ).toBe(404);
+    const invite = await market("POST", `/campaigns/${c1}/invitations`, keys.m1, {
+      influencer_id: top.influencer_id,
+      note: "Loved your 3 % conversion rate",
+    });
+    expect(invite.status).toBe(201);
+    expect(invite.body).toMatchObject({ state: "invited", by: "merchant" });
+    const offers = await market("GET", "/offers", keys.ada);
+    expect(offers.body.offers).toEqual([
+      expect.objectContaining({
+        campaign_id: c1,
+        merchant: { id: ids.m[0], name: "Northwind Games" },
+        commission: { type: "bps", bps: 1000 },
+        currency: "USD",
+        attribution_window_days: 30,
+        holding_days: 30,
+        coupon_policy: "click_wins",
+        target_niches: ["gaming"],
+        allowed_domains: ["shop.example.com"],
+        offer: expect.objectContaining({ state: "invited", note: "Loved your 3 % conversion rate" }),
+      }),
+    ]);
+    expect(JSON.stringify(offers.body)).not.toContain("influencer_overrides");
+    // another influencer cannot accept Ada's invitation (it has none) nor read the closed campaign
+    expect((await market("POST", `/campaigns/${c1}/accept`, keys.dev)).status).toBe(404);
+    const accepted = await market("POST", `/campaigns/${c1}/accept`, keys.ada);
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({ state: "accepted", enrolled: true });
+    const created = await link(keys.ada, c1);
+    expect(created.status).toBe(201);
+    const hop = await follows(created.body.code);
+    expect(hop.status).toBe(302);
+    expect(hop.location).toMatch(/^https:\/\/shop\.example\.com\/p\/1\?click_id=/);
+  });
+
+  it("a merchant sets up an open campaign; influencers of its niche see the terms and apply; the merchant accepts", async () => {
+    const created = await market("POST", "/campaigns", keys.m1, {
+      merchant_id: ids.m[1], // ignored: a merchant key creates for its own merchant
+      name: "Summer quests",
+      commission: { type: "fixed", amount_minor: 250 },
+      currency: "USD",
+      allowed_domains: ["shop.example.com"],
+      default_destination: "https://shop.example.com/",
+      holding_days: 14,
+      coupon_policy: "coupon_wins",
+      target_niches: ["gaming"],
+      open: true,
+      brief: "Co-op games, summer sale",
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ merchant: { id: ids.m[0] }, open: true, holding_days: 14 });
+    const id = created.body.campaign_id as number;
+    const edited = await market("PATCH", `/campaigns/${id}`, keys.m1, {
+      holding_days: 21,
+      commission: { type: "bps", bps: 800 },
+    });
+    expect(edited.body).toMatchObject({ holding_days: 21, commission: { type: "bps", bps: 800 } });
+    expect((await market("PATCH", `/campaigns/${id}`, keys.m1, { holding_days: 9999 })).body.issues[0].path).toBe(
+      "holding_days",
+    );
+    // Bo (gaming) sees it among open campaigns; Dev (sports) does not, and cannot read or apply
+    const seen = (await market("GET", "/campaigns", keys.bo)).body.campaigns.map(
+      (c: { campaign_id: number }) => c.campaign_id,
+    );
+    expect(seen).toContain(id);
+    expect((await market("GET", "/campaigns", keys.dev)).body.campaigns).toEqual([]);
+    expect((await market("GET", `/campaigns/${id}`, keys.dev)).status).toBe(404);
+    expect((await market("POST", `/campaigns/${id}/apply`, keys.dev)).status).toBe(404);
+    // a merchant cannot apply, an influencer cannot create campaigns
+    expect((await market("POST", `/campaigns/${id}/apply`, keys.m1)).status).toBe(403);
+    expect((await market("POST", "/campaigns", keys.bo, {})).status).toBe(403);
+    const applied = await market("POST", `/campaigns/${id}/apply`, keys.bo, { note: "I stream co-op every week" });
+    expect(applied.body).toMatchObject({ state: "applied", by: "influencer" });
+    expect((await link(keys.bo, id)).status).toBe(403);
+    // the influencer cannot accept its own application
+    expect((await market("POST", `/campaigns/${id}/accept`, keys.bo)).status).toBe(409);
+    const offers = await market("GET", `/campaigns/${id}/offers`, keys.m1);
+    expect(offers.body.offers).toEqual([expect.objectContaining({ influencer_id: ids.bo, state: "applied" })]);
+    const accepted = await market("POST", `/campaigns/${id}/accept`, keys.m1, { influencer_id: ids.bo });
+    expect(accepted.body).toMatchObject({ state: "accepted", enrolled: true });
+    const made = await link(keys.bo, id);
+    expect(made.status).toBe(201);
+    expect((await follows(made.body.code)).status).toBe(302);
   });
 });
 

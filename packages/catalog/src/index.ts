@@ -5,6 +5,7 @@ export * from "./enrolments";
 export * from "./fx";
 export * from "./links";
 export * from "./listings";
+export * from "./marketplace";
 export * from "./profiles";
 export * from "./redis";
 export * from "./schemas";

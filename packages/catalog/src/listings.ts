@@ -62,7 +62,16 @@ export class Listings {
     return (await this.redis.smembers(this.nicheKey(niche, openOnly))).map(Number).sort((a, b) => a - b);
   }
 
-  async put(campaignId: number, input: ListingInput, nowMs = Date.now()): Promise<Listing> {
+  private merchantKey(merchantId: number): string {
+    return `${this.prefix}merchant:listed_campaigns:${merchantId}`;
+  }
+
+  /** Campaign ids of a merchant that have a listing, ascending. */
+  async ofMerchant(merchantId: number): Promise<number[]> {
+    return (await this.redis.smembers(this.merchantKey(merchantId))).map(Number).sort((a, b) => a - b);
+  }
+
+  async put(campaignId: number, merchantId: number, input: ListingInput, nowMs = Date.now()): Promise<Listing> {
     const key = this.key(campaignId);
     const next: Listing = { ...input, campaign_id: campaignId, updated_at_ms: nowMs };
     const conn = this.redis.duplicate();
@@ -71,8 +80,8 @@ export class Listings {
         await conn.watch(key);
         const raw = await conn.get(key);
         const current = raw === null ? undefined : Listing.parse(JSON.parse(raw));
-        const tx = conn.multi().set(key, JSON.stringify(next));
         const member = String(campaignId);
+        const tx = conn.multi().set(key, JSON.stringify(next)).sadd(this.merchantKey(merchantId), member);
         for (const n of current?.target_niches ?? []) {
           tx.srem(this.nicheKey(n, false), member);
           tx.srem(this.nicheKey(n, true), member);

@@ -130,6 +130,26 @@ export class Catalog {
     return this.getJson(Campaign, this.key("campaign", id));
   }
 
+  /**
+   * Changes a campaign's terms. Links already issued keep the domains and fallback they were created with; sales
+   * already attributed keep the terms frozen at their sale (docs/adr/0005). The destination is checked again.
+   */
+  updateCampaign(id: number, change: (c: Campaign) => Campaign): Promise<Campaign | undefined> {
+    return this.optimistic.modify(this.key("campaign", id), {
+      parse: (raw) => Campaign.parse(JSON.parse(raw)),
+      change: (c) => {
+        const next = { ...change(c), id: c.id, merchant_id: c.merchant_id, created_at_ms: c.created_at_ms };
+        const check = checkDestination(next.default_destination, next.allowed_domains);
+        if (!check.ok)
+          throw new AppError("invalid_destination", `default_destination: ${check.reason}`, {
+            context: { path: "default_destination" },
+          });
+        return next;
+      },
+      what: `campaign ${id}`,
+    });
+  }
+
   async createInfluencer(input: z.output<typeof InfluencerInput>): Promise<Influencer> {
     const i: Influencer = { ...input, id: await this.nextId("influencer"), created_at_ms: Date.now() };
     await this.redis.set(this.key("influencer", i.id), JSON.stringify(i));

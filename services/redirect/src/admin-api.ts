@@ -8,6 +8,7 @@ import { adminMerchants } from "./admin-merchants";
 import { requireRole, sendAppError } from "./api-errors";
 import { enrolmentsApi } from "./enrolments-api";
 import { linksApi } from "./links-api";
+import { marketplaceApi } from "./marketplace-api";
 import { profilesApi } from "./profiles-api";
 
 const Id = z.coerce
@@ -27,6 +28,7 @@ export function adminApi(catalog: Catalog, adminKey: string): express.Router {
   r.use("/links", linksApi(catalog));
   r.use(enrolmentsApi(catalog));
   r.use(profilesApi(catalog));
+  r.use("/marketplace", marketplaceApi(catalog));
 
   const admin = express.Router();
   admin.use(requireRole("admin"));

@@ -117,7 +117,7 @@ export function profilesApi(catalog: Catalog): express.Router {
     if (!campaign) return;
     const body = ListingInput.safeParse(req.body ?? {});
     if (!body.success) return sendValidationError(res, body.error);
-    res.json(await listings.put(campaign.id, body.data));
+    res.json(await listings.put(campaign.id, campaign.merchant_id, body.data));
   });
 
   r.get("/campaigns/:id/listing", async (req, res) => {
