@@ -541,3 +541,23 @@ describe("Choose influencers page (Chromium)", () => {
     }
   });
 });
+
+describe("rankings read an exact weekly pre-aggregate", () => {
+  it("rebuilds a month as soon as its raw rows change, and a replayed row changes nothing", async () => {
+    const path = `/v1/influencers/rankings?niche=gaming&period=28d&to=2026-03-30`;
+    const bo = async () =>
+      (await reports(path)).body.rows.find((r: { name: string }) => r.name === "Bo").sample as { successes: number };
+    expect(await bo()).toEqual({ successes: 1, trials: 2 });
+    const cell = { merchant: ids.m[0] as number, campaign: ids.c[0] as number, influencer: ids.bo };
+    const sale = conversion(
+      { ...cell, order: "B2", orderCurrency: "USD", currency: "USD" },
+      "pending",
+      900,
+      "2026-03-21T10:00:00Z",
+    );
+    await insertConversions(world.ch)([sale]);
+    expect(await bo()).toEqual({ successes: 2, trials: 2 });
+    await insertConversions(world.ch)([sale]);
+    expect(await bo()).toEqual({ successes: 2, trials: 2 });
+  });
+});

@@ -6,6 +6,7 @@ export * from "./int64";
 export * from "./ledger";
 export * from "./migrate";
 export * from "./reports";
+export * from "./scorecard-weekly";
 export * from "./scorecards";
 export * from "./sql";
 export * from "./time";

@@ -10,6 +10,7 @@ import {
   getPayableLines,
   getScoreCells,
   getStatement,
+  getWeeklyCells,
   insertApprovedEntries,
   insertClicks,
   insertConversions,
@@ -21,6 +22,7 @@ import {
   streamCommissionReport,
   streamStatement,
   toDateTimeText,
+  weeklyBuildSql,
 } from "@aff/clickhouse";
 import { deterministicId } from "@aff/common";
 
@@ -142,6 +144,16 @@ async function recordScorecardShapes(ch: ClickHouse): Promise<void> {
   await cells({ ...base, influencerIds: [3, 4], campaignIds: [7], ownMerchantId: 2, dims: ["influencer", "own"] });
   await cells({ ...base, influencerIds: [3], campaignIds: [], ownMerchantId: 2, dims: ["influencer", "own", "week"] });
   await cells({ ...base, merchantId: 2, dims: [] });
+  await ch.exec("scorecard_weekly_build", weeklyBuildSql(202503, 1));
+  const weeks = { fromWeekMs: at("2025-03-03T00:00:00Z"), toWeekMs: at("2025-03-31T00:00:00Z") };
+  await getWeeklyCells(ch, {
+    ...weeks,
+    influencerIds: [3, 4],
+    campaignIds: [7],
+    ownMerchantId: 2,
+    dims: ["influencer", "own"],
+  });
+  await getWeeklyCells(ch, { ...weeks, influencerIds: [3], campaignIds: [], dims: ["influencer", "own", "week"] });
 }
 
 async function recordWorkerShapes(ch: ClickHouse): Promise<void> {

@@ -1,5 +1,12 @@
 import { type Catalog, Listings, NICHES, Niche, type Principal, Profiles, viewProfile } from "@aff/catalog";
-import { type ClickHouse, getScoreCells, type ScoreCells } from "@aff/clickhouse";
+import {
+  type ClickHouse,
+  getScoreCells,
+  getWeeklyCells,
+  monthsOf,
+  type ScoreCells,
+  scorecardWeekly,
+} from "@aff/clickhouse";
 import { sendError, sendValidationError } from "@aff/common";
 import { Currency, EntityId } from "@aff/events";
 import express from "express";
@@ -117,6 +124,12 @@ export function scorecardsApi(
 ) {
   const r = express.Router();
   const cellsOf = getScoreCells(ch);
+  const weekly = scorecardWeekly(ch);
+  /** Click and sale cells of whole weeks from the pre-aggregate, after rebuilding the months that changed. */
+  const weeklyCells = async (f: Parameters<typeof getWeeklyCells>[1]) => {
+    await weekly.refresh(monthsOf(f.fromWeekMs, f.toWeekMs));
+    return getWeeklyCells(ch, f);
+  };
   const profiles = new Profiles(catalog.redis, catalog.prefix);
   const listings = new Listings(catalog.redis, catalog.prefix);
   const minMerchants = config.SCORECARD_MIN_MERCHANTS;
@@ -266,8 +279,9 @@ export function scorecardsApi(
       return sendError(res, "validation_failed", "the request has invalid fields", [
         { path: "currency", message: "required for metric=epc (or give campaign_id)", code: "custom" },
       ]);
-    const toMs = q.to === undefined ? Date.now() : instantMs(q.to, "UTC");
-    const fromMs = toMs - q.period * DAY_MS;
+    // whole UTC weeks: the week holding `to` (to's instant excluded) and the weeks before it, as many as the period spans
+    const toMs = mondayMs((q.to === undefined ? Date.now() : instantMs(q.to, "UTC")) - 1) + 7 * DAY_MS;
+    const fromMs = toMs - Math.ceil(q.period / 7) * 7 * DAY_MS;
     const candidates = [...new Set((await Promise.all(niches.map((n) => profiles.inNiche(n)))).flat())];
     let campaignIds = await nicheCampaigns(niches);
     if (q.metric === "epc") {
@@ -275,18 +289,14 @@ export function scorecardsApi(
       campaignIds = campaignIds.filter((id) => facts.get(id)?.currency === currency);
     }
     const merchantId = p.role === "merchant" ? p.merchant_id : undefined;
-    const cells = await cellsOf(
-      {
-        fromMs,
-        toMs,
-        asOfMs: Date.now(),
-        influencerIds: candidates,
-        campaignIds,
-        ownMerchantId: merchantId,
-        dims: ["influencer", "own"],
-      },
-      q.metric === "epc" ? ["clicks", "money"] : q.metric === "genuine_share" ? ["clicks"] : ["clicks", "conversions"],
-    );
+    const scope = { influencerIds: candidates, campaignIds, ownMerchantId: merchantId };
+    const cells =
+      q.metric === "epc"
+        ? await cellsOf({ fromMs, toMs, asOfMs: Date.now(), ...scope, dims: ["influencer", "own"] }, [
+            "clicks",
+            "money",
+          ])
+        : await weeklyCells({ fromWeekMs: fromMs, toWeekMs: toMs, ...scope, dims: ["influencer", "own"] });
     const weeks = weeksInPeriod(fromMs, toMs);
     // EPC is money: a merchant ranks on its own campaigns only, clicks and commission alike
     const pool = q.metric === "epc" && merchantId !== undefined ? Number.POSITIVE_INFINITY : minMerchants;
@@ -334,16 +344,14 @@ export function scorecardsApi(
   ) {
     const out = new Map<number, { week: string; clicks: number; conversions: number }[]>();
     if (ids.length === 0) return out;
-    const cells = await cellsOf(
-      {
-        ...w,
-        asOfMs: Date.now(),
-        influencerIds: ids,
-        ownMerchantId: w.merchantId,
-        dims: ["influencer", "own", "week"],
-      },
-      ["clicks", "conversions"],
-    );
+    const cells = await weeklyCells({
+      fromWeekMs: w.fromMs,
+      toWeekMs: w.toMs,
+      influencerIds: ids,
+      campaignIds: w.campaignIds,
+      ownMerchantId: w.merchantId,
+      dims: ["influencer", "own", "week"],
+    });
     const shown = (c: { d_influencer?: number; d_own?: number }) =>
       w.merchantId === undefined || c.d_own === 1 || pooled.has(c.d_influencer ?? 0);
     const accs = accumulate(cells, new Map(), (c) => (shown(c) ? [`${c.d_influencer}|${c.d_week}`] : []));
