@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Profiles } from "../../packages/catalog/src";
 import { createTestWorld, type TestWorld } from "../../packages/testing/src";
 import { ADMIN_KEY, seedCampaign, startServices, type Urls } from "./helpers";
 
@@ -88,5 +89,27 @@ describe("optimistic changes share one Redis connection", () => {
     expect(merchant?.retired_credentials).toHaveLength(5);
     for (const retired of merchant?.retired_credentials ?? [])
       expect([...rotations, seed.merchant.postback_secret]).toContain(retired.secret);
+  });
+
+  it("applies 40 concurrent profile edits, each moving the influencer between niche lists, without a connection", async () => {
+    const niches = ["gaming", "sports", "travel_lifestyle", "business_tech"];
+    const before = await connectionsAccepted();
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call("PUT", `/api/influencers/${seed.influencer.id}/profile`, {
+          niches: [niches[i % niches.length]],
+          platforms: [{ platform: "youtube", handle: `h${i}`, audience_size: 1000 + i, audience_verified: true }],
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect((await connectionsAccepted()) - before).toBe(0);
+    // the niche lists agree with the profile that won: the influencer is listed under its one niche and no other
+    const profiles = new Profiles(world.catalog.redis, world.catalog.prefix);
+    const profile = await profiles.get(seed.influencer.id);
+    const listed = await Promise.all(niches.map((n) => profiles.inNiche(n as never)));
+    expect(listed.map((ids) => ids.includes(seed.influencer.id))).toEqual(
+      niches.map((n) => profile?.niches.includes(n as never)),
+    );
   });
 });

@@ -1,7 +1,7 @@
-import { AppError } from "@aff/common";
 import { EntityId } from "@aff/events";
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import { modifyWithSets } from "./optimistic";
 import { Niche } from "./profiles";
 
 /**
@@ -71,33 +71,22 @@ export class Listings {
     return (await this.redis.smembers(this.merchantKey(merchantId))).map(Number).sort((a, b) => a - b);
   }
 
-  async put(campaignId: number, merchantId: number, input: ListingInput, nowMs = Date.now()): Promise<Listing> {
-    const key = this.key(campaignId);
+  put(campaignId: number, merchantId: number, input: ListingInput, nowMs = Date.now()): Promise<Listing> {
     const next: Listing = { ...input, campaign_id: campaignId, updated_at_ms: nowMs };
-    const conn = this.redis.duplicate();
-    try {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        await conn.watch(key);
-        const raw = await conn.get(key);
-        const current = raw === null ? undefined : Listing.parse(JSON.parse(raw));
-        const member = String(campaignId);
-        const tx = conn.multi().set(key, JSON.stringify(next)).sadd(this.merchantKey(merchantId), member);
-        for (const n of current?.target_niches ?? []) {
-          tx.srem(this.nicheKey(n, false), member);
-          tx.srem(this.nicheKey(n, true), member);
-        }
-        for (const n of next.target_niches) {
-          tx.sadd(this.nicheKey(n, false), member);
-          if (next.open) tx.sadd(this.nicheKey(n, true), member);
-        }
-        if (await tx.exec()) return next;
-      }
-      throw new AppError("conflict", `campaign ${campaignId} listing is being changed concurrently; retry`, {
-        retryable: true,
-        context: { path: "campaign_id" },
-      });
-    } finally {
-      conn.disconnect();
-    }
+    const listedIn = (l: Listing) =>
+      l.target_niches.flatMap((n) =>
+        l.open ? [this.nicheKey(n, false), this.nicheKey(n, true)] : [this.nicheKey(n, false)],
+      );
+    return modifyWithSets(this.redis, this.key(campaignId), {
+      parse: (raw) => Listing.parse(JSON.parse(raw)),
+      change: (current) => ({
+        next,
+        leave: (current?.target_niches ?? []).flatMap((n) => [this.nicheKey(n, false), this.nicheKey(n, true)]),
+        join: [this.merchantKey(merchantId), ...listedIn(next)],
+      }),
+      member: String(campaignId),
+      what: `campaign ${campaignId} listing`,
+      path: "campaign_id",
+    });
   }
 }

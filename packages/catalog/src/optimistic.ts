@@ -70,3 +70,63 @@ export class Optimistic {
     return run;
   }
 }
+
+/**
+ * Compare-and-set of a value with the sets listing it: KEYS[1] must still hold ARGV[1] ("" = absent); then it takes
+ * ARGV[2], ARGV[3] leaves the first ARGV[4] sets of the remaining keys and joins the others, all in one step.
+ */
+const CAS_WITH_SETS = `
+local cur = redis.call("GET", KEYS[1])
+if (cur == false and ARGV[1] ~= "") or (cur ~= false and cur ~= ARGV[1]) then return 0 end
+redis.call("SET", KEYS[1], ARGV[2])
+local leave = tonumber(ARGV[4])
+for i = 2, 1 + leave do redis.call("SREM", KEYS[i], ARGV[3]) end
+for i = 2 + leave, #KEYS do redis.call("SADD", KEYS[i], ARGV[3]) end
+return 1`;
+type SetsCasRedis = Redis & { catalogCasWithSets(numKeys: number, ...args: string[]): Promise<number> };
+
+/** Changes of one key from this process, queued so that only writers in other processes can make a round retry. */
+const tailsOf = new WeakMap<Redis, Map<string, Promise<unknown>>>();
+function queued<T>(redis: Redis, key: string, fn: () => Promise<T>): Promise<T> {
+  const tails = tailsOf.get(redis) ?? new Map<string, Promise<unknown>>();
+  tailsOf.set(redis, tails);
+  const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.catch(() => undefined);
+  tails.set(key, tail);
+  void tail.then(() => {
+    if (tails.get(key) === tail) tails.delete(key);
+  });
+  return run;
+}
+
+/**
+ * Read-modify-write of a JSON value and the sets listing it, on the shared connection: `change` sees the stored
+ * value (undefined when absent) and returns the next one with the sets `member` leaves and joins (leaving first);
+ * all of it is written in one compare-and-set step, retried when another process got there first.
+ */
+export function modifyWithSets<T>(
+  redis: Redis,
+  key: string,
+  opts: {
+    parse: (raw: string) => T;
+    change: (current: T | undefined) => { next: T; leave: string[]; join: string[] };
+    member: string;
+    what: string;
+    path: string;
+  },
+): Promise<T> {
+  if (!("catalogCasWithSets" in redis)) redis.defineCommand("catalogCasWithSets", { lua: CAS_WITH_SETS });
+  return queued(redis, key, async () => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const raw = await redis.get(key);
+      const { next, leave, join } = opts.change(raw === null ? undefined : opts.parse(raw));
+      const keys = [key, ...leave, ...join];
+      const args = [raw ?? "", JSON.stringify(next), opts.member, String(leave.length)];
+      if ((await (redis as SetsCasRedis).catalogCasWithSets(keys.length, ...keys, ...args)) === 1) return next;
+    }
+    throw new AppError("conflict", `${opts.what} is being changed concurrently; retry`, {
+      retryable: true,
+      context: { path: opts.path },
+    });
+  });
+}

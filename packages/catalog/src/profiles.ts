@@ -1,7 +1,7 @@
-import { AppError } from "@aff/common";
 import { EntityId } from "@aff/events";
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import { modifyWithSets } from "./optimistic";
 
 /**
  * The fixed niche taxonomy. Ids are stable snake_case (they are stored and sent in query strings); labels are for
@@ -144,7 +144,7 @@ export function verifiedFieldChanged(current: Profile | undefined, next: Profile
 
 /**
  * Influencer profiles in Redis: one JSON value per influencer plus a set of influencer ids per niche, kept in step in
- * one MULTI under WATCH so a niche listing never disagrees with the profiles.
+ * one atomic script so a niche listing never disagrees with the profiles.
  */
 export class Profiles {
   constructor(
@@ -197,29 +197,21 @@ export class Profiles {
   }
 
   /**
-   * Replaces a profile. `change` sees the stored profile (or undefined) and returns the new one, or throws to refuse;
-   * WATCH retries when another writer got there first.
+   * Replaces a profile. `change` sees the stored profile (or undefined) and returns the new one, or throws to refuse.
+   * The profile and its niche sets change in one compare-and-set script on the shared connection (no connection of
+   * its own per edit); a round retries when another writer got there first.
    */
-  async put(id: number, change: (current: Profile | undefined) => Profile): Promise<Profile> {
-    const key = this.profileKey(id);
-    const conn = this.redis.duplicate();
-    try {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        await conn.watch(key);
-        const raw = await conn.get(key);
-        const current = raw === null ? undefined : Profile.parse(JSON.parse(raw));
+  put(id: number, change: (current: Profile | undefined) => Profile): Promise<Profile> {
+    return modifyWithSets(this.redis, this.profileKey(id), {
+      parse: (raw) => Profile.parse(JSON.parse(raw)),
+      change: (current) => {
         const next = change(current);
-        const tx = conn.multi().set(key, JSON.stringify(next));
-        for (const n of current?.niches ?? []) if (!next.niches.includes(n)) tx.srem(this.nicheKey(n), String(id));
-        for (const n of next.niches) tx.sadd(this.nicheKey(n), String(id));
-        if (await tx.exec()) return next;
-      }
-      throw new AppError("conflict", `profile ${id} is being changed concurrently; retry`, {
-        retryable: true,
-        context: { path: "influencer_id" },
-      });
-    } finally {
-      conn.disconnect();
-    }
+        const leave = (current?.niches ?? []).filter((n) => !next.niches.includes(n)).map((n) => this.nicheKey(n));
+        return { next, leave, join: next.niches.map((n) => this.nicheKey(n)) };
+      },
+      member: String(id),
+      what: `profile ${id}`,
+      path: "influencer_id",
+    });
   }
 }
