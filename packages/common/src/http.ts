@@ -164,7 +164,10 @@ export type RunningServer = { server: http.Server; port: number; close: () => Pr
 /** Listen and resolve once bound; `close` stops accepting, lets in-flight requests finish, then drops idle sockets. */
 export function listen(handler: http.RequestListener, port: number, host: string): Promise<RunningServer> {
   const server = http.createServer(handler);
-  server.keepAliveTimeout = 5_000;
+  // Idle keep-alive sockets live longer than a load balancer's (60 s is the common idle timeout) and than the gaps
+  // a busy client leaves: a server that closes first races the client's next request on that socket (ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "EADDRINUSE") reject(new Error(`port ${port} on ${host} is already in use`));
