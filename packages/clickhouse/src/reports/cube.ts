@@ -1,7 +1,9 @@
-import { APPROVED_TABLE, CUBE_TABLE, type Level } from "../aggregates";
+import { APPROVED_TABLE, CUBE_TABLE, HOUR_S, type Level } from "../aggregates";
+import { CLICKS_CUBE_TABLE } from "../clicks-cube";
+import { inList } from "../ledger";
 import { ident, join, raw, type Sql, sql } from "../sql";
 import { type GroupBy, keyExpr, type ReportFilter, type ReportStatus, scopeWhere } from "./filter";
-import { tilePeriod, tilesWhere } from "./tiles";
+import { type Tile, tilesWhere } from "./tiles";
 
 /**
  * Commission figures of a report from the cube (schema/006), with the same columns as the ledger query.
@@ -12,14 +14,14 @@ import { tilePeriod, tilesWhere } from "./tiles";
  * Held and payable: approved money is keyed by its payable UTC day. Days before the `as_of` day are payable, days
  * after it held; the `as_of` day itself is left out of the cube and read entry by entry from approved_ledger_v1.
  */
-export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level): Sql {
+export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level, tiles: readonly Tile[]): Sql {
   const asOfDay = sql`toDate(${new Date(q.asOfMs).toISOString().slice(0, 10)})`;
   const ledgerStatus = sql`multiIf(status != 'approved', status, payable_day < ${asOfDay}, 'payable', 'approved')`;
   const fromCube = sql`SELECT ${keyExpr(q.groupBy, "bucket", q.timeZone)} AS k, toString(commission_currency) AS currency,
       ${ledgerStatus} AS report_status, commission_minor AS c, revenue_minor AS r, sales AS s,
       order_currency_min AS cmin, order_currency_max AS cmax
     FROM ${ident(CUBE_TABLE)} FINAL
-    WHERE level = ${level} AND (${tilesWhere(tilePeriod(q.groupBy, q.timeZone, q.fromMs, q.toMs))}) AND NOT (status = 'approved' AND payable_day = ${asOfDay})${moneyScope(q)}`;
+    WHERE level = ${level} AND (${tilesWhere(tiles)}) AND NOT (status = 'approved' AND payable_day = ${asOfDay})${moneyScope(q)}`;
   const dayStart = new Date(q.asOfMs - (q.asOfMs % 86_400_000));
   const fromEntries = sql`SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
       if(payable_at <= ${new Date(q.asOfMs)}, 'payable', 'approved') AS report_status, commission_minor AS c,
@@ -50,4 +52,55 @@ function statusWhere(statuses: readonly ReportStatus[] | undefined): Sql {
     statuses.map((s) => sql`${s}`),
     ", ",
   )})`;
+}
+
+/**
+ * Click figures of a report from the clicks cube (schema/007), with the columns of the clicks query. The tiles give
+ * clicks and bot clicks (and unique clicks from hours, days and months). Unique clicks do not add up over quarter
+ * hours, so for each hour cut into quarter-hour tiles they come from the hour row's split by quarter sets: a
+ * (link, IP, user agent) whose clicks fell in quarters of two groups counts once in each, as in the clicks table.
+ */
+export function clicksCubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level, tiles: readonly Tile[]): Sql {
+  const scope = scopeWhere(q);
+  const where = (cond: Sql) => join([sql`level = ${level}`, cond, ...scope], " AND ");
+  const cube = ident(CLICKS_CUBE_TABLE);
+  const whole = sql`SELECT ${keyExpr(q.groupBy, "bucket", q.timeZone)} AS k, clicks AS n, bot_clicks AS nb, unique_clicks AS u
+    FROM ${cube} FINAL WHERE ${where(sql`(${tilesWhere(tiles)})`)}`;
+  const cut = cutHours(tiles);
+  const scopeColumns = raw("merchant_id, campaign_id, influencer_id");
+  if (cut.length === 0)
+    return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks FROM (${whole}) GROUP BY k`;
+  const byPeriod = q.groupBy === "day" || q.groupBy === "week" || q.groupBy === "month";
+  // 18.16 drops subquery columns that only a lambda reads, so lambdas get every column as an argument (replicate)
+  const keys = byPeriod
+    ? sql`arrayMap((x, b) -> ${keyExpr(q.groupBy, raw("(b + x * 900)"), q.timeZone)}, qs, replicate(bucket, qs))`
+    : sql`replicate(${keyExpr(q.groupBy, "bucket", q.timeZone)}, qs)`;
+  const parts = sql`SELECT k, toUInt64(0) AS n, toUInt64(0) AS nb,
+      arraySum(arrayMap((c, s, m) -> if(bitAnd(s, m) != 0, c, toUInt64(0)), unique_by_quarters, range(16),
+        replicate(mask, unique_by_quarters))) AS u
+    FROM (
+      SELECT k, unique_by_quarters,
+        arraySum(arrayMap((x, kx, kk) -> if(kx = kk, bitShiftLeft(toUInt8(1), x), toUInt8(0)), qs, ks, replicate(k, qs))) AS mask
+      FROM (
+        SELECT unique_by_quarters, qs, ${keys} AS ks
+        FROM (
+          SELECT bucket, ${scopeColumns}, unique_by_quarters,
+            arrayFilter((x, b) -> b + x * 900 >= toDateTime(${Math.floor(q.fromMs / 1000)}, 'UTC')
+              AND b + x * 900 < toDateTime(${Math.floor(q.toMs / 1000)}, 'UTC'), [0, 1, 2, 3], replicate(bucket, [0, 1, 2, 3])) AS qs
+          FROM ${cube} FINAL
+          WHERE ${where(sql`grain = 1 AND bucket IN ${inList(cut.map((h) => new Date(h * 1000)))}`)}
+        )
+      )
+      ARRAY JOIN arrayFilter((v, i, all) -> indexOf(all, v) = i, ks, arrayEnumerate(ks), replicate(ks, ks)) AS k
+    )`;
+  return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks
+    FROM (${whole} UNION ALL ${parts}) GROUP BY k`;
+}
+
+/** The UTC hours covered by quarter-hour tiles. */
+function cutHours(tiles: readonly Tile[]): number[] {
+  const hours = new Set<number>();
+  for (const t of tiles)
+    if (t.grain === "q15") for (let s = t.fromSec; s < t.toSec; s += 900) hours.add(s - (s % HOUR_S));
+  return [...hours].sort((a, b) => a - b);
 }
