@@ -1,7 +1,21 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { insertLedgerEntries, type LedgerRow, rebuildAllAggregates } from "../../packages/clickhouse/src";
+import {
+  type ClickRow,
+  insertLedgerEntries,
+  type LedgerRow,
+  rebuildAllAggregates,
+} from "../../packages/clickhouse/src";
 import { createTestWorld, type TestWorld } from "../../packages/testing/src";
-import { entry, get, move, seedFixture, startReportsWithOps, writeAggregates } from "./reports-helpers";
+import {
+  clickRow,
+  entry,
+  get,
+  move,
+  seedFixture,
+  startReportsWithOps,
+  writeAggregates,
+  writeClicks,
+} from "./reports-helpers";
 
 /**
  * Reports read from the pre-aggregates equal the same reports read from the ledger with FINAL, to the cent, in zones
@@ -37,6 +51,30 @@ function manyEntries(): LedgerRow[] {
   return rows;
 }
 
+/**
+ * Clicks in bursts around the local midnights of Kolkata (18:30 UTC), Kathmandu (18:15), Eucla (15:15) and Berlin
+ * (23:00): one browser clicking the same link before and after midnight is one unique click per UTC hour in the
+ * clicks table, so it counts on both local days; bots and repeat visits from a second browser are mixed in.
+ */
+function manyClicks(): ClickRow[] {
+  const rows: ClickRow[] = [];
+  // click ids are unique per redirect: keep clear of the fixture's
+  const starts = ["18:22", "18:07", "15:07", "22:52", "09:58"];
+  for (let n = 0; n < 400; n++) {
+    const c = { merchant: 1 + (n % 3), campaign: 10 + (n % 5), influencer: 100 + (n % 17) };
+    const day = new Date(Date.UTC(2026, 0, 1) + ((n * 7) % 118) * 86_400_000).toISOString().slice(0, 10);
+    const t0 = Date.parse(`${day}T${starts[n % starts.length]}:00Z`);
+    const at = (min: number) => new Date(t0 + min * 60_000).toISOString();
+    const ip = `10.0.${n % 4}.0`;
+    rows.push(clickRow(c, 10_000 + n * 10, at(0), ip, "Mozilla/5.0 Firefox/120"));
+    rows.push(clickRow(c, 10_000 + n * 10 + 1, at(8 + (n % 9)), ip, "Mozilla/5.0 Firefox/120"));
+    if (n % 2 === 0) rows.push(clickRow(c, 10_000 + n * 10 + 2, at(16 + (n % 5)), ip, "Mozilla/5.0 Safari/17"));
+    if (n % 3 === 0) rows.push(clickRow(c, 10_000 + n * 10 + 3, at(4), ip, "Slackbot-LinkExpanding 1.0", true));
+    if (n % 5 === 0) rows.push(clickRow(c, 10_000 + n * 10 + 4, at(70), ip, "Mozilla/5.0 Firefox/120"));
+  }
+  return rows;
+}
+
 beforeAll(async () => {
   world = await createTestWorld(inject("stack"), "reports_aggregates");
   ({ base, ops } = await startReportsWithOps(world));
@@ -44,6 +82,8 @@ beforeAll(async () => {
   const rows = manyEntries();
   await insertLedgerEntries(world.ch)(rows);
   await writeAggregates(world, rows);
+  await writeClicks(world, manyClicks());
+  await writeClicks(world, manyClicks().slice(0, 300)); // a replayed click batch
   await rebuildAll();
 });
 afterAll(() => world?.close());
@@ -55,6 +95,12 @@ async function rebuildAll() {
 
 const ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla"];
 const GROUPS = ["influencer", "campaign", "merchant", "day", "week", "month"];
+
+/** Sum of a click figure over groups (a group's clicks repeat on each of its currency rows: count them once). */
+function sumOf(rows: Record<string, unknown>[], field: string): number {
+  const perGroup = new Map(rows.map((r) => [Object.values(r)[0], r[field]]));
+  return [...perGroup.values()].reduce<number>((a, v) => a + (typeof v === "number" ? v : 0), 0);
+}
 
 async function both(query: string) {
   const agg = await get(base, `/v1/reports/commissions?${query}&limit=10000`);
@@ -75,7 +121,20 @@ describe("reports from the aggregates", () => {
         expect(ledger.headers.get("x-report-source")).toBe("ledger");
         expect(agg.body.rows.length, `${tz} ${g}`).toBeGreaterThan(0);
         expect(agg.body.rows, `${tz} ${g}`).toEqual(ledger.body.rows);
+        expect(sumOf(agg.body.rows, "unique_clicks"), `${tz} ${g}`).toBeGreaterThan(0);
       }
+  });
+
+  it("count a browser's clicks on both sides of a half-hour midnight once per local day, as the clicks table does", async () => {
+    for (const tz of ["Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla"]) {
+      const { agg, ledger } = await both(`from=2026-01-01&to=2026-05-01&tz=${tz}&group_by=day`);
+      expect(agg.headers.get("x-report-source")).toBe("aggregate");
+      expect(agg.body.rows).toEqual(ledger.body.rows);
+      // the bursts straddle these zones' midnights, so per-day unique clicks add up to more than per-hour ones
+      const byCampaign = await both(`from=2026-01-01&to=2026-05-01&tz=${tz}&group_by=campaign`);
+      expect(byCampaign.agg.body.rows).toEqual(byCampaign.ledger.body.rows);
+      expect(sumOf(agg.body.rows, "unique_clicks")).toBeGreaterThan(sumOf(byCampaign.agg.body.rows, "unique_clicks"));
+    }
   });
 
   it("equal the ledger with filters, status sets and as_of instants inside a payable day", async () => {

@@ -61,21 +61,29 @@ function statusWhere(statuses: readonly ReportStatus[] | undefined): Sql {
  * (link, IP, user agent) whose clicks fell in quarters of two groups counts once in each, as in the clicks table.
  */
 export function clicksCubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level, tiles: readonly Tile[]): Sql {
-  const scope = scopeWhere(q);
-  const where = (cond: Sql) => join([sql`level = ${level}`, cond, ...scope], " AND ");
-  const cube = ident(CLICKS_CUBE_TABLE);
   const whole = sql`SELECT ${keyExpr(q.groupBy, "bucket", q.timeZone)} AS k, clicks AS n, bot_clicks AS nb, unique_clicks AS u
-    FROM ${cube} FINAL WHERE ${where(sql`(${tilesWhere(tiles)})`)}`;
+    FROM ${ident(CLICKS_CUBE_TABLE)} FINAL WHERE ${clicksWhere(q, level, sql`(${tilesWhere(tiles)})`)}`;
   const cut = cutHours(tiles);
-  const scopeColumns = raw("merchant_id, campaign_id, influencer_id");
-  if (cut.length === 0)
-    return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks FROM (${whole}) GROUP BY k`;
+  const rows = cut.length === 0 ? whole : sql`${whole} UNION ALL ${cutHourUniques(q, level, cut)}`;
+  return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks FROM (${rows}) GROUP BY k`;
+}
+
+const clicksWhere = (q: ReportFilter, level: Level, cond: Sql) =>
+  join([sql`level = ${level}`, cond, ...scopeWhere(q)], " AND ");
+
+/**
+ * Unique clicks of hours cut into quarter-hour tiles: per hour row, its quarters inside the period and their group
+ * keys, then one line per distinct key with the unique clicks whose quarter set meets that key's quarters (none: no
+ * line, as the group may have no clicks at all). 18.16 drops subquery columns that only a lambda reads and lambdas
+ * cannot read an enclosing lambda's arguments, so every column reaches a lambda as an argument (replicate).
+ */
+function cutHourUniques(q: ReportFilter & { groupBy: GroupBy }, level: Level, cut: readonly number[]): Sql {
   const byPeriod = q.groupBy === "day" || q.groupBy === "week" || q.groupBy === "month";
-  // 18.16 drops subquery columns that only a lambda reads, so lambdas get every column as an argument (replicate)
   const keys = byPeriod
     ? sql`arrayMap((x, b) -> ${keyExpr(q.groupBy, raw("(b + x * 900)"), q.timeZone)}, qs, replicate(bucket, qs))`
     : sql`replicate(${keyExpr(q.groupBy, "bucket", q.timeZone)}, qs)`;
-  const parts = sql`SELECT k, toUInt64(0) AS n, toUInt64(0) AS nb,
+  const hours = sql`grain = 1 AND bucket IN ${inList(cut.map((h) => new Date(h * 1000)))}`;
+  return sql`SELECT k, toUInt64(0) AS n, toUInt64(0) AS nb,
       arraySum(arrayMap((c, s, m) -> if(bitAnd(s, m) != 0, c, toUInt64(0)), unique_by_quarters, range(16),
         replicate(mask, unique_by_quarters))) AS u
     FROM (
@@ -84,17 +92,16 @@ export function clicksCubeAggregate(q: ReportFilter & { groupBy: GroupBy }, leve
       FROM (
         SELECT unique_by_quarters, qs, ${keys} AS ks
         FROM (
-          SELECT bucket, ${scopeColumns}, unique_by_quarters,
+          SELECT bucket, merchant_id, campaign_id, influencer_id, unique_by_quarters,
             arrayFilter((x, b) -> b + x * 900 >= toDateTime(${Math.floor(q.fromMs / 1000)}, 'UTC')
               AND b + x * 900 < toDateTime(${Math.floor(q.toMs / 1000)}, 'UTC'), [0, 1, 2, 3], replicate(bucket, [0, 1, 2, 3])) AS qs
-          FROM ${cube} FINAL
-          WHERE ${where(sql`grain = 1 AND bucket IN ${inList(cut.map((h) => new Date(h * 1000)))}`)}
+          FROM ${ident(CLICKS_CUBE_TABLE)} FINAL
+          WHERE ${clicksWhere(q, level, hours)}
         )
       )
       ARRAY JOIN arrayFilter((v, i, all) -> indexOf(all, v) = i, ks, arrayEnumerate(ks), replicate(ks, ks)) AS k
-    )`;
-  return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks
-    FROM (${whole} UNION ALL ${parts}) GROUP BY k`;
+    )
+    WHERE u > 0`;
 }
 
 /** The UTC hours covered by quarter-hour tiles. */
