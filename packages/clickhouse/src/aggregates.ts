@@ -2,8 +2,8 @@ import type { Inserter, Querier } from "./client";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
 
-/** Exact pre-aggregates of the ledger (schema/006, docs/adr/0006): one table, four time grains, three levels. */
-export const CUBE_TABLE = "commission_cube_v1";
+/** Exact pre-aggregates of the ledger (schema/008, docs/adr/0006): one table, four time grains, three levels. */
+export const CUBE_TABLE = "commission_cube_v2";
 /** Approved ledger entries ordered by payable_at (schema/006). */
 export const APPROVED_TABLE = "approved_ledger_v1";
 
@@ -61,14 +61,13 @@ const ids = (level: Level): Sql =>
         : "toUInt32(0) AS m, toUInt32(0) AS c, toUInt32(0) AS i",
   );
 
-const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status, payable_day");
+const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status");
 
 /** The cube's rows at 15 minutes and level 3, summed from the ledger (FINAL) for the given campaigns and hours. */
 function fromLedger(scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(CUBE_TABLE)}
     SELECT toUInt8(3) AS level, toUInt8(0) AS grain, toStartOfFifteenMinutes(event_time) AS bucket,
       merchant_id, campaign_id, influencer_id, commission_currency, status,
-      if(status = 'approved', toDate(payable_at, 'UTC'), toDate('1970-01-01')) AS payable_day,
       sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'approved')),
       countIf(entry_type = 'sale') AS sales,
       if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), '') ,
@@ -84,7 +83,7 @@ export type CubeSpec = { table: string; dims: Sql; values: Sql; sums: (grain: Gr
 
 export const COMMISSION_CUBE: CubeSpec = {
   table: CUBE_TABLE,
-  dims: raw("commission_currency, status, payable_day"),
+  dims: raw("commission_currency, status"),
   values: raw(
     "commission_minor, order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries",
   ),

@@ -6,37 +6,41 @@ import { type GroupBy, keyExpr, type ReportFilter, type ReportStatus, scopeWhere
 import { type Tile, tilesWhere } from "./tiles";
 
 /**
- * Commission figures of a report from the cube (schema/006), with the same columns as the ledger query.
+ * Commission figures of a report from the cube (schema/008), with the same columns as the ledger query.
  *
  * Buckets: every instant of the period belongs to exactly one cube bucket used here (tilePeriod: the coarsest
  * buckets inside the period and inside one group), selected as primary-key ranges so only those rows are read.
  *
- * Held and payable: approved money is keyed by its payable UTC day. Days before the `as_of` day are payable, days
- * after it held; the `as_of` day itself is left out of the cube and read entry by entry from approved_ledger_v1.
+ * Held and payable: the cube counts all approved money as payable; the approved entries of the period still held at
+ * `as_of` (payable_at > as_of) are read from approved_ledger_v1, a primary-key range from `as_of` on, and moved from
+ * payable to approved (held), so any `as_of` is exact. At `as_of` = now that range is the money in its holding
+ * period. `e` counts the ledger entries behind each line, so a group exists exactly when the ledger has an entry
+ * of it matching the status filter (a group whose payable money is all held is not a row of zeros).
  */
 export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level, tiles: readonly Tile[]): Sql {
-  const asOfDay = sql`toDate(${new Date(q.asOfMs).toISOString().slice(0, 10)})`;
-  const ledgerStatus = sql`multiIf(status != 'approved', status, payable_day < ${asOfDay}, 'payable', 'approved')`;
   const fromCube = sql`SELECT ${keyExpr(q.groupBy, "bucket", q.timeZone)} AS k, toString(commission_currency) AS currency,
-      ${ledgerStatus} AS report_status, commission_minor AS c, revenue_minor AS r, sales AS s,
-      order_currency_min AS cmin, order_currency_max AS cmax
+      if(status = 'approved', 'payable', status) AS report_status, commission_minor AS c, revenue_minor AS r, sales AS s,
+      order_currency_min AS cmin, order_currency_max AS cmax, toInt64(entries) AS e
     FROM ${ident(CUBE_TABLE)} FINAL
-    WHERE level = ${level} AND (${tilesWhere(tiles)}) AND NOT (status = 'approved' AND payable_day = ${asOfDay})${moneyScope(q)}`;
-  const dayStart = new Date(q.asOfMs - (q.asOfMs % 86_400_000));
-  const fromEntries = sql`SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
-      if(payable_at <= ${new Date(q.asOfMs)}, 'payable', 'approved') AS report_status, commission_minor AS c,
-      order_amount_minor AS r, toUInt64(entry_type = 'sale') AS s,
-      if(entry_type = 'sale', toString(order_currency), '') AS cmin, cmin AS cmax
+    WHERE level = ${level} AND (${tilesWhere(tiles)})${moneyScope(q)}`;
+  // each held entry twice: into approved (+), out of payable (-); revenue and sales are already in the cube rows
+  const held = sql`SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
+      commission_minor AS c, ['approved', 'payable'] AS statuses, [toInt64(1), toInt64(-1)] AS signs
     FROM ${ident(APPROVED_TABLE)} FINAL
-    WHERE payable_at >= ${dayStart} AND payable_at < ${new Date(dayStart.getTime() + 86_400_000)}
+    WHERE payable_at > ${new Date(q.asOfMs)}
       AND event_time >= ${new Date(q.fromMs)} AND event_time < ${new Date(q.toMs)}${moneyScope(q)}`;
+  const moves = sql`SELECT k, currency, report_status, c * sign AS c, toInt64(0) AS r, toUInt64(0) AS s,
+      '' AS cmin, '' AS cmax, sign AS e
+    FROM (${held})
+    ARRAY JOIN statuses AS report_status, signs AS sign`;
   const sum = (status: ReportStatus) => sql`sumIf(c, report_status = ${status}) AS ${raw(`${status}_minor`)}`;
   return sql`SELECT k, currency, ${sum("pending")}, ${sum("approved")}, ${sum("payable")}, ${sum("rejected")},
       ${sum("reversed")}, sum(s) AS conversions, sum(r) AS revenue_minor,
       minIf(cmin, cmin != '') AS revenue_currency, max(cmax) AS revenue_currency_max
-    FROM (${fromCube} UNION ALL ${fromEntries})
+    FROM (${fromCube} UNION ALL ${moves})
     ${statusWhere(q.statuses)}
-    GROUP BY k, currency`;
+    GROUP BY k, currency
+    HAVING sum(e) > 0`;
 }
 
 /** Scope and currency conditions, shared by the cube and the entries (both carry ids and commission_currency). */
