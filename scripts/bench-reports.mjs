@@ -48,12 +48,12 @@ async function seed(ch) {
   const n = await count("commission_ledger_v1");
   if (n === ROWS && (await count("clicks_raw_v1")) === Math.floor(ROWS / 10)) {
     log(`reusing ${n} ledger rows in ${database}`);
-    if ((await count("clicks_cube_v1")) > 0) return;
+    if ((await count("commission_cube_v2")) > 0 && (await count("clicks_cube_v1")) > 0) return;
     return rebuild(ch);
   }
   await exec(raw("TRUNCATE TABLE commission_ledger_v1"));
   await exec(raw("TRUNCATE TABLE clicks_raw_v1"));
-  await exec(raw("TRUNCATE TABLE commission_cube_v1"));
+  await exec(raw("TRUNCATE TABLE commission_cube_v2"));
   await exec(raw("TRUNCATE TABLE approved_ledger_v1"));
   await exec(raw("TRUNCATE TABLE clicks_cube_v1"));
   await exec(raw("TRUNCATE TABLE clicks_by_hour_v1"));
@@ -93,7 +93,7 @@ async function seed(ch) {
 async function rebuild(ch) {
   const t1 = performance.now();
   await rebuildAllAggregates(ch, (done, total) => log(`  aggregates: ${done}/${total} months`));
-  for (const t of ["commission_cube_v1", "approved_ledger_v1", "clicks_cube_v1", "clicks_by_hour_v1"])
+  for (const t of ["commission_cube_v2", "approved_ledger_v1", "clicks_cube_v1", "clicks_by_hour_v1"])
     await exec(raw(`OPTIMIZE TABLE ${t} FINAL`));
   log(`aggregates rebuilt in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 }

@@ -180,12 +180,12 @@ function reportsApi(
     const q = parseQuery(payoutQuery, req, res);
     const scope = q && scoped(res, q);
     if (!q || !scope) return;
-    const [lines, minPayout] = await Promise.all([
+    const [{ source, rows: lines }, minPayout] = await Promise.all([
       payable({ ...q, ...scope, campaignId: q.campaign_id }),
       thresholds.lookup(),
     ]);
     const rows = payoutRows(lines, minPayout);
-    recordSource(res, "payouts", "ledger");
+    recordSource(res, "payouts", source);
     if (q.format === "csv")
       return sendCsv(res, `payouts_${day(q.asOfMs)}.csv`, payoutCsvHeader, toAsync(rows), payoutCsv);
     sendExactJson(res, { as_of: new Date(q.asOfMs).toISOString(), rows });

@@ -128,7 +128,13 @@ export function statementQuery(maxRangeDays: number) {
 }
 
 export const payoutQuery = z
-  .strictObject({ ...scopeFields, tz: TimeZone.default("UTC"), format: z.enum(["json", "csv"]).default("json") })
+  .strictObject({
+    ...scopeFields,
+    tz: TimeZone.default("UTC"),
+    format: z.enum(["json", "csv"]).default("json"),
+    /** auto: the exact pre-aggregates; ledger: the ledger itself (audits) */
+    source: z.enum(["auto", "ledger"]).default("auto"),
+  })
   .transform((q) => ({ ...q, asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz) }));
 
 export const ThresholdBody = z.strictObject({
