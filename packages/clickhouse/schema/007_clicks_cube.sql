@@ -24,6 +24,7 @@ ORDER BY (hour, campaign_id, click_id);
 -- hour rows carry, besides the total, the unique clicks split by the set of quarters their clicks fell in, so a part
 -- of an hour (cut by a local midnight at :30 or :45, or by the period) is still counted exactly.
 -- Written with overwrite semantics (rebuilt totals, higher version), never incremented. Read with FINAL.
+-- Granules of 1024 rows: a report reads a few dozen short key ranges (one per run of tiles), each at least a granule.
 CREATE TABLE IF NOT EXISTS clicks_cube_v1 (
   level UInt8 COMMENT '3 = merchant, campaign, influencer; 2 = merchant, campaign; 0 = everything',
   grain UInt8 COMMENT '0 = 15 minutes, 1 = hour, 2 = day, 3 = month',
@@ -38,4 +39,5 @@ CREATE TABLE IF NOT EXISTS clicks_cube_v1 (
   version UInt64 COMMENT 'microseconds since epoch when the totals were read; the highest wins'
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (level, grain, bucket, merchant_id, campaign_id, influencer_id);
+ORDER BY (level, grain, bucket, merchant_id, campaign_id, influencer_id)
+SETTINGS index_granularity = 1024;

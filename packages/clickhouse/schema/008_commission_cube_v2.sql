@@ -4,6 +4,7 @@
 -- any more (derived data: drop it once `npm run aggregates:rebuild` has filled this one).
 -- Grains: 0 = 15 minutes, 1 = hour, 2 = day, 3 = month (UTC buckets of event_time); levels: 3 = merchant, campaign,
 -- influencer; 2 = merchant, campaign; 0 = all. Written with overwrite semantics, never incremented. Read with FINAL.
+-- Granules of 1024 rows: a report reads a few dozen short key ranges (one per run of tiles), each at least a granule.
 CREATE TABLE IF NOT EXISTS commission_cube_v2 (
   level UInt8 COMMENT '3 = merchant, campaign, influencer; 2 = merchant, campaign; 0 = everything',
   grain UInt8 COMMENT '0 = 15 minutes, 1 = hour, 2 = day, 3 = month',
@@ -23,4 +24,5 @@ CREATE TABLE IF NOT EXISTS commission_cube_v2 (
   version UInt64 COMMENT 'microseconds since epoch when the totals were read; the highest wins'
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (level, grain, bucket, merchant_id, campaign_id, influencer_id, commission_currency, status);
+ORDER BY (level, grain, bucket, merchant_id, campaign_id, influencer_id, commission_currency, status)
+SETTINGS index_granularity = 1024;
