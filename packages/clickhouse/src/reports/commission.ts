@@ -7,7 +7,6 @@ import { ident, raw, type Sql, sql } from "../sql";
 import { clicksCubeAggregate, cubeAggregate } from "./cube";
 import { clicksWhere, type GroupBy, keyExpr, ledgerWhere, type ReportFilter, statusCondition } from "./filter";
 import { planReport, type ReportPlan, type ReportSource } from "./plan";
-import { tilePeriod } from "./tiles";
 
 export const SortKey = z.enum(["key", "total", "payable", "conversions", "clicks", "revenue"]);
 export type SortKey = z.infer<typeof SortKey>;
@@ -101,9 +100,8 @@ export function commissionReportSql(q: CommissionReportQuery, plan = planCommiss
   const join = raw(moneyOnly ? "ANY LEFT JOIN" : "ALL FULL OUTER JOIN");
   const dir = raw(q.order === "desc" ? "DESC" : "ASC");
   const limit = q.limit === undefined ? raw("") : sql` LIMIT ${q.offset}, ${q.limit}`;
-  const tiles = plan.source === "aggregate" ? tilePeriod(q.groupBy, q.timeZone, q.fromMs, q.toMs) : [];
-  const money = plan.source === "aggregate" ? cubeAggregate(q, plan.level, tiles) : ledgerAggregate(q);
-  const clicks = plan.source === "aggregate" ? clicksCubeAggregate(q, plan.level, tiles) : clicksAggregate(q);
+  const money = plan.source === "aggregate" ? cubeAggregate(q, plan.level) : ledgerAggregate(q);
+  const clicks = plan.source === "aggregate" ? clicksCubeAggregate(q, plan.level) : clicksAggregate(q);
   return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
       revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
     FROM (${money}) AS money ${join} (${clicks}) AS traffic USING k

@@ -1,9 +1,9 @@
 import { APPROVED_TABLE, CUBE_TABLE, HOUR_S, type Level } from "../aggregates";
-import { CLICKS_CUBE_TABLE } from "../clicks-cube";
-import { inList } from "../ledger";
+import { CLICKS_BY_HOUR_TABLE, CLICKS_CUBE_TABLE } from "../clicks-cube";
+import { inList, LEDGER_TABLE } from "../ledger";
 import { ident, join, raw, type Sql, sql } from "../sql";
 import { type GroupBy, keyExpr, type ReportFilter, type ReportStatus, scopeWhere } from "./filter";
-import { type Tile, tilesWhere } from "./tiles";
+import { type Tile, tilePeriod, tilesWhere } from "./tiles";
 
 /**
  * Commission figures of a report from the cube (schema/008), with the same columns as the ledger query.
@@ -17,7 +17,9 @@ import { type Tile, tilesWhere } from "./tiles";
  * period. `e` counts the ledger entries behind each line, so a group exists exactly when the ledger has an entry
  * of it matching the status filter (a group whose payable money is all held is not a row of zeros).
  */
-export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level, tiles: readonly Tile[]): Sql {
+export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level): Sql {
+  const inner = innerPeriod(q, QUARTER_S);
+  const tiles = tilePeriod(q.groupBy, q.timeZone, inner.fromMs, inner.toMs);
   const fromCube = sql`SELECT ${keyExpr(q.groupBy, "bucket", q.timeZone)} AS k, toString(commission_currency) AS currency,
       if(status = 'approved', 'payable', status) AS report_status, commission_minor AS c, revenue_minor AS r, sales AS s,
       order_currency_min AS cmin, order_currency_max AS cmax, toInt64(entries) AS e
@@ -28,7 +30,7 @@ export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Lev
       commission_minor AS c, ['approved', 'payable'] AS statuses, [toInt64(1), toInt64(-1)] AS signs
     FROM ${ident(APPROVED_TABLE)} FINAL
     WHERE payable_at > ${new Date(q.asOfMs)}
-      AND event_time >= ${new Date(q.fromMs)} AND event_time < ${new Date(q.toMs)}${moneyScope(q)}`;
+      AND event_time >= ${new Date(inner.fromMs)} AND event_time < ${new Date(inner.toMs)}${moneyScope(q)}`;
   const moves = sql`SELECT k, currency, report_status, c * sign AS c, toInt64(0) AS r, toUInt64(0) AS s,
       '' AS cmin, '' AS cmax, sign AS e
     FROM (${held})
@@ -37,10 +39,66 @@ export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Lev
   return sql`SELECT k, currency, ${sum("pending")}, ${sum("approved")}, ${sum("payable")}, ${sum("rejected")},
       ${sum("reversed")}, sum(s) AS conversions, sum(r) AS revenue_minor,
       minIf(cmin, cmin != '') AS revenue_currency, max(cmax) AS revenue_currency_max
-    FROM (${fromCube} UNION ALL ${moves})
+    FROM (${fromCube} UNION ALL ${moves}${edgeEntries(q, inner)})
     ${statusWhere(q.statuses)}
     GROUP BY k, currency
     HAVING sum(e) > 0`;
+}
+
+const QUARTER_S = 900;
+
+/**
+ * The part of the period the cube's buckets cover: from and to rounded inwards to whole `stepS` seconds (empty, at
+ * `to`, when no whole step fits).
+ */
+export function innerPeriod(q: ReportFilter, stepS: number): { fromMs: number; toMs: number } {
+  const stepMs = stepS * 1000;
+  const fromMs = Math.ceil(q.fromMs / stepMs) * stepMs;
+  const toMs = Math.floor(q.toMs / stepMs) * stepMs;
+  return fromMs < toMs ? { fromMs, toMs } : { fromMs: q.toMs, toMs: q.toMs };
+}
+
+/** The minutes of the period outside `inner`, as a condition on `column`; undefined when there are none. */
+function edges(q: ReportFilter, inner: { fromMs: number; toMs: number }, column: string): Sql | undefined {
+  const parts: Sql[] = [];
+  const t = ident(column);
+  if (q.fromMs < inner.fromMs) parts.push(sql`(${t} >= ${new Date(q.fromMs)} AND ${t} < ${new Date(inner.fromMs)})`);
+  if (inner.toMs < q.toMs) parts.push(sql`(${t} >= ${new Date(inner.toMs)} AND ${t} < ${new Date(q.toMs)})`);
+  return parts.length === 0 ? undefined : join(parts, " OR ");
+}
+
+/**
+ * Ledger entries of the minutes before the first and after the last quarter hour of the period (a date-time `from`
+ * or `to`), as lines like the cube's, deduplicated by entry id with argMax (what FINAL keeps) rather than FINAL over
+ * their whole month. Those minutes lie inside one group: zone offsets are whole quarter hours (planReport).
+ */
+function edgeEntries(q: ReportFilter & { groupBy: GroupBy }, inner: { fromMs: number; toMs: number }): Sql {
+  const where = edges(q, inner, "event_time");
+  if (!where) return raw("");
+  const columns = [
+    "merchant_id",
+    "campaign_id",
+    "influencer_id",
+    "entry_type",
+    "status",
+    "order_amount_minor",
+    "order_currency",
+    "commission_minor",
+    "commission_currency",
+    "payable_at",
+  ].map((c) => sql`argMax(${ident(c)}, version) AS ${ident(c)}`);
+  return sql` UNION ALL SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
+      multiIf(status != 'approved', status, payable_at <= ${new Date(q.asOfMs)}, 'payable', 'approved') AS report_status,
+      commission_minor AS c, if(status IN ('pending', 'approved'), order_amount_minor, toInt64(0)) AS r,
+      toUInt64(entry_type = 'sale') AS s, if(entry_type = 'sale', toString(order_currency), '') AS cmin, cmin AS cmax,
+      toInt64(1) AS e
+    FROM (
+      SELECT entry_id, event_time, ${join(columns, ", ")}
+      FROM ${ident(LEDGER_TABLE)}
+      WHERE ${where}
+      GROUP BY entry_id, event_time
+    )
+    WHERE 1${moneyScope(q)}`;
 }
 
 /** Scope and currency conditions, shared by the cube and the entries (both carry ids and commission_currency). */
@@ -64,12 +122,36 @@ function statusWhere(statuses: readonly ReportStatus[] | undefined): Sql {
  * hours, so for each hour cut into quarter-hour tiles they come from the hour row's split by quarter sets: a
  * (link, IP, user agent) whose clicks fell in quarters of two groups counts once in each, as in the clicks table.
  */
-export function clicksCubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level, tiles: readonly Tile[]): Sql {
+export function clicksCubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Level): Sql {
+  const inner = innerPeriod(q, HOUR_S);
+  const tiles = tilePeriod(q.groupBy, q.timeZone, inner.fromMs, inner.toMs);
   const whole = sql`SELECT ${keyExpr(q.groupBy, "bucket", q.timeZone)} AS k, clicks AS n, bot_clicks AS nb, unique_clicks AS u
     FROM ${ident(CLICKS_CUBE_TABLE)} FINAL WHERE ${clicksWhere(q, level, sql`(${tilesWhere(tiles)})`)}`;
   const cut = cutHours(tiles);
-  const rows = cut.length === 0 ? whole : sql`${whole} UNION ALL ${cutHourUniques(q, level, cut)}`;
-  return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks FROM (${rows}) GROUP BY k`;
+  const parts = [whole];
+  if (cut.length > 0) parts.push(cutHourUniques({ ...q, ...inner }, level, cut));
+  const edge = edgeClicks(q, inner);
+  if (edge) parts.push(edge);
+  return sql`SELECT k, sum(n) AS clicks, sum(nb) AS bot_clicks, sum(u) AS unique_clicks
+    FROM (${join(parts, " UNION ALL ")}) GROUP BY k`;
+}
+
+/**
+ * Clicks of the hours the period only partly covers (a date-time `from` or `to`), counted from clicks_by_hour_v1,
+ * a primary-key range per hour, exactly as the clicks table would: those hours are not read from the cube.
+ */
+function edgeClicks(q: ReportFilter & { groupBy: GroupBy }, inner: { fromMs: number; toMs: number }): Sql | undefined {
+  const where = edges(q, inner, "clicked_at");
+  if (!where) return undefined;
+  const hours: number[] = [];
+  for (let h = Math.floor(q.fromMs / 3_600_000) * 3600; h * 1000 < q.toMs; h += HOUR_S)
+    if (h * 1000 < inner.fromMs || h * 1000 >= inner.toMs) hours.push(h);
+  const hourIn = sql`hour IN ${inList(hours.map((h) => new Date(h * 1000)))}`;
+  return sql`SELECT ${keyExpr(q.groupBy, "clicked_at", q.timeZone)} AS k, count() AS n, countIf(is_bot = 1) AS nb,
+      uniqExactIf(link_id, ip, user_agent, hour, is_bot = 0) AS u
+    FROM ${ident(CLICKS_BY_HOUR_TABLE)} FINAL
+    WHERE ${join([hourIn, sql`(${where})`, ...scopeWhere(q)], " AND ")}
+    GROUP BY k`;
 }
 
 const clicksWhere = (q: ReportFilter, level: Level, cond: Sql) =>
