@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { CONVERSIONS_TABLE, LEDGER_TABLE } from "../ledger";
-import { ident, type Sql, sql } from "../sql";
+import { ident, raw, type Sql, sql } from "../sql";
 import { ledgerWhere, type ReportFilter } from "./filter";
 
 /** A keyset position: the page starts after this line (lines are ordered by event time, then entry id). */
@@ -48,11 +48,14 @@ export function statementSql(q: StatementQuery): Sql {
     ? sql`${ledgerWhere(q)} AND (event_time > toDateTime(${q.after.eventTime}, 'UTC')
         OR (event_time = toDateTime(${q.after.eventTime}, 'UTC') AND entry_id > ${q.after.entryId}))`
     : ledgerWhere(q);
-  // A page is cut from the ledger first, so the joins only look up its own conversions.
-  const limit = q.limit === undefined ? sql`` : sql` ORDER BY event_time, entry_id LIMIT ${q.offset}, ${q.limit}`;
+  // A page is cut from the ledger first, so the joins only look up its own conversions: its entry ids from two
+  // columns without FINAL (a replayed duplicate is skipped by LIMIT 1 BY), then its rows by primary key with FINAL.
+  const pageIds = sql`SELECT entry_id FROM ${ledger} WHERE ${where}
+    ORDER BY event_time, entry_id LIMIT 1 BY entry_id LIMIT ${q.offset}, ${q.limit ?? 0}`;
+  const inPageIds = q.limit === undefined ? raw("") : sql` AND entry_id IN (${pageIds})`;
   const page = sql`SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
           order_amount_minor, toString(order_currency) AS order_currency, commission_minor, toString(commission_currency) AS commission_currency
-        FROM ${ledger} FINAL WHERE ${where}${limit}`;
+        FROM ${ledger} FINAL WHERE ${where}${inPageIds}`;
   const inPage =
     q.limit === undefined
       ? sql`SELECT conversion_id FROM ${ledger} WHERE ${where}`
