@@ -48,14 +48,15 @@ export function statementSql(q: StatementQuery): Sql {
     ? sql`${ledgerWhere(q)} AND (event_time > toDateTime(${q.after.eventTime}, 'UTC')
         OR (event_time = toDateTime(${q.after.eventTime}, 'UTC') AND entry_id > ${q.after.entryId}))`
     : ledgerWhere(q);
-  // A page is cut from the ledger first, so the joins only look up its own conversions: its entry ids from two
-  // columns without FINAL (a replayed duplicate is skipped by LIMIT 1 BY), then its rows by primary key with FINAL.
-  const pageIds = sql`SELECT entry_id FROM ${ledger} WHERE ${where}
-    ORDER BY event_time, entry_id LIMIT 1 BY entry_id LIMIT ${q.offset}, ${q.limit ?? 0}`;
-  const inPageIds = q.limit === undefined ? raw("") : sql` AND entry_id IN (${pageIds})`;
-  const page = sql`SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
-          order_amount_minor, toString(order_currency) AS order_currency, commission_minor, toString(commission_currency) AS commission_currency
-        FROM ${ledger} FINAL WHERE ${where}${inPageIds}`;
+  const columns =
+    "entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id, order_amount_minor, order_currency, commission_minor, commission_currency";
+  const typed = raw(
+    "entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id, order_amount_minor, toString(order_currency) AS order_currency, commission_minor, toString(commission_currency) AS commission_currency",
+  );
+  const page =
+    q.limit === undefined
+      ? sql`SELECT ${typed} FROM ${ledger} FINAL WHERE ${where}`
+      : pageSql(q, where, columns, typed);
   const inPage =
     q.limit === undefined
       ? sql`SELECT conversion_id FROM ${ledger} WHERE ${where}`
@@ -75,6 +76,30 @@ export function statementSql(q: StatementQuery): Sql {
       GROUP BY conversion_id
     ) AS histories USING conversion_id
     ORDER BY event_time, entry_id`;
+}
+
+/**
+ * One JSON page, cut from the ledger before the joins so they only look up its own conversions. Candidates: the
+ * next entry ids in order from two columns without FINAL (top-N, no full sort), twice the page so unmerged replay
+ * copies (identical rows) do not shorten it; then their rows by primary key, deduplicated with argMax (what FINAL
+ * keeps; FINAL itself reads every granule here), filtered again and cut to the page.
+ */
+function pageSql(q: StatementQuery, where: Sql, columns: string, typed: Sql): Sql {
+  const ledger = ident(LEDGER_TABLE);
+  const latest = raw(
+    columns
+      .split(", ")
+      .filter((c) => c !== "entry_id")
+      .map((c) => `argMax(${c}, version) AS ${c}`)
+      .join(", "),
+  );
+  const candidates = sql`SELECT entry_id FROM ${ledger} WHERE ${where}
+    ORDER BY event_time, entry_id LIMIT ${q.offset}, ${2 * (q.limit ?? 0)}`;
+  return sql`SELECT ${typed} FROM (
+      SELECT entry_id, ${latest} FROM ${ledger} WHERE entry_id IN (${candidates}) GROUP BY entry_id
+    )
+    WHERE ${where}
+    ORDER BY event_time, entry_id LIMIT ${q.limit ?? 0}`;
 }
 
 export function getStatement(ch: Querier) {
