@@ -2,7 +2,7 @@ import type { Inserter, Querier } from "./client";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
 
-/** Exact pre-aggregates of the ledger (schema/008, docs/adr/0006): one table, four time grains, three levels. */
+/** Exact pre-aggregates of the ledger (schema/009, docs/adr/0006): one table, four time grains, three levels. */
 export const CUBE_TABLE = "commission_cube_v2";
 /** Approved ledger entries ordered by payable_at (schema/006). */
 export const APPROVED_TABLE = "approved_ledger_v1";

@@ -11,9 +11,9 @@ import { CLICKS_TABLE, type ClickRow } from "./clicks";
 import type { Inserter, Querier } from "./client";
 import { ident, raw, type Sql, sql } from "./sql";
 
-/** Exact pre-aggregates of the clicks (schema/007, docs/adr/0006): the grains and levels of the commission cube. */
+/** Exact pre-aggregates of the clicks (schema/008, docs/adr/0006): the grains and levels of the commission cube. */
 export const CLICKS_CUBE_TABLE = "clicks_cube_v1";
-/** The clicks ordered by UTC hour, the clicks cube's source (schema/007). */
+/** The clicks ordered by UTC hour, the clicks cube's source (schema/008). */
 export const CLICKS_BY_HOUR_TABLE = "clicks_by_hour_v1";
 
 /** Quarter-set breakdowns add up element by element over ids; days and months do not keep them. */

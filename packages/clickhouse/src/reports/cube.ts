@@ -6,7 +6,7 @@ import { type GroupBy, keyExpr, type ReportFilter, type ReportStatus, scopeWhere
 import { type Tile, tilePeriod, tilesWhere } from "./tiles";
 
 /**
- * Commission figures of a report from the cube (schema/008), with the same columns as the ledger query.
+ * Commission figures of a report from the cube (schema/009), with the same columns as the ledger query.
  *
  * Buckets: every instant of the period belongs to exactly one cube bucket used here (tilePeriod: the coarsest
  * buckets inside the period and inside one group), selected as primary-key ranges so only those rows are read.
@@ -117,7 +117,7 @@ function statusWhere(statuses: readonly ReportStatus[] | undefined): Sql {
 }
 
 /**
- * Click figures of a report from the clicks cube (schema/007), with the columns of the clicks query. The tiles give
+ * Click figures of a report from the clicks cube (schema/008), with the columns of the clicks query. The tiles give
  * clicks and bot clicks (and unique clicks from hours, days and months). Unique clicks do not add up over quarter
  * hours, so for each hour cut into quarter-hour tiles they come from the hour row's split by quarter sets: a
  * (link, IP, user agent) whose clicks fell in quarters of two groups counts once in each, as in the clicks table.
