@@ -2,7 +2,10 @@
 // Seeds ROWS ledger rows (and a tenth as many clicks) with INSERT ... SELECT FROM numbers() inside ClickHouse, starts the
 // reports service as a child process, then times each main report over HTTP against a bare
 // `SELECT sum(...) GROUP BY` over the same table in the same run, and measures a CSV export's rows/s and the
-// service's peak RSS. Prints p50/p99 and ratios; the last line is one JSON object.
+// service's peak RSS. Prints p50/p99, ratios and which path answered (X-Report-Source); the last line is one JSON
+// object: `ratio` (monthly by influencer), `max_ratio` (worst of monthly by influencer, campaign, merchant and by day
+// in Europe/Berlin, each against its bare aggregate over the same instants), `year_p99_ms` (12-month reports) and
+// `sources` (every report should say `aggregate`).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createClickHouse, ensureDatabase, migrate, raw, rebuildAllAggregates, sql } from "@aff/clickhouse";
@@ -43,12 +46,17 @@ async function seed(ch) {
     (await ch.query("count", sql`SELECT count() AS n FROM ${raw(table)}`, z.object({ n: z.coerce.number() })))[0]?.n ??
     0;
   const n = await count("commission_ledger_v1");
-  if (n === ROWS && (await count("clicks_raw_v1")) === Math.floor(ROWS / 10))
-    return log(`reusing ${n} ledger rows in ${database}`);
+  if (n === ROWS && (await count("clicks_raw_v1")) === Math.floor(ROWS / 10)) {
+    log(`reusing ${n} ledger rows in ${database}`);
+    if ((await count("commission_cube_v2")) > 0 && (await count("clicks_cube_v1")) > 0) return;
+    return rebuild(ch);
+  }
   await exec(raw("TRUNCATE TABLE commission_ledger_v1"));
   await exec(raw("TRUNCATE TABLE clicks_raw_v1"));
-  await exec(raw("TRUNCATE TABLE commission_cube_v1"));
+  await exec(raw("TRUNCATE TABLE commission_cube_v2"));
   await exec(raw("TRUNCATE TABLE approved_ledger_v1"));
+  await exec(raw("TRUNCATE TABLE clicks_cube_v1"));
+  await exec(raw("TRUNCATE TABLE clicks_by_hour_v1"));
   log(`seeding ${ROWS} ledger rows with INSERT ... SELECT FROM numbers()`);
   const t0 = performance.now();
   // Entry n belongs to conversion intDiv(n, 2): a sale (pending) and a later movement (approve/reject/refund).
@@ -78,11 +86,15 @@ async function seed(ch) {
   log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s; merging parts (OPTIMIZE FINAL)`);
   await exec(raw("OPTIMIZE TABLE commission_ledger_v1 FINAL"));
   await exec(raw("OPTIMIZE TABLE clicks_raw_v1 FINAL"));
-  // the pre-aggregates, through the code path of `npm run aggregates:rebuild`
+  await rebuild(ch);
+}
+
+/** The pre-aggregates, through the code path of `npm run aggregates:rebuild`. */
+async function rebuild(ch) {
   const t1 = performance.now();
   await rebuildAllAggregates(ch, (done, total) => log(`  aggregates: ${done}/${total} months`));
-  await exec(raw("OPTIMIZE TABLE commission_cube_v1 FINAL"));
-  await exec(raw("OPTIMIZE TABLE approved_ledger_v1 FINAL"));
+  for (const t of ["commission_cube_v2", "approved_ledger_v1", "clicks_cube_v1", "clicks_by_hour_v1"])
+    await exec(raw(`OPTIMIZE TABLE ${t} FINAL`));
   log(`aggregates rebuilt in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 }
 
@@ -105,20 +117,22 @@ const pct = (xs, p) => {
 };
 
 async function time(fn, runs) {
-  await fn(); // warm-up
+  const first = await fn(); // warm-up
   const ms = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await fn();
     ms.push(performance.now() - t0);
   }
-  return { p50: pct(ms, 50), p99: pct(ms, 99) };
+  return { p50: pct(ms, 50), p99: pct(ms, 99), first };
 }
 
+/** One report over HTTP; returns the path that answered it (X-Report-Source: aggregate or ledger). */
 async function report(base, query) {
   const res = await fetch(`${base}/v1/reports/commissions?${query}`, { headers: { authorization: `Bearer ${KEY}` } });
   if (res.status !== 200) throw new Error(`${query}: ${res.status} ${await res.text()}`);
-  return res.json();
+  await res.arrayBuffer();
+  return res.headers.get("x-report-source");
 }
 
 /** Streams the CSV and counts lines without keeping them. */
@@ -139,39 +153,79 @@ async function main() {
   const ch = createClickHouse({ url, database });
   await migrate(ch);
   await seed(ch);
-  const reports = await startReports();
-  const base = reports.url;
+  const service = await startReports();
+  const base = service.url;
   try {
     const month = { from: "2026-02-01", to: "2026-03-01" };
+    // the whole seeded ledger (180 days) lies in this year, so a 12-month report sums every row
+    const year = { from: "2026-01-01", to: "2027-01-01" };
     // Each report is compared with a bare sum over the same rows and grouping (no FINAL, no status split, no clicks).
+    // `worst` marks the four groupings of max_ratio; `year` the 12-month reports of year_p99_ms.
     const reports = [
-      { name: "monthly commission by influencer", p: month, key: "influencer_id", q: "group_by=influencer&limit=100" },
+      {
+        name: "monthly commission by influencer",
+        p: month,
+        key: "influencer_id",
+        q: "group_by=influencer&limit=100",
+        worst: true,
+      },
       {
         name: "monthly commission by influencer, top 20 by total",
         p: month,
         key: "influencer_id",
         q: "group_by=influencer&sort=total&order=desc&limit=20",
       },
-      { name: "monthly commission by campaign", p: month, key: "campaign_id", q: "group_by=campaign&limit=1000" },
-      { name: "monthly commission by merchant", p: month, key: "merchant_id", q: "group_by=merchant&limit=1000" },
+      {
+        name: "monthly commission by campaign",
+        p: month,
+        key: "campaign_id",
+        q: "group_by=campaign&limit=1000",
+        worst: true,
+      },
+      {
+        name: "monthly commission by merchant",
+        p: month,
+        key: "merchant_id",
+        q: "group_by=merchant&limit=1000",
+        worst: true,
+      },
       {
         name: "daily commission over a month, Europe/Berlin",
         p: month,
+        tz: "Europe/Berlin",
         key: "toDate(event_time, 'Europe/Berlin')",
         q: "tz=Europe/Berlin&group_by=day&limit=1000",
+        worst: true,
+      },
+      {
+        name: "12-month commission by influencer",
+        p: year,
+        key: "influencer_id",
+        q: "group_by=influencer&limit=100",
+        year: true,
+      },
+      {
+        name: "12-month commission by month, Europe/Berlin",
+        p: year,
+        tz: "Europe/Berlin",
+        key: "toStartOfMonth(event_time, 'Europe/Berlin')",
+        q: "tz=Europe/Berlin&group_by=month&limit=1000",
+        year: true,
       },
     ];
     const results = [];
     for (const r of reports) {
       const runs = r === reports[0] ? RUNS : Math.max(3, Math.floor(RUNS / 2));
+      // the same instants as the service: local midnights of the report's zone
+      const bound = (d) => `toDateTime('${d} 00:00:00', '${r.tz ?? "UTC"}')`;
       const bare = raw(
-        `SELECT ${r.key} AS k, commission_currency, sum(commission_minor) AS s FROM commission_ledger_v1 WHERE event_time >= toDateTime('${r.p.from} 00:00:00', 'UTC') AND event_time < toDateTime('${r.p.to} 00:00:00', 'UTC') GROUP BY k, commission_currency`,
+        `SELECT ${r.key} AS k, commission_currency, sum(commission_minor) AS s FROM commission_ledger_v1 WHERE event_time >= ${bound(r.p.from)} AND event_time < ${bound(r.p.to)} GROUP BY k, commission_currency`,
       );
       const baseline = await time(() => ch.query("baseline", bare, z.unknown()), runs);
       const t = await time(() => report(base, `from=${r.p.from}&to=${r.p.to}&${r.q}`), runs);
-      results.push({ ...r, t, baseline });
+      results.push({ ...r, t, baseline, ratio: t.p50 / baseline.p50 });
       log(
-        `${r.name}: p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms | bare aggregate p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms | ratio ${(t.p50 / baseline.p50).toFixed(2)}x`,
+        `${r.name} [${t.first}]: p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms | bare aggregate p50 ${baseline.p50.toFixed(1)} ms, p99 ${baseline.p99.toFixed(1)} ms | ratio ${(t.p50 / baseline.p50).toFixed(2)}x`,
       );
     }
     // Pick a period holding about CSV_ROWS ledger lines (rows are spread evenly over 180 days).
@@ -179,26 +233,31 @@ async function main() {
     const to = new Date(Date.UTC(2026, 0, 1) + days * 86_400_000).toISOString().slice(0, 10);
     const csv = await csvExport(base, `from=2026-01-01&to=${to}&format=csv`);
     const csvRate = csv.rows / (csv.ms / 1000);
-    const rss = peakRssMb(reports.child.pid);
+    const rss = peakRssMb(service.child.pid);
     log(
       `CSV statement export: ${csv.rows} rows in ${(csv.ms / 1000).toFixed(1)} s = ${Math.round(csvRate)} rows/s; reports service peak RSS ${rss.toFixed(0)} MB`,
     );
     const main = results[0].t;
     const baseline = results[0].baseline;
+    const notAggregate = results.filter((r) => r.t.first !== "aggregate").map((r) => r.name);
+    if (notAggregate.length > 0) log(`WARNING: not answered from the aggregates: ${notAggregate.join("; ")}`);
     console.log(
       JSON.stringify({
         ratio: Number((main.p50 / baseline.p50).toFixed(2)),
         p50_ms: Number(main.p50.toFixed(1)),
         p99_ms: Number(main.p99.toFixed(1)),
         baseline_p50_ms: Number(baseline.p50.toFixed(1)),
+        max_ratio: Number(Math.max(...results.filter((r) => r.worst).map((r) => r.ratio)).toFixed(2)),
+        year_p99_ms: Number(Math.max(...results.filter((r) => r.year).map((r) => r.t.p99)).toFixed(1)),
         csv_rows_per_s: Math.round(csvRate),
         csv_rss_mb: Number(rss.toFixed(0)),
         csv_rows: csv.rows,
+        sources: Object.fromEntries(results.map((r) => [r.name, r.t.first])),
         ledger_rows: ROWS,
       }),
     );
   } finally {
-    await reports.stop();
+    await service.stop();
     if (!args.keep) await ch.exec("drop", sql`DROP DATABASE IF EXISTS ${raw(database)}`);
     await ch.close();
   }

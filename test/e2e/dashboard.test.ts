@@ -15,6 +15,7 @@ import {
   seedFixture,
   startReportsOnly,
   writeAggregates,
+  writeClicks,
 } from "./reports-helpers";
 
 /** The dashboard in real headless Chromium (Debian's package): it loads, filters change the figures, the CSV matches the API. */
@@ -54,7 +55,7 @@ async function seedSeries(w: TestWorld) {
   }
   await insertLedgerEntries(w.ch)(ledger);
   await writeAggregates(w, ledger);
-  await w.ch.insert("insert_clicks", "clicks_raw_v1", clicks);
+  await writeClicks(w, clicks);
 }
 
 beforeAll(async () => {

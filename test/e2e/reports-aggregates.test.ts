@@ -1,7 +1,21 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { insertLedgerEntries, type LedgerRow, rebuildAllAggregates } from "../../packages/clickhouse/src";
+import {
+  type ClickRow,
+  insertLedgerEntries,
+  type LedgerRow,
+  rebuildAllAggregates,
+} from "../../packages/clickhouse/src";
 import { createTestWorld, type TestWorld } from "../../packages/testing/src";
-import { entry, get, move, seedFixture, startReportsWithOps, writeAggregates } from "./reports-helpers";
+import {
+  clickRow,
+  entry,
+  get,
+  move,
+  seedFixture,
+  startReportsWithOps,
+  writeAggregates,
+  writeClicks,
+} from "./reports-helpers";
 
 /**
  * Reports read from the pre-aggregates equal the same reports read from the ledger with FINAL, to the cent, in zones
@@ -37,6 +51,30 @@ function manyEntries(): LedgerRow[] {
   return rows;
 }
 
+/**
+ * Clicks in bursts around the local midnights of Kolkata (18:30 UTC), Kathmandu (18:15), Eucla (15:15) and Berlin
+ * (23:00): one browser clicking the same link before and after midnight is one unique click per UTC hour in the
+ * clicks table, so it counts on both local days; bots and repeat visits from a second browser are mixed in.
+ */
+function manyClicks(): ClickRow[] {
+  const rows: ClickRow[] = [];
+  // click ids are unique per redirect: keep clear of the fixture's
+  const starts = ["18:22", "18:07", "15:07", "22:52", "09:58"];
+  for (let n = 0; n < 400; n++) {
+    const c = { merchant: 1 + (n % 3), campaign: 10 + (n % 5), influencer: 100 + (n % 17) };
+    const day = new Date(Date.UTC(2026, 0, 1) + ((n * 7) % 118) * 86_400_000).toISOString().slice(0, 10);
+    const t0 = Date.parse(`${day}T${starts[n % starts.length]}:00Z`);
+    const at = (min: number) => new Date(t0 + min * 60_000).toISOString();
+    const ip = `10.0.${n % 4}.0`;
+    rows.push(clickRow(c, 10_000 + n * 10, at(0), ip, "Mozilla/5.0 Firefox/120"));
+    rows.push(clickRow(c, 10_000 + n * 10 + 1, at(8 + (n % 9)), ip, "Mozilla/5.0 Firefox/120"));
+    if (n % 2 === 0) rows.push(clickRow(c, 10_000 + n * 10 + 2, at(16 + (n % 5)), ip, "Mozilla/5.0 Safari/17"));
+    if (n % 3 === 0) rows.push(clickRow(c, 10_000 + n * 10 + 3, at(4), ip, "Slackbot-LinkExpanding 1.0", true));
+    if (n % 5 === 0) rows.push(clickRow(c, 10_000 + n * 10 + 4, at(70), ip, "Mozilla/5.0 Firefox/120"));
+  }
+  return rows;
+}
+
 beforeAll(async () => {
   world = await createTestWorld(inject("stack"), "reports_aggregates");
   ({ base, ops } = await startReportsWithOps(world));
@@ -44,6 +82,8 @@ beforeAll(async () => {
   const rows = manyEntries();
   await insertLedgerEntries(world.ch)(rows);
   await writeAggregates(world, rows);
+  await writeClicks(world, manyClicks());
+  await writeClicks(world, manyClicks().slice(0, 300)); // a replayed click batch
   await rebuildAll();
 });
 afterAll(() => world?.close());
@@ -55,6 +95,12 @@ async function rebuildAll() {
 
 const ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla"];
 const GROUPS = ["influencer", "campaign", "merchant", "day", "week", "month"];
+
+/** Sum of a click figure over groups (a group's clicks repeat on each of its currency rows: count them once). */
+function sumOf(rows: Record<string, unknown>[], field: string): number {
+  const perGroup = new Map(rows.map((r) => [Object.values(r)[0], r[field]]));
+  return [...perGroup.values()].reduce<number>((a, v) => a + (typeof v === "number" ? v : 0), 0);
+}
 
 async function both(query: string) {
   const agg = await get(base, `/v1/reports/commissions?${query}&limit=10000`);
@@ -75,7 +121,20 @@ describe("reports from the aggregates", () => {
         expect(ledger.headers.get("x-report-source")).toBe("ledger");
         expect(agg.body.rows.length, `${tz} ${g}`).toBeGreaterThan(0);
         expect(agg.body.rows, `${tz} ${g}`).toEqual(ledger.body.rows);
+        expect(sumOf(agg.body.rows, "unique_clicks"), `${tz} ${g}`).toBeGreaterThan(0);
       }
+  });
+
+  it("count a browser's clicks on both sides of a half-hour midnight once per local day, as the clicks table does", async () => {
+    for (const tz of ["Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla"]) {
+      const { agg, ledger } = await both(`from=2026-01-01&to=2026-05-01&tz=${tz}&group_by=day`);
+      expect(agg.headers.get("x-report-source")).toBe("aggregate");
+      expect(agg.body.rows).toEqual(ledger.body.rows);
+      // the bursts straddle these zones' midnights, so per-day unique clicks add up to more than per-hour ones
+      const byCampaign = await both(`from=2026-01-01&to=2026-05-01&tz=${tz}&group_by=campaign`);
+      expect(byCampaign.agg.body.rows).toEqual(byCampaign.ledger.body.rows);
+      expect(sumOf(agg.body.rows, "unique_clicks")).toBeGreaterThan(sumOf(byCampaign.agg.body.rows, "unique_clicks"));
+    }
   });
 
   it("equal the ledger with filters, status sets and as_of instants inside a payable day", async () => {
@@ -84,6 +143,9 @@ describe("reports from the aggregates", () => {
       "from=2026-01-10&to=2026-04-02&tz=Australia/Eucla&group_by=week&campaign_id=12&status=payable",
       "from=2026-01-10&to=2026-04-02&tz=Asia/Kathmandu&group_by=merchant&status=approved,pending&currency=EUR",
       "from=2026-01-01T06:45:00Z&to=2026-02-01T17:15:00Z&group_by=influencer&merchant_id=2&as_of=2026-02-10T12:00:00Z",
+      // early as_of: groups whose approved money is all still held have no payable row at all
+      "from=2026-01-01&to=2026-05-01&group_by=influencer&status=payable&as_of=2026-02-05T00:00:00Z",
+      "from=2026-01-01&to=2026-05-01&tz=Asia/Kolkata&group_by=day&status=approved&as_of=2025-12-01T00:00:00Z",
     ]) {
       const { agg, ledger } = await both(q);
       expect(agg.headers.get("x-report-source"), q).toBe("aggregate");
@@ -91,9 +153,47 @@ describe("reports from the aggregates", () => {
     }
   });
 
-  it("fall back to the ledger for a period that does not start on a quarter hour, and say so", async () => {
-    const r = await get(base, "/v1/reports/commissions?from=2026-01-01T00:07:00Z&to=2026-02-01&group_by=campaign");
-    expect(r.status).toBe(200);
+  it("answer payouts over the whole ledger equal to the ledger, at any as_of instant", async () => {
+    // minutes after an approval, so the last quarter hour holds an entry the cube does not cover
+    const approval = manyEntries().filter((r) => r.entry_type === "approve" && r.status === "approved")[7];
+    const justAfter = new Date(Date.parse(`${approval?.event_time.replace(" ", "T")}Z`) + 120_000).toISOString();
+    expect(Date.parse(justAfter) % 900_000).not.toBe(0);
+    for (const q of [
+      `as_of=${justAfter}`,
+      "as_of=2026-02-10T12:07:33Z",
+      "as_of=2026-03-15T10:20:30Z&campaign_id=12",
+      "as_of=2026-04-02T23:59:59Z&currency=EUR",
+      "as_of=2026-06-01T00:00:00Z&merchant_id=2",
+      "",
+    ]) {
+      const agg = await get(base, `/v1/reports/payouts?${q}`);
+      const ledger = await get(base, `/v1/reports/payouts?${q}&source=ledger`);
+      expect(agg.status, agg.text).toBe(200);
+      expect(agg.headers.get("x-report-source"), q).toBe("aggregate");
+      expect(ledger.headers.get("x-report-source"), q).toBe("ledger");
+      expect(agg.body.rows.length, q).toBeGreaterThan(0);
+      expect(agg.body.rows, q).toEqual(ledger.body.rows);
+    }
+  });
+
+  it("equal the ledger for periods that do not start or end on a quarter hour (the minutes outside come from the ledger)", async () => {
+    for (const q of [
+      "from=2026-01-01T06:47:13Z&to=2026-03-01T17:09:00Z&group_by=influencer",
+      "from=2026-01-10T18:07:00Z&to=2026-02-11T18:41:30Z&tz=Asia/Kolkata&group_by=day",
+      "from=2026-01-10T15:01:00Z&to=2026-03-11T15:29:00Z&tz=Australia/Eucla&group_by=week&status=pending,payable",
+      "from=2026-01-15T17:50:00Z&to=2026-01-15T19:10:00Z&tz=Asia/Kolkata&group_by=day",
+      "from=2026-01-15T18:20:00Z&to=2026-01-15T18:28:00Z&tz=Asia/Kolkata&group_by=campaign",
+    ]) {
+      const { agg, ledger } = await both(q);
+      expect(agg.headers.get("x-report-source"), q).toBe("aggregate");
+      expect(agg.body.rows, q).toEqual(ledger.body.rows);
+    }
+  });
+
+  it("fall back to the ledger where a zone's midnight is not on a quarter hour, and say so", async () => {
+    // Monrovia kept -0:44:30 until 1972
+    const r = await get(base, "/v1/reports/commissions?from=1971-01-01&to=1971-02-01&tz=Africa/Monrovia&group_by=day");
+    expect(r.status, r.text).toBe(200);
     expect(r.headers.get("x-report-source")).toBe("ledger");
     const metrics = await (await fetch(`${ops}/metrics`)).text();
     expect(metrics).toMatch(/report_source_total\{[^}]*report="commissions"[^}]*source="ledger"[^}]*\} [1-9]/);

@@ -212,6 +212,23 @@ describe("statements and payouts", () => {
     );
   });
 
+  it("pages statements by cursor in a stable order, lines sharing an instant included", async () => {
+    const all = (await get(base, `/v1/reports/statements?${PERIOD}&influencer_id=101`)).body.lines;
+    const seen: string[] = [];
+    let cursor = "";
+    for (let page = 0; page < 10; page++) {
+      const r = await get(base, `/v1/reports/statements?${PERIOD}&influencer_id=101&limit=2${cursor}`);
+      expect(r.status, r.text).toBe(200);
+      seen.push(...r.body.lines.map((l: { entry_id: string }) => l.entry_id));
+      if (r.body.next_cursor === null) break;
+      cursor = `&cursor=${r.body.next_cursor}`;
+    }
+    expect(seen).toEqual(all.map((l: { entry_id: string }) => l.entry_id));
+    const bad = await get(base, `/v1/reports/statements?${PERIOD}&cursor=eyJ4IjoxfQ`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.issues[0].path).toBe("cursor");
+  });
+
   it("shows the payable balance per influencer and currency, holding back campaigns under their minimum", async () => {
     const before = await get(base, "/v1/reports/payouts?as_of=2026-05-01T00:00:00Z");
     expect(before.body.rows).toMatchObject([

@@ -9,6 +9,7 @@ import {
 } from "../../packages/clickhouse/src";
 import { deterministicId } from "../../packages/common/src";
 import type { TestWorld } from "../../packages/testing/src";
+import { clickWriter } from "../../services/attribution/src/aggregate-writer";
 import { startReports } from "../../services/reports/src/app";
 import { loadConfig } from "../../services/reports/src/config";
 
@@ -179,7 +180,7 @@ export async function seedFixture(world: TestWorld) {
   await insertLedgerEntries(world.ch)(ledger);
   await insertLedgerEntries(world.ch)(ledger);
   await writeAggregates(world, ledger);
-  await world.ch.insert("insert_clicks", "clicks_raw_v1", fixtureClicks());
+  await writeClicks(world, fixtureClicks());
   const conv = (
     c: Conv,
     status: "pending" | "approved" | "rejected" | "refunded",
@@ -210,6 +211,11 @@ export async function seedFixture(world: TestWorld) {
     conv(C, "refunded", 5000, 584, "2026-03-11T08:00:00Z"),
     conv(D, "pending", 2000, 234, "2026-03-31T23:30:00Z"),
   ]);
+}
+
+/** What the attribution worker does with a click batch: the raw and hourly click rows, then the clicks cube. */
+export async function writeClicks(world: TestWorld, rows: readonly ClickRow[]) {
+  await clickWriter(world.ch)(rows);
 }
 
 /** What the attribution worker does after writing ledger rows: approved entries, then the touched aggregates. */

@@ -1,10 +1,9 @@
-import { z } from "zod";
 import type { Inserter, Querier } from "./client";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
 
-/** Exact pre-aggregates of the ledger (schema/006, docs/adr/0006): one table, four time grains, three levels. */
-export const CUBE_TABLE = "commission_cube_v1";
+/** Exact pre-aggregates of the ledger (schema/009, docs/adr/0006): one table, four time grains, three levels. */
+export const CUBE_TABLE = "commission_cube_v2";
 /** Approved ledger entries ordered by payable_at (schema/006). */
 export const APPROVED_TABLE = "approved_ledger_v1";
 
@@ -20,7 +19,7 @@ export const LEVELS: readonly Level[] = [3, 2, 0];
 /** What one rebuild covers: every key of these campaigns (every campaign when absent) in these UTC hours. */
 export type AggregateScope = { campaigns?: readonly number[]; hourStartsSec: readonly number[] };
 
-const HOUR_S = 3600;
+export const HOUR_S = 3600;
 const DAY_S = 86_400;
 
 /** Versions are microseconds of the wall clock, strictly increasing within the process. */
@@ -62,14 +61,13 @@ const ids = (level: Level): Sql =>
         : "toUInt32(0) AS m, toUInt32(0) AS c, toUInt32(0) AS i",
   );
 
-const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status, payable_day");
+const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status");
 
 /** The cube's rows at 15 minutes and level 3, summed from the ledger (FINAL) for the given campaigns and hours. */
 function fromLedger(scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(CUBE_TABLE)}
     SELECT toUInt8(3) AS level, toUInt8(0) AS grain, toStartOfFifteenMinutes(event_time) AS bucket,
       merchant_id, campaign_id, influencer_id, commission_currency, status,
-      if(status = 'approved', toDate(payable_at, 'UTC'), toDate('1970-01-01')) AS payable_day,
       sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'approved')),
       countIf(entry_type = 'sale') AS sales,
       if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), '') ,
@@ -80,36 +78,49 @@ function fromLedger(scope: Sql, version: number): Sql {
     GROUP BY ${KEY_COLUMNS}`;
 }
 
+/** What differs between cubes: the table, its key columns after the ids, and how its value columns add up. */
+export type CubeSpec = { table: string; dims: Sql; values: Sql; sums: (grain: Grain) => Sql };
+
+export const COMMISSION_CUBE: CubeSpec = {
+  table: CUBE_TABLE,
+  dims: raw("commission_currency, status"),
+  values: raw(
+    "commission_minor, order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries",
+  ),
+  sums: () =>
+    raw(`sum(commission_minor), sum(order_amount_minor), sum(revenue_minor), sum(sales),
+      minIf(order_currency_min, order_currency_min != ''), max(order_currency_max), sum(entries)`),
+};
+
 /** Rows of `level` at `grain`, summed from cube rows (FINAL) of a finer grain or level. */
-function fromCube(
+export function fromCube(
+  cube: CubeSpec,
   to: { level: Level; grain: Grain; bucket: Sql },
   from: { level: Level; grain: Grain },
   scope: Sql,
   version: number,
 ): Sql {
   // New keys get new names (b, m, c, i): an alias equal to a column name would replace that column in WHERE.
-  return sql`INSERT INTO ${ident(CUBE_TABLE)}
-    SELECT toUInt8(${to.level}), toUInt8(${GRAIN_ID[to.grain]}), b, m, c, i, commission_currency, status, payable_day,
-      sum(commission_minor), sum(order_amount_minor), sum(revenue_minor), sum(sales),
-      minIf(order_currency_min, order_currency_min != ''), max(order_currency_max), sum(entries), toUInt64(${version})
+  const dims = cube.dims.text === "" ? raw("") : sql`, ${cube.dims}`;
+  return sql`INSERT INTO ${ident(cube.table)}
+    SELECT toUInt8(${to.level}), toUInt8(${GRAIN_ID[to.grain]}), b, m, c, i${dims}, ${cube.sums(to.grain)}, toUInt64(${version})
     FROM (
-      SELECT ${to.bucket} AS b, ${ids(to.level)}, commission_currency, status, payable_day, commission_minor,
-        order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries
-      FROM ${ident(CUBE_TABLE)} FINAL
+      SELECT ${to.bucket} AS b, ${ids(to.level)}${dims}, ${cube.values}
+      FROM ${ident(cube.table)} FINAL
       WHERE level = ${from.level} AND grain = ${GRAIN_ID[from.grain]} AND ${scope}
     )
-    GROUP BY b, m, c, i, commission_currency, status, payable_day`;
+    GROUP BY b, m, c, i${dims}`;
 }
 
 /** Bucket expression of the next coarser grain, from a source bucket column. */
-const COARSER: Record<Exclude<Grain, "q15">, Sql> = {
+export const COARSER: Record<Exclude<Grain, "q15">, Sql> = {
   hour: raw("toStartOfHour(bucket, 'UTC')"),
   day: raw("toStartOfDay(bucket, 'UTC')"),
   month: raw("bucket - (toDayOfMonth(bucket, 'UTC') - 1) * 86400"),
 };
 
 /** Condition selecting the source rows of target buckets: `column` in the buckets of `grain`. */
-function bucketCondition(column: string, grain: Grain, starts: readonly number[]): Sql {
+export function bucketCondition(column: string, grain: Grain, starts: readonly number[]): Sql {
   const c = ident(column);
   const lo = Math.min(...starts);
   const hi = Math.max(...starts.map((s) => bucketOf(grain, s).end));
@@ -131,10 +142,17 @@ function chunks<T>(xs: readonly T[], size = IN_CHUNK): T[][] {
   return out.length > 0 ? out : [[]];
 }
 
-/** The statements of one rebuild, in dependency order: each round runs after the previous one was acknowledged. */
-export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
+/** Builds one statement per chunk of target buckets and of campaigns (level 0 spans every campaign). */
+export type EachChunk = (level: Level, grain: Grain, build: (where: Sql) => Sql) => Sql[];
+
+/**
+ * The target buckets of every grain holding the scope's hours, as a statement builder; undefined when the scope is
+ * empty. Rows at 15 minutes and level 3 are rebuilt whole hours at a time from `sourceTime` (a time column of the
+ * source table), so they are selected by hour; every other statement selects cube rows by `bucket`.
+ */
+export function scopedChunks(scope: AggregateScope, sourceTime: string): EachChunk | undefined {
   const hours = unique(scope.hourStartsSec.map((h) => h - (h % HOUR_S)));
-  if (hours.length === 0 || scope.campaigns?.length === 0) return [];
+  if (hours.length === 0 || scope.campaigns?.length === 0) return undefined;
   const starts: Record<Grain, number[]> = {
     q15: hours,
     hour: hours,
@@ -142,41 +160,65 @@ export function rebuildRounds(scope: AggregateScope): ((version: () => number) =
     month: unique(hours.map((h) => bucketOf("month", h).start)),
   };
   const campaignChunks = scope.campaigns ? chunks(unique(scope.campaigns)) : [undefined];
-  /** One statement per chunk of campaigns and of target buckets; level 0 spans every campaign. */
-  const each = (level: Level, grain: Grain, build: (where: Sql) => Sql) =>
+  return (level, grain, build) =>
     chunks(starts[grain]).flatMap((bucketChunk) =>
       (level === 0 ? [undefined] : campaignChunks).map((campaigns) => {
-        // 15-minute rows are rebuilt whole hours at a time, so they are selected by hour
-        const column = level === 3 && grain === "q15" ? "event_time" : "bucket";
+        const column = level === 3 && grain === "q15" ? sourceTime : "bucket";
         const parts = [bucketCondition(column, grain === "q15" ? "hour" : grain, bucketChunk)];
         if (campaigns) parts.push(sql`campaign_id IN ${inList(campaigns)}`);
         return build(join(parts, " AND "));
       }),
     );
-  const rounds: ((version: () => number) => Sql[])[] = [
+}
+
+/** Rounds that sum every coarser grain from the next finer one, at every level. */
+export function coarserRounds(cube: CubeSpec, each: EachChunk, grains: readonly (readonly [Grain, Grain])[]) {
+  return grains.map(
+    ([finer, grain]) =>
+      (v: () => number) =>
+        LEVELS.flatMap((level) =>
+          each(level, grain, (w) =>
+            fromCube(
+              cube,
+              { level, grain, bucket: COARSER[grain as Exclude<Grain, "q15">] },
+              { level, grain: finer },
+              w,
+              v(),
+            ),
+          ),
+        ),
+  );
+}
+
+/** The statements of one rebuild, in dependency order: each round runs after the previous one was acknowledged. */
+export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
+  const each = scopedChunks(scope, "event_time");
+  if (!each) return [];
+  const cube = COMMISSION_CUBE;
+  return [
     (v) => each(3, "q15", (w) => fromLedger(w, v())),
     (v) =>
       each(2, "q15", (w) =>
-        fromCube({ level: 2, grain: "q15", bucket: raw("bucket") }, { level: 3, grain: "q15" }, w, v()),
+        fromCube(cube, { level: 2, grain: "q15", bucket: raw("bucket") }, { level: 3, grain: "q15" }, w, v()),
       ),
     (v) =>
       each(0, "q15", (w) =>
-        fromCube({ level: 0, grain: "q15", bucket: raw("bucket") }, { level: 2, grain: "q15" }, w, v()),
+        fromCube(cube, { level: 0, grain: "q15", bucket: raw("bucket") }, { level: 2, grain: "q15" }, w, v()),
       ),
+    ...coarserRounds(cube, each, [
+      ["q15", "hour"],
+      ["hour", "day"],
+      ["day", "month"],
+    ]),
+    (v) => each(3, "hour", (w) => hourlyFromCube(w, v())),
   ];
-  for (const [finer, grain] of [
-    ["q15", "hour"],
-    ["hour", "day"],
-    ["day", "month"],
-  ] as const) {
-    rounds.push((v) =>
-      LEVELS.flatMap((level) =>
-        each(level, grain, (w) => fromCube({ level, grain, bucket: COARSER[grain] }, { level, grain: finer }, w, v())),
-      ),
-    );
+}
+
+/** Runs rounds in order, each statement of a round in parallel, with versions read just before each statement. */
+export async function runRounds(ch: Querier, name: string, rounds: ((version: () => number) => Sql[])[]) {
+  for (const round of rounds) {
+    await Promise.all(round(nextVersion).map((s) => ch.exec(name, s)));
   }
-  rounds.push((v) => each(3, "hour", (w) => hourlyFromCube(w, v())));
-  return rounds;
 }
 
 /** The legacy hourly table (schema/004), now summed from the cube's hourly rows instead of a second ledger read. */
@@ -196,11 +238,7 @@ function hourlyFromCube(scope: Sql, version: number): Sql {
  * the row that wins a key (highest version) is the one that read last and saw every write before it.
  */
 export function rebuildAggregates(ch: Querier) {
-  return async (scope: AggregateScope): Promise<void> => {
-    for (const round of rebuildRounds(scope)) {
-      await Promise.all(round(nextVersion).map((s) => ch.exec("rebuild_commission_cube", s)));
-    }
-  };
+  return (scope: AggregateScope): Promise<void> => runRounds(ch, "rebuild_commission_cube", rebuildRounds(scope));
 }
 
 /** The approved entries among ledger rows, for approved_ledger_v1 (identical rows on a replay). */
@@ -238,38 +276,4 @@ export function copyApprovedEntries(ch: Querier) {
         FROM ${ident(LEDGER_TABLE)} FINAL
         WHERE status = 'approved' AND event_time >= toDateTime(${fromSec}, 'UTC') AND event_time < toDateTime(${toSec}, 'UTC')`,
     );
-}
-
-/** The UTC months holding ledger entries, oldest first, as [start, end) in seconds. */
-export async function ledgerMonths(ch: Querier): Promise<{ startSec: number; endSec: number }[]> {
-  const rows = await ch.query(
-    "ledger_months",
-    sql`SELECT DISTINCT toUInt32(toDateTime(toStartOfMonth(event_time), 'UTC')) AS m
-      FROM ${ident(LEDGER_TABLE)} ORDER BY m`,
-    z.object({ m: z.coerce.number().int() }),
-  );
-  return rows.map((r) => ({ startSec: r.m, endSec: bucketOf("month", r.m).end }));
-}
-
-/**
- * Rebuilds every aggregate from the ledger, one UTC month at a time (its approved entries, then every cube key of
- * the month). Safe beside a running worker: both overwrite with versions read from the clock after their sources
- * were written, so whichever read last wins, and a worker rebuild that follows its own ledger write always reads later.
- */
-export async function rebuildAllAggregates(
-  ch: Querier,
-  onMonth: (done: number, total: number, monthStartSec: number) => void = () => undefined,
-): Promise<number> {
-  const months = await ledgerMonths(ch);
-  const rebuild = rebuildAggregates(ch);
-  const copy = copyApprovedEntries(ch);
-  onMonth(0, months.length, months[0]?.startSec ?? 0);
-  for (const [i, m] of months.entries()) {
-    const hours: number[] = [];
-    for (let h = m.startSec; h < m.endSec; h += HOUR_S) hours.push(h);
-    await copy(m.startSec, m.endSec);
-    await rebuild({ hourStartsSec: hours });
-    onMonth(i + 1, months.length, m.startSec);
-  }
-  return months.length;
 }

@@ -12,12 +12,14 @@ import {
   getStatement,
   getWeeklyCells,
   insertApprovedEntries,
+  insertClickHours,
   insertClicks,
   insertConversions,
   insertLedgerEntries,
   type LedgerRow,
   migrate,
   rebuildAggregates,
+  rebuildClickAggregates,
   SortKey,
   streamCommissionReport,
   streamStatement,
@@ -103,6 +105,8 @@ function commissionQueries(): CommissionReportQuery[] {
   return [...out, ...out.map((q) => ({ ...q, source: "ledger" as const }))];
 }
 
+const base = () => ({ ...MARCH, asOfMs: AS_OF, sort: "key" as const, order: "asc" as const, offset: 0, limit: 101 });
+
 async function recordReportShapes(ch: ClickHouse): Promise<void> {
   const report = getCommissionReport(ch);
   const reportStream = streamCommissionReport(ch);
@@ -130,7 +134,15 @@ async function recordReportShapes(ch: ClickHouse): Promise<void> {
     limit: 10,
     offset: 10,
   });
+  await getStatement(ch)({ ...statementBase, limit: 101, after: { eventTime: "2025-03-10 10:00:00", entryId: "e" } });
   for await (const _ of streamStatement(ch)(statementBase));
+  // periods off the quarter hour (ledger minutes, hourly clicks) and a zone cutting hours at :30 and :45
+  const odd = { ...base(), fromMs: at("2025-03-01T06:47:13Z"), toMs: at("2025-03-20T17:09:00Z") };
+  for (const groupBy of ["influencer", "day"] as const)
+    for (const timeZone of ["UTC", "Asia/Kolkata", "Asia/Kathmandu"]) await report({ ...odd, groupBy, timeZone });
+  await report({ ...base(), groupBy: "week", timeZone: "Asia/Kolkata", statuses: ["payable"] });
+  await getPayableLines(ch)({ asOfMs: at("2025-03-10T10:07:30Z") });
+  await getPayableLines(ch)({ asOfMs: AS_OF, source: "ledger" });
   await getPayableLines(ch)({ asOfMs: AS_OF });
   await getPayableLines(ch)({ asOfMs: AS_OF, merchantId: 2, campaignId: 7, influencerId: 3, currency: "EUR" });
 }
@@ -159,6 +171,7 @@ async function recordScorecardShapes(ch: ClickHouse): Promise<void> {
 async function recordWorkerShapes(ch: ClickHouse): Promise<void> {
   await getConversionEvents(ch)([deterministicId("conversion", 2, "A"), deterministicId("conversion", 2, "B")]);
   await rebuildAggregates(ch)({ campaigns: [7], hourStartsSec: [at("2025-03-10T23:00:00Z") / 1000] });
+  await rebuildClickAggregates(ch)({ campaigns: [7], hourStartsSec: [at("2025-03-10T10:00:00Z") / 1000] });
   await getFirstClick(ch)(clickId("c2"), 7, at("2025-03-01T00:00:00Z"), at("2025-03-31T00:00:00Z"));
 }
 
@@ -274,6 +287,11 @@ async function recordSeed(ch: ClickHouse): Promise<void> {
   ]);
   await insertClicks(ch)(CLICKS);
   await insertClicks(ch)(CLICKS.slice(0, 1));
+  // the clicks cube, as the worker's click writer keeps it (docs/adr/0006)
+  await insertClickHours(ch)(CLICKS);
+  await insertClickHours(ch)(CLICKS.slice(0, 1));
+  const clickHours = [...new Set(CLICKS.map((c) => Math.floor(c.clicked_at_ms / 3_600_000) * 3600))];
+  await rebuildClickAggregates(ch)({ hourStartsSec: clickHours });
 }
 
 /** The one SQL text a builder call sends. */

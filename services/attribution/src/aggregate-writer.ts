@@ -1,10 +1,14 @@
 import {
   type ClickHouse,
+  type ClickRow,
   type HourlyTouch,
   insertApprovedEntries,
+  insertClickHours,
+  insertClicks,
   insertLedgerEntries,
   type LedgerRow,
   rebuildAggregates,
+  rebuildClickAggregates,
 } from "@aff/clickhouse";
 
 /**
@@ -26,5 +30,23 @@ export function aggregateWriter(ch: ClickHouse) {
         campaigns: [...new Set(touched.map((t) => t.campaignId))],
         hourStartsSec: touched.map((t) => t.hourStartSec),
       }),
+  };
+}
+
+/**
+ * Clicks go to clicks_raw_v1 and, ordered by hour, to clicks_by_hour_v1 (identical rows on a replay); once both are
+ * acknowledged, every clicks cube key of the touched campaigns and hours is rebuilt (overwrite, never increment).
+ */
+export function clickWriter(ch: ClickHouse) {
+  const raw = insertClicks(ch);
+  const byHour = insertClickHours(ch);
+  const rebuild = rebuildClickAggregates(ch);
+  return async (rows: readonly ClickRow[]) => {
+    if (rows.length === 0) return;
+    await Promise.all([raw(rows), byHour(rows)]);
+    await rebuild({
+      campaigns: [...new Set(rows.map((r) => r.campaign_id))],
+      hourStartsSec: rows.map((r) => Math.floor(r.clicked_at_ms / 3_600_000) * 3600),
+    });
   };
 }

@@ -7,6 +7,7 @@ import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
 import type { AttributionConfig } from "./config";
 import { classifyFailure, clickHouseFailure, guarded, redisFailure } from "./failures";
+import { clickWriter } from "./aggregate-writer";
 import { clickHouseStore, createClickHandler, createConversionHandler, createDeadLetterSink } from "./worker";
 
 /** The attribution worker: two consumer groups (conversions, clicks) writing to ClickHouse, plus ops endpoints. */
@@ -140,7 +141,13 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
     ...common,
     groupId: config.GROUP_CLICKS,
     topic: config.TOPIC_CLICKS,
-    handle: createClickHandler({ ch, deadLetter, counters: counters(config.TOPIC_CLICKS), log }),
+    handle: createClickHandler({
+      ch,
+      write: clickWriter(ch),
+      deadLetter,
+      counters: counters(config.TOPIC_CLICKS),
+      log,
+    }),
   });
 
   const app = express();

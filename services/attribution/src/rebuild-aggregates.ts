@@ -5,7 +5,7 @@ import { loadConfig } from "./config";
 
 /**
  * `npm run aggregates:rebuild`: (re)builds the reports' pre-aggregates from the ledger, month by month, with a
- * progress bar. Safe while the worker runs (see rebuildAllAggregates); run it once after deploying schema/006.
+ * progress bar. Safe while the worker runs (see rebuildAllAggregates); run it once after deploying schema/006, 008 and 009.
  */
 async function main() {
   const config = loadConfig();

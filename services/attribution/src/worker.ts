@@ -407,11 +407,13 @@ function reportOutcomes(
 /** Clicks: one row per click id; replays rewrite identical rows that ClickHouse collapses. */
 export function createClickHandler(deps: {
   ch: Inserter;
+  /** writes click rows; default: clicks_raw_v1 only (the worker passes clickWriter, which also keeps the clicks cube) */
+  write?: (rows: readonly ClickRow[]) => Promise<void>;
   deadLetter: (l: DeadLetter[]) => Promise<void>;
   counters: WorkerCounters;
   log: Logger;
 }): BatchHandler {
-  const { write } = guarded({ write: insertClicks(deps.ch) }, clickHouseFailure);
+  const { write } = guarded({ write: deps.write ?? insertClicks(deps.ch) }, clickHouseFailure);
   return async (messages, ctx) => {
     const rows: { row: ClickRow; message: KafkaMessage }[] = [];
     const letters: DeadLetter[] = [];

@@ -32,6 +32,7 @@ import type { z } from "zod";
 import { applyScope, canManage, resolveKey } from "./access";
 import type { ReportsConfig } from "./config";
 import { sendCsv } from "./csv";
+import { encodeCursor } from "./cursor";
 import { dashboardRouter } from "./dashboard";
 import { sendExactJson } from "./json";
 import { openApiDocument } from "./openapi";
@@ -157,12 +158,13 @@ function reportsApi(
         res,
         `statement_${day(q.fromMs)}_${day(q.toMs)}.csv`,
         statementCsvHeader,
-        statementStream({ ...filter, limit: q.limit }),
+        statementStream({ ...filter, after: q.cursor, limit: q.limit }),
         (l) => statementCsv(statementJson(l, q.asOfMs)),
       );
     }
     const limit = q.limit ?? DEFAULT_PAGE;
-    const lines = await statement({ ...filter, limit: limit + 1 });
+    const lines = await statement({ ...filter, after: q.cursor, limit: limit + 1 });
+    const last = lines[limit - 1];
     recordSource(res, "statements", "ledger");
     sendExactJson(res, {
       from: new Date(q.fromMs).toISOString(),
@@ -170,6 +172,7 @@ function reportsApi(
       as_of: new Date(q.asOfMs).toISOString(),
       lines: lines.slice(0, limit).map((l) => statementJson(l, q.asOfMs)),
       next_offset: lines.length > limit ? q.offset + limit : null,
+      next_cursor: lines.length > limit && last ? encodeCursor(last) : null,
     });
   });
 
@@ -177,12 +180,12 @@ function reportsApi(
     const q = parseQuery(payoutQuery, req, res);
     const scope = q && scoped(res, q);
     if (!q || !scope) return;
-    const [lines, minPayout] = await Promise.all([
+    const [{ source, rows: lines }, minPayout] = await Promise.all([
       payable({ ...q, ...scope, campaignId: q.campaign_id }),
       thresholds.lookup(),
     ]);
     const rows = payoutRows(lines, minPayout);
-    recordSource(res, "payouts", "ledger");
+    recordSource(res, "payouts", source);
     if (q.format === "csv")
       return sendCsv(res, `payouts_${day(q.asOfMs)}.csv`, payoutCsvHeader, toAsync(rows), payoutCsv);
     sendExactJson(res, { as_of: new Date(q.asOfMs).toISOString(), rows });

@@ -31,7 +31,7 @@ export function openApiDocument(maxRangeDays: number) {
       title: "Affiliate pipeline reports API",
       version: "1.0.0",
       description:
-        "Commission reports, statements and payouts summed from the commission ledger. Amounts are integer minor units in JSON and decimal strings in CSV.",
+        "Commission reports, statements and payouts summed from the commission ledger (reports and payouts through its exact pre-aggregates; `X-Report-Source` says which answered). Amounts are integer minor units in JSON and decimal strings in CSV.",
     },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     security: [{ bearer: [] }],
@@ -52,7 +52,12 @@ export function openApiDocument(maxRangeDays: number) {
           summary:
             "Every ledger line in the period with its conversion, amounts in order and settlement currency, and status history",
           parameters: parameters(statementQuery(maxRangeDays)),
-          responses: { "200": jsonAndCsv("ledger lines ordered by time then entry id"), ...common },
+          responses: {
+            "200": jsonAndCsv(
+              "ledger lines ordered by time then entry id; `next_cursor` pages JSON (pass it as `cursor`)",
+            ),
+            ...common,
+          },
         },
       },
       "/v1/reports/payouts": {

@@ -2,6 +2,7 @@ import { GroupBy, ReportStatus, SortKey } from "@aff/clickhouse";
 import { isTimeZone, zonedTimeToUtcMs } from "@aff/common";
 import { Currency } from "@aff/events";
 import { z } from "zod";
+import { Cursor } from "./cursor";
 
 /**
  * Query strings of every report, validated before anything reaches SQL. Unknown fields are refused (strictObject),
@@ -117,12 +118,23 @@ export function commissionQuery(maxRangeDays: number) {
 
 export function statementQuery(maxRangeDays: number) {
   return z
-    .strictObject({ ...periodFields, limit: z.coerce.number().int().min(1).max(10_000).optional() })
+    .strictObject({
+      ...periodFields,
+      limit: z.coerce.number().int().min(1).max(10_000).optional(),
+      /** keyset pagination: the `next_cursor` of the previous page (faster than offset at any depth) */
+      cursor: Cursor.optional(),
+    })
     .transform(resolvePeriod(maxRangeDays));
 }
 
 export const payoutQuery = z
-  .strictObject({ ...scopeFields, tz: TimeZone.default("UTC"), format: z.enum(["json", "csv"]).default("json") })
+  .strictObject({
+    ...scopeFields,
+    tz: TimeZone.default("UTC"),
+    format: z.enum(["json", "csv"]).default("json"),
+    /** auto: the exact pre-aggregates; ledger: the ledger itself (audits) */
+    source: z.enum(["auto", "ledger"]).default("auto"),
+  })
   .transform((q) => ({ ...q, asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz) }));
 
 export const ThresholdBody = z.strictObject({

@@ -4,7 +4,7 @@ import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { LEDGER_TABLE } from "../ledger";
 import { ident, raw, type Sql, sql } from "../sql";
-import { cubeAggregate } from "./cube";
+import { clicksCubeAggregate, cubeAggregate } from "./cube";
 import { clicksWhere, type GroupBy, keyExpr, ledgerWhere, type ReportFilter, statusCondition } from "./filter";
 import { planReport, type ReportPlan, type ReportSource } from "./plan";
 
@@ -101,9 +101,10 @@ export function commissionReportSql(q: CommissionReportQuery, plan = planCommiss
   const dir = raw(q.order === "desc" ? "DESC" : "ASC");
   const limit = q.limit === undefined ? raw("") : sql` LIMIT ${q.offset}, ${q.limit}`;
   const money = plan.source === "aggregate" ? cubeAggregate(q, plan.level) : ledgerAggregate(q);
+  const clicks = plan.source === "aggregate" ? clicksCubeAggregate(q, plan.level) : clicksAggregate(q);
   return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
       revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
-    FROM (${money}) AS money ${join} (${clicksAggregate(q)}) AS traffic USING k
+    FROM (${money}) AS money ${join} (${clicks}) AS traffic USING k
     ORDER BY ${raw(SORT_EXPR[q.sort])} ${dir}, k ASC, currency ASC${limit}`;
 }
 

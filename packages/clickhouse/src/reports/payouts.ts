@@ -1,12 +1,18 @@
 import { z } from "zod";
+import { APPROVED_TABLE, CUBE_TABLE } from "../aggregates";
 import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { LEDGER_TABLE } from "../ledger";
-import { ident, join, sql } from "../sql";
+import { ident, join, type Sql, sql } from "../sql";
 import { type ReportFilter, scopeWhere, statusCondition } from "./filter";
+import type { ReportSource } from "./plan";
+import { tilePeriod, tilesWhere } from "./tiles";
 
 /** Payouts look at the whole ledger up to `asOf` (a balance, not a period), within the caller's scope. */
-export type PayoutQuery = Pick<ReportFilter, "asOfMs" | "merchantId" | "campaignId" | "influencerId" | "currency">;
+export type PayoutQuery = Pick<ReportFilter, "asOfMs" | "merchantId" | "campaignId" | "influencerId" | "currency"> & {
+  /** "ledger" forces the ledger (audits, exactness checks); otherwise the aggregates answer */
+  source?: "auto" | "ledger";
+};
 
 export const PayableLine = z.object({
   influencer_id: z.number().int(),
@@ -17,22 +23,72 @@ export const PayableLine = z.object({
 });
 export type PayableLine = z.infer<typeof PayableLine>;
 
-/** Payable (approved, holding period over) and held (approved, still holding) balance per influencer, campaign, currency. */
+const QUARTER_HOUR_MS = 900_000;
+
+function scope(q: PayoutQuery): Sql[] {
+  const parts = scopeWhere({ ...q, fromMs: 0, toMs: 0, timeZone: "UTC" });
+  if (q.currency !== undefined) parts.push(sql`commission_currency = ${q.currency}`);
+  return parts;
+}
+const and = (parts: Sql[]) => join(parts, " AND ");
+
+/** Payable (approved, holding period over) and held (approved, still holding) per influencer, campaign, currency. */
+export function payableLinesLedgerSql(q: PayoutQuery): Sql {
+  return sql`SELECT influencer_id, campaign_id, toString(commission_currency) AS currency,
+      sumIf(commission_minor, ${statusCondition("payable", q.asOfMs)}) AS payable_minor,
+      sumIf(commission_minor, ${statusCondition("approved", q.asOfMs)}) AS held_minor
+    FROM ${ident(LEDGER_TABLE)} FINAL
+    WHERE ${and([sql`event_time <= ${new Date(q.asOfMs)}`, sql`status = 'approved'`, ...scope(q)])}
+    GROUP BY influencer_id, campaign_id, currency
+    ORDER BY influencer_id, campaign_id, currency`;
+}
+
+/**
+ * The same from the aggregates: approved money of every cube bucket up to the last quarter hour before `as_of`
+ * (month buckets for the past, one primary-key range), counted as payable, minus the entries still held at `as_of`
+ * (approved_ledger_v1, payable_at > as_of), plus the approved entries of the last minutes, read from the ledger and
+ * deduplicated by entry id with argMax (what FINAL keeps) instead of FINAL over their whole month.
+ */
+export function payableLinesCubeSql(q: PayoutQuery): Sql {
+  const cutMs = q.asOfMs - (q.asOfMs % QUARTER_HOUR_MS);
+  const cut = new Date(cutMs);
+  const asOf = new Date(q.asOfMs);
+  const tiles = tilesWhere(tilePeriod("influencer", "UTC", 0, cutMs));
+  const cube = sql`SELECT influencer_id, campaign_id, toString(commission_currency) AS currency, 'payable' AS st,
+      commission_minor AS c, toInt64(entries) AS e
+    FROM ${ident(CUBE_TABLE)} FINAL
+    WHERE ${and([sql`level = 3`, sql`status = 'approved'`, sql`(${tiles})`, ...scope(q)])}`;
+  const held = sql`SELECT influencer_id, campaign_id, currency, st, c * sign AS c, sign AS e
+    FROM (
+      SELECT influencer_id, campaign_id, toString(commission_currency) AS currency, commission_minor AS c,
+        ['approved', 'payable'] AS sts, [toInt64(1), toInt64(-1)] AS signs
+      FROM ${ident(APPROVED_TABLE)} FINAL
+      WHERE ${and([sql`payable_at > ${asOf}`, sql`event_time < ${cut}`, ...scope(q)])}
+    )
+    ARRAY JOIN sts AS st, signs AS sign`;
+  const latest = (col: string) => sql`argMax(${ident(col)}, version) AS ${ident(col)}`;
+  const recent = sql`SELECT influencer_id, campaign_id, toString(commission_currency) AS currency,
+      if(payable_at <= ${asOf}, 'payable', 'approved') AS st, commission_minor AS c, toInt64(1) AS e
+    FROM (
+      SELECT entry_id, ${latest("influencer_id")}, ${latest("campaign_id")}, ${latest("merchant_id")},
+        ${latest("commission_currency")}, ${latest("commission_minor")}, ${latest("payable_at")}, ${latest("status")}
+      FROM ${ident(LEDGER_TABLE)}
+      WHERE event_time >= ${cut} AND event_time <= ${asOf}
+      GROUP BY entry_id
+    )
+    WHERE ${and([sql`status = 'approved'`, ...scope(q)])}`;
+  return sql`SELECT influencer_id, campaign_id, currency, sumIf(c, st = 'payable') AS payable_minor,
+      sumIf(c, st = 'approved') AS held_minor
+    FROM (${cube} UNION ALL ${held} UNION ALL ${recent})
+    GROUP BY influencer_id, campaign_id, currency
+    HAVING sum(e) > 0
+    ORDER BY influencer_id, campaign_id, currency`;
+}
+
 export function getPayableLines(ch: Querier) {
-  return (q: PayoutQuery) => {
-    const f = { ...q, fromMs: 0, toMs: 0, timeZone: "UTC" };
-    const parts = [sql`event_time <= ${new Date(q.asOfMs)}`, sql`status = 'approved'`, ...scopeWhere(f)];
-    if (q.currency !== undefined) parts.push(sql`commission_currency = ${q.currency}`);
-    return ch.query(
-      "payable_lines",
-      sql`SELECT influencer_id, campaign_id, toString(commission_currency) AS currency,
-          sumIf(commission_minor, ${statusCondition("payable", q.asOfMs)}) AS payable_minor,
-          sumIf(commission_minor, ${statusCondition("approved", q.asOfMs)}) AS held_minor
-        FROM ${ident(LEDGER_TABLE)} FINAL
-        WHERE ${join(parts, " AND ")}
-        GROUP BY influencer_id, campaign_id, currency
-        ORDER BY influencer_id, campaign_id, currency`,
-      PayableLine,
-    );
+  return async (q: PayoutQuery): Promise<{ source: ReportSource; rows: PayableLine[] }> => {
+    const source: ReportSource = q.source === "ledger" ? "ledger" : "aggregate";
+    const query = source === "ledger" ? payableLinesLedgerSql(q) : payableLinesCubeSql(q);
+    return { source, rows: await ch.query(`payable_lines_${source}`, query, PayableLine) };
   };
 }

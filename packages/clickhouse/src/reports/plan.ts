@@ -10,14 +10,13 @@ export type ReportPlan = { source: "aggregate"; level: Level } | { source: "ledg
 const QUARTER_HOUR_MS = 900_000;
 
 /**
- * The aggregates answer a report exactly when every bucket they would contribute lies inside the period and inside
- * one group: the period must start and end on a 15-minute boundary (dates at local midnight do in every zone in use),
- * and for day/week/month groups every local midnight of the period must fall on one (its zone's offsets are multiples
- * of 15 minutes). Otherwise the ledger answers. The level keeps the ids the grouping and the filters need.
+ * The aggregates answer a report exactly when every bucket they would contribute lies inside one group: for
+ * day/week/month groups every local midnight of the period must fall on a quarter hour (its zone's offsets are
+ * multiples of 15 minutes, as every zone's since 1986). Otherwise the ledger answers. Minutes of the period outside
+ * its quarter hours (a date-time from/to) come from the ledger and the hourly clicks (see cube.ts). The level keeps
+ * the ids the grouping and the filters need.
  */
 export function planReport(q: ReportFilter & { groupBy: GroupBy }): ReportPlan {
-  if (q.fromMs % QUARTER_HOUR_MS !== 0 || q.toMs % QUARTER_HOUR_MS !== 0)
-    return { source: "ledger", reason: "period_not_quarter_hour" };
   const byPeriod = q.groupBy === "day" || q.groupBy === "week" || q.groupBy === "month";
   if (byPeriod && !offsetsAreMultiplesOf(q.timeZone, q.fromMs, q.toMs, QUARTER_HOUR_MS))
     return { source: "ledger", reason: "zone_offset_not_quarter_hour" };

@@ -2,10 +2,13 @@ import { z } from "zod";
 import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { CONVERSIONS_TABLE, LEDGER_TABLE } from "../ledger";
-import { ident, type Sql, sql } from "../sql";
+import { ident, raw, type Sql, sql } from "../sql";
 import { ledgerWhere, type ReportFilter } from "./filter";
 
-export type StatementQuery = ReportFilter & { limit?: number; offset: number };
+/** A keyset position: the page starts after this line (lines are ordered by event time, then entry id). */
+export type StatementCursor = { eventTime: string; entryId: string };
+
+export type StatementQuery = ReportFilter & { limit?: number; offset: number; after?: StatementCursor };
 
 /** One step of a conversion's life: [event_time, entry_type, status, commission delta, entry id]. */
 const HistoryStep = z.tuple([z.string(), z.string(), z.string(), Int64Sum, z.string()]);
@@ -41,27 +44,62 @@ export type StatementLine = z.infer<typeof StatementLine>;
  */
 export function statementSql(q: StatementQuery): Sql {
   const ledger = ident(LEDGER_TABLE);
-  const inPeriod = sql`SELECT conversion_id FROM ${ledger} WHERE ${ledgerWhere(q)}`;
-  const limit = q.limit === undefined ? sql`` : sql` LIMIT ${q.offset}, ${q.limit}`;
+  const where = q.after
+    ? sql`${ledgerWhere(q)} AND (event_time > toDateTime(${q.after.eventTime}, 'UTC')
+        OR (event_time = toDateTime(${q.after.eventTime}, 'UTC') AND entry_id > ${q.after.entryId}))`
+    : ledgerWhere(q);
+  const columns =
+    "entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id, order_amount_minor, order_currency, commission_minor, commission_currency";
+  const typed = raw(
+    "entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id, order_amount_minor, toString(order_currency) AS order_currency, commission_minor, toString(commission_currency) AS commission_currency",
+  );
+  const page =
+    q.limit === undefined
+      ? sql`SELECT ${typed} FROM ${ledger} FINAL WHERE ${where}`
+      : pageSql(q, where, columns, typed);
+  const inPage =
+    q.limit === undefined
+      ? sql`SELECT conversion_id FROM ${ledger} WHERE ${where}`
+      : sql`SELECT conversion_id FROM (${page})`;
   return sql`SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
       order_id, attribution, conversion_status, order_amount_minor, order_currency, commission_minor, commission_currency, history
     FROM (
       SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
         order_id, attribution, conversion_status, order_amount_minor, order_currency, commission_minor, commission_currency
-      FROM (
-        SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
-          order_amount_minor, toString(order_currency) AS order_currency, commission_minor, toString(commission_currency) AS commission_currency
-        FROM ${ledger} FINAL WHERE ${ledgerWhere(q)}
-      ) AS lines ANY LEFT JOIN (
+      FROM (${page}) AS lines ANY LEFT JOIN (
         SELECT conversion_id, order_id, attribution, status AS conversion_status
-        FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id IN (${inPeriod})
+        FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id IN (${inPage})
       ) AS conversions USING conversion_id
     ) AS lines_with_conversion ANY LEFT JOIN (
       SELECT conversion_id, arraySort(groupUniqArray((toString(event_time), entry_type, status, commission_minor, entry_id))) AS history
-      FROM ${ledger} WHERE conversion_id IN (${inPeriod})
+      FROM ${ledger} WHERE conversion_id IN (${inPage})
       GROUP BY conversion_id
     ) AS histories USING conversion_id
-    ORDER BY event_time, entry_id${limit}`;
+    ORDER BY event_time, entry_id`;
+}
+
+/**
+ * One JSON page, cut from the ledger before the joins so they only look up its own conversions. Candidates: the
+ * next entry ids in order from two columns without FINAL (top-N, no full sort), twice the page so unmerged replay
+ * copies (identical rows) do not shorten it; then their rows by primary key, deduplicated with argMax (what FINAL
+ * keeps; FINAL itself reads every granule here), filtered again and cut to the page.
+ */
+function pageSql(q: StatementQuery, where: Sql, columns: string, typed: Sql): Sql {
+  const ledger = ident(LEDGER_TABLE);
+  const latest = raw(
+    columns
+      .split(", ")
+      .filter((c) => c !== "entry_id")
+      .map((c) => `argMax(${c}, version) AS ${c}`)
+      .join(", "),
+  );
+  const candidates = sql`SELECT entry_id FROM ${ledger} WHERE ${where}
+    ORDER BY event_time, entry_id LIMIT ${q.offset}, ${2 * (q.limit ?? 0)}`;
+  return sql`SELECT ${typed} FROM (
+      SELECT entry_id, ${latest} FROM ${ledger} WHERE entry_id IN (${candidates}) GROUP BY entry_id
+    )
+    WHERE ${where}
+    ORDER BY event_time, entry_id LIMIT ${q.limit ?? 0}`;
 }
 
 export function getStatement(ch: Querier) {
