@@ -5,9 +5,9 @@ import { createBatchConsumer, createKafka, createProducer, ensureTopics } from "
 import express from "express";
 import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
+import { clickWriter } from "./aggregate-writer";
 import type { AttributionConfig } from "./config";
 import { classifyFailure, clickHouseFailure, guarded, redisFailure } from "./failures";
-import { clickWriter } from "./aggregate-writer";
 import { clickHouseStore, createClickHandler, createConversionHandler, createDeadLetterSink } from "./worker";
 
 /** The attribution worker: two consumer groups (conversions, clicks) writing to ClickHouse, plus ops endpoints. */
