@@ -14,6 +14,7 @@ import {
   insertConversions,
   insertLedgerEntries,
   migrate,
+  rebuildAllAggregates,
   toDateTimeText,
 } from "@aff/clickhouse";
 import { applyBasisPoints, createLogger, currencyExponent, deterministicId, Lifecycle } from "@aff/common";
@@ -337,6 +338,9 @@ async function main() {
     bar.update(Math.min(N, from + BATCH), { ledger: ledgerRows });
   }
   bar.stop();
+  // the ledger and clicks were written directly: build the reports' pre-aggregates from them, as the worker would
+  const months = await rebuildAllAggregates(ch);
+  console.error(`aggregates rebuilt for ${months} months`);
   await ch.close();
   console.log(
     `seeded ${N} conversions (${ledgerRows} ledger rows) over ${DAYS} days into ${database} at ${url}, for ${influencers.length} influencers and ${campaigns.length} campaigns created in the catalog (${redisPrefix} at ${redisUrl})`,
