@@ -121,7 +121,10 @@ describe("dashboard", () => {
     // ranked per currency: USD 100 and 200-204, EUR 101 (102 has clicks only, no commission to rank)
     expect(await page.locator("#top-influencers tr.group").allTextContents()).toEqual(["USD", "EUR"]);
     expect(await page.locator("#top-influencers tr.item").count()).toBe(7);
-    expect(await page.locator("#statuses tr").count()).toBe(5);
+    expect(await page.locator("#statuses tr").count()).toBe(7);
+    // a finance key sees the payout runs panel (none yet), not a merchant's postback log
+    expect(await page.locator("#runs-section").isVisible()).toBe(true);
+    expect(await page.locator("#log-section").isVisible()).toBe(false);
     const clicks = (
       await get(base, "/v1/reports/commissions?from=2026-03-01&to=2026-05-01&group_by=influencer&limit=100")
     ).body.rows.reduce((s: number, r: { clicks: number }) => s + r.clicks, 0);

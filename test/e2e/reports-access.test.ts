@@ -102,7 +102,7 @@ describe("bad input", () => {
       ["from=2020-01-01&to=2026-03-01", "to"],
       [`${P}&tz=Mars/Olympus`, "tz"],
       [`${P}&group_by=hour`, "group_by"],
-      [`${P}&status=pending,paid`, "status"],
+      [`${P}&status=pending,settled`, "status"],
       [`${P}&currency=usd`, "currency"],
       [`${P}&merchant_id=-1`, "merchant_id"],
       [`${P}&limit=0`, "limit"],

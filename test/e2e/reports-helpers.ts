@@ -39,6 +39,12 @@ export async function get(base: string, path: string, key: string | null = BOOTS
 }
 
 const ms = (iso: string) => Date.parse(iso);
+/**
+ * When the fixtures' entries were recorded: before every `as_of` these tests read at, so each entry counts at every
+ * `as_of` and the tests here exercise the payable split and the aggregates. The second clock (entries recorded
+ * after `as_of` do not count) is tested on the real worker in test/e2e/finance-*.test.ts.
+ */
+export const FIXTURE_RECORDED_MS = Date.parse("2025-12-01T00:00:00Z");
 type Conv = {
   merchant: number;
   campaign: number;
@@ -75,8 +81,8 @@ export function entry(
     commission_currency: c.currency,
     event_time: toDateTimeText(ms(at)),
     payable_at: toDateTimeText(ms(payableAt)),
-    recorded_at: toDateTimeText(ms(at)),
-    version: ms(at),
+    recorded_at: toDateTimeText(FIXTURE_RECORDED_MS),
+    version: FIXTURE_RECORDED_MS,
   };
 }
 

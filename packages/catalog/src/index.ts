@@ -6,6 +6,7 @@ export * from "./fx";
 export * from "./links";
 export * from "./listings";
 export * from "./marketplace";
+export * from "./payees";
 export * from "./profiles";
 export * from "./redis";
 export * from "./schemas";

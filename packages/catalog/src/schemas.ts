@@ -89,6 +89,17 @@ export const CampaignInputFields = z.strictObject({
   attribution_model: z.enum(["last_click", "first_click"]).default("last_click"),
   /** seconds: a sale sooner than this after its click is flagged suspect (coupon-extension hijacking); 0 = off */
   min_click_to_conversion_seconds: z.number().int().min(0).max(86_400).default(0),
+  /**
+   * true: commission of a suspect conversion (too fast after its click, through a bot-flagged click) waits in status
+   * `review` until the merchant or an admin approves or rejects it; false: it is credited as usual and shown flagged.
+   * A sale dated before its click always waits for review.
+   */
+  hold_suspect: z.boolean().default(false),
+  /**
+   * what the commission is a share of: the order total as sent (`total`, with shipping and tax), or the net sale
+   * (`net`: total less shipping and tax) where the platform or merchant sends it; a sale without a net is paid on its total
+   */
+  commission_base: z.enum(["total", "net"]).default("total"),
   /** who is credited when the click and a valid coupon name different influencers */
   coupon_policy: z.enum(["click_wins", "coupon_wins"]).default("click_wins"),
   /** days after approval before approved commission becomes payable */

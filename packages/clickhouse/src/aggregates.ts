@@ -68,7 +68,7 @@ function fromLedger(scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(CUBE_TABLE)}
     SELECT toUInt8(3) AS level, toUInt8(0) AS grain, toStartOfFifteenMinutes(event_time) AS bucket,
       merchant_id, campaign_id, influencer_id, commission_currency, status,
-      sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'approved')),
+      sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')),
       countIf(entry_type = 'sale') AS sales,
       if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), '') ,
       if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),

@@ -1,6 +1,7 @@
 import type { ClickEvent } from "@aff/events";
 import { z } from "zod";
-import type { Inserter } from "./client";
+import type { Inserter, Querier } from "./client";
+import { ident, join, sql } from "./sql";
 import { toDateTimeText } from "./time";
 
 export const CLICKS_TABLE = "clicks_raw_v1";
@@ -50,4 +51,31 @@ export function insertClicks(ch: Inserter) {
       CLICKS_TABLE,
       rows.map((r) => ClickRow.parse(r)),
     );
+}
+
+const ClickIdRow = z.object({ click_id: z.string() });
+
+/**
+ * The click ids among `clickIds` that the redirect flagged as bots' (crawler, preview, HEAD, prefetch). A click whose
+ * event has not reached ClickHouse yet is not found: the sale is then resolved without the flag (the clicks topic is
+ * normally far ahead of a sale, which follows a shopper's visit to the store).
+ */
+export function getBotClicks(ch: Querier) {
+  return async (clickIds: readonly string[]): Promise<Set<string>> => {
+    const out = new Set<string>();
+    const unique = [...new Set(clickIds)];
+    for (let i = 0; i < unique.length; i += 2_000) {
+      const list = join(
+        unique.slice(i, i + 2_000).map((id) => sql`${id}`),
+        ", ",
+      );
+      const rows = await ch.query(
+        "bot_clicks",
+        sql`SELECT DISTINCT click_id FROM ${ident(CLICKS_TABLE)} WHERE click_id IN (${list}) AND is_bot = 1`,
+        ClickIdRow,
+      );
+      for (const r of rows) out.add(r.click_id);
+    }
+    return out;
+  };
 }

@@ -6,6 +6,8 @@ export * from "./failures";
 export * from "./int64";
 export * from "./ledger";
 export * from "./migrate";
+export * from "./outcomes";
+export * from "./payouts";
 export * from "./rebuild-all";
 export * from "./reports";
 export * from "./scorecard-weekly";

@@ -8,8 +8,11 @@ import { ident, join, type Sql, type SqlValue, sql } from "./sql";
 export const LEDGER_TABLE = "commission_ledger_v1";
 export const CONVERSIONS_TABLE = "conversions_v1";
 
-/** The status bucket a ledger entry moves money into or out of. */
-export const LedgerStatus = z.enum(["pending", "approved", "rejected", "reversed"]);
+/**
+ * The status bucket a ledger entry moves money into or out of. `review`: a suspect conversion's commission held until
+ * approved or rejected; `paid`: approved money a payout run paid (docs/adr/0006).
+ */
+export const LedgerStatus = z.enum(["pending", "review", "approved", "paid", "rejected", "reversed"]);
 export type LedgerStatus = z.infer<typeof LedgerStatus>;
 
 /** A ledger entry's type is the type of the conversion event that caused it. */
@@ -28,7 +31,7 @@ export const Attribution = z.enum([
 export type Attribution = z.infer<typeof Attribution>;
 
 /** The current status of a conversion as a whole. */
-export const ConversionStatus = z.enum(["pending", "approved", "rejected", "refunded"]);
+export const ConversionStatus = z.enum(["pending", "review", "approved", "rejected", "refunded"]);
 export type ConversionStatus = z.infer<typeof ConversionStatus>;
 
 export const LedgerRow = z.object({
@@ -166,4 +169,39 @@ export function getFirstClick(ch: Querier) {
     );
     return rows[0];
   };
+}
+
+/** 64-bit columns arrive as JSON strings: read back exactly. */
+const int64s = { order_amount_minor: Int64Text, commission_minor: Int64Text, version: Int64Text };
+const StoredConversion = ConversionRow.extend(int64s);
+const StoredEntry = LedgerRow.extend(int64s);
+
+/** A conversion's current row (FINAL), or undefined. */
+export function getConversion(ch: Querier) {
+  return async (conversionId: string): Promise<ConversionRow | undefined> =>
+    (
+      await ch.query(
+        "conversion_by_id",
+        sql`SELECT conversion_id, merchant_id, order_id, campaign_id, influencer_id, link_id, click_id, attribution, suspect,
+            status, order_amount_minor, toString(order_currency) AS order_currency, commission_minor,
+            toString(commission_currency) AS commission_currency, toString(occurred_at) AS occurred_at, version
+          FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id = ${conversionId}`,
+        StoredConversion,
+      )
+    )[0];
+}
+
+/** Every ledger entry of a conversion (FINAL), in the order they were recorded then booked. */
+export function getConversionEntries(ch: Querier) {
+  return (conversionId: string) =>
+    ch.query(
+      "conversion_entries",
+      sql`SELECT entry_id, event_id, conversion_id, merchant_id, campaign_id, influencer_id, entry_type, status,
+          order_amount_minor, toString(order_currency) AS order_currency, commission_minor,
+          toString(commission_currency) AS commission_currency, toString(event_time) AS event_time,
+          toString(payable_at) AS payable_at, toString(recorded_at) AS recorded_at, version
+        FROM ${ident(LEDGER_TABLE)} FINAL WHERE conversion_id = ${conversionId}
+        ORDER BY version, event_time, entry_id`,
+      StoredEntry,
+    );
 }

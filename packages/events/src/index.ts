@@ -36,9 +36,13 @@ export const ClickEvent = z.object({
 });
 export type ClickEvent = z.infer<typeof ClickEvent>;
 
-export const ConversionEventType = z.enum(["sale", "approve", "reject", "refund", "adjust"]);
+/**
+ * What happened to a conversion. Merchants send sale, approve, reject, refund and adjust; `payout` is published by the
+ * reports service when finance marks a payout line paid (docs/adr/0006 "Payout runs"), never accepted from a merchant.
+ */
+export const ConversionEventType = z.enum(["sale", "approve", "reject", "refund", "adjust", "payout"]);
 export type ConversionEventType = z.infer<typeof ConversionEventType>;
-export const EventSource = z.enum(["postback", "api", "shopify", "woocommerce"]);
+export const EventSource = z.enum(["postback", "api", "shopify", "woocommerce", "payout"]);
 export type EventSource = z.infer<typeof EventSource>;
 
 /**
@@ -107,11 +111,21 @@ function conversionEventFields(strict: boolean) {
     click_id: text(TEXT_MAX.click_id).optional(),
     coupon_code: text(TEXT_MAX.coupon_code).optional(),
     amount_minor: (strict ? OrderAmountMinor : AmountMinor).optional(),
+    /** sales only: the order net of shipping and tax, where the platform or merchant sends it (commission base) */
+    net_amount_minor: (strict ? OrderAmountMinor : AmountMinor).optional(),
     currency: Currency.optional(),
     reason: text(TEXT_MAX.reason).optional(),
     /** the merchant's own id for a refund or adjustment, so each one is told apart and a resend is recognised */
     change_id: text(TEXT_MAX.change_id).optional(),
     subs: z.object({ sub1: sub, sub2: sub, sub3: sub, sub4: sub, sub5: sub }).optional(),
+    /** payout events only: the line that paid this conversion and what it paid (signed: a recovered debt is negative) */
+    payout: z
+      .object({
+        run_id: z.string().length(32),
+        line_id: z.string().length(32),
+        amount_minor: z.number().int().min(-MAX_AMOUNT_MINOR).max(MAX_AMOUNT_MINOR),
+      })
+      .optional(),
     /** how it reached us: a postback (GET/POST), the signed JSON API, or a store platform's webhook */
     source: EventSource.optional(),
     /** when the merchant says it happened (ms since epoch), within MAX_BACKDATE_MS before and MAX_AHEAD_MS after receipt */
@@ -138,6 +152,7 @@ export const ConversionEvent = conversionEventFields(true).superRefine((e, ctx) 
   if (needsAmount && e.amount_minor === undefined) issue("amount_minor", `required for ${e.type}`);
   if (e.amount_minor !== undefined && e.currency === undefined) issue("currency", "required with an amount");
   if (e.type === "refund" && e.amount_minor === 0) issue("amount_minor", "a refund must return money");
+  if (e.type === "payout" && e.payout === undefined) issue("payout", "required for payout");
 });
 /** An event the worker stored earlier, read back for a conversion's history (see `conversionEventFields`). */
 export const StoredConversionEvent = conversionEventFields(false);

@@ -88,7 +88,31 @@ describe("resolve step", () => {
     const r = await createResolveStep(deps(campaign({ min_click_to_conversion_seconds: 120 })))(
       sale({ click_id: click(30_000) }),
     );
-    expect(r).toMatchObject({ value: { suspect: true, flags: ["short_click_to_conversion"] } });
+    expect(r).toMatchObject({ value: { suspect: true, flags: ["too_fast"], review: false } });
+  });
+  it("holds for review a sale dated before its click always, and a too-fast or bot-click sale when the campaign says so", async () => {
+    const early = await createResolveStep(deps())(sale({ click_id: click(-2 * 86_400_000) }));
+    expect(early).toMatchObject({ value: { suspect: true, flags: ["click_after_sale"], review: true } });
+    const botClick = click(86_400_000);
+    const bot = deps(campaign(), { isBotClick: (id) => id === botClick });
+    expect(await createResolveStep(bot)(sale({ click_id: botClick }))).toMatchObject({
+      value: { suspect: true, flags: ["bot_click"], review: false },
+    });
+    const held = deps(campaign({ hold_suspect: true, min_click_to_conversion_seconds: 120 }));
+    expect(await createResolveStep(held)(sale({ click_id: click(30_000) }))).toMatchObject({
+      value: { flags: ["too_fast"], review: true },
+    });
+    expect(await createResolveStep(held)(sale({ click_id: click(3_600_000) }))).toMatchObject({
+      value: { flags: [], suspect: false, review: false },
+    });
+  });
+  it("freezes the net share of the order for a campaign paying on the net sale", async () => {
+    const net = deps(campaign({ commission_base: "net" }));
+    expect(await createResolveStep(net)(sale({ click_id: click(1000), net_amount_minor: 8_000 }))).toMatchObject({
+      value: { net_share: { net: 8_000, total: 10_000 } },
+    });
+    const total = await createResolveStep(deps())(sale({ click_id: click(1000), net_amount_minor: 8_000 }));
+    expect(total.kind === "ok" && total.value.net_share).toBeUndefined();
   });
   it("uses the per-influencer override and converts into the settlement currency", async () => {
     const c = campaign({

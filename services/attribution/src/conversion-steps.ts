@@ -22,7 +22,17 @@ export type ResolveDeps = {
   getCoupon: (merchantId: number, code: string) => Promise<Coupon | undefined>;
   rateAt: (from: string, to: string, atMs: number) => Promise<string | undefined>;
   firstClick?: (clickId: string, campaignId: number, fromMs: number, toMs: number) => Promise<FirstClick | undefined>;
+  /** true when the redirect flagged this click as a bot's (crawler, preview, HEAD, prefetch) */
+  isBotClick?: (clickId: string) => boolean;
 };
+
+/**
+ * Flags that make a credited conversion suspect (docs/adr/0005 "Flags"). A sale dated before its click
+ * (`click_after_sale`) is never credited as an ordinary conversion: its commission always waits for review. The
+ * others wait for review when the campaign holds suspect conversions (`hold_suspect`), else they are credited as
+ * usual and shown with their flags.
+ */
+export const SUSPECT_FLAGS = ["click_after_sale", "too_fast", "bot_click"] as const;
 
 export function createParseStep(
   schema: z.ZodType<ConversionEvent> = ConversionEvent,
@@ -43,6 +53,7 @@ export function createValidateStep(): Step<ConversionEvent, ConversionEvent> {
     if ((e.type === "refund" || e.type === "adjust") && e.amount_minor === undefined)
       return dlq(`${e.type}_without_amount`);
     if (e.type === "refund" && e.amount_minor === 0) return dlq("refund_of_zero");
+    if (e.type === "payout" && !e.payout) return dlq("payout_without_line");
     return ok(e);
   };
 }
@@ -133,6 +144,7 @@ export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Reso
         fx_rate: "1",
         settlement_amount_minor: amount,
         holding_days: 0,
+        review: false,
       });
     }
     const campaign = credit.campaign;
@@ -144,7 +156,9 @@ export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Reso
       credit.clickedAtMs !== undefined &&
       minMs > 0 &&
       e.occurred_at_ms - credit.clickedAtMs < minMs;
-    if (fast) flags.push("short_click_to_conversion");
+    if (fast) flags.push("too_fast");
+    if (chosen.via === "click" && e.click_id && deps.isBotClick?.(e.click_id)) flags.push("bot_click");
+    const suspect = SUSPECT_FLAGS.some((f) => flags.includes(f));
     const settlement = convertMinor(amount, currency, campaign.currency, rate);
     if (!amountInRange(settlement)) return dlq("amount_out_of_range");
     const override = campaign.influencer_overrides.find((o) => o.influencer_id === credit.influencerId);
@@ -153,13 +167,18 @@ export function createResolveStep(deps: ResolveDeps): Step<ConversionEvent, Reso
       campaign_id: campaign.id,
       influencer_id: credit.influencerId,
       link_id: credit.linkId,
-      suspect: fast || flags.includes("click_after_sale"),
+      suspect,
       flags,
       commission: override?.commission ?? campaign.commission,
       commission_currency: campaign.currency,
       fx_rate: rate,
       settlement_amount_minor: settlement,
       holding_days: campaign.holding_days,
+      net_share:
+        campaign.commission_base === "net" && e.net_amount_minor !== undefined && amount > 0
+          ? { net: e.net_amount_minor, total: amount }
+          : undefined,
+      review: flags.includes("click_after_sale") || (suspect && campaign.hold_suspect === true),
     });
   };
 }

@@ -2,7 +2,14 @@ import type { LedgerRow } from "@aff/clickhouse";
 import { conversionId, deterministicId } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
 import { describe, expect, it } from "vitest";
-import { computeBooks, dateTimeText, type HistoryEvent, MAX_AMOUNT_MINOR, type Resolution } from "./ledger-rules";
+import {
+  commissionOf,
+  computeBooks,
+  dateTimeText,
+  type HistoryEvent,
+  MAX_AMOUNT_MINOR,
+  type Resolution,
+} from "./ledger-rules";
 
 const T0 = Date.UTC(2026, 0, 10, 12);
 const CONV = conversionId(1, "O-1");
@@ -210,5 +217,15 @@ describe("computeBooks", () => {
     const books = computeBooks(history, opts);
     expect(books.conversion?.status).toBe("approved");
     expect(books.conversion?.version).toBe((history.at(-1)?.event.received_at_ms ?? 0) * 1000 + 999);
+  });
+});
+
+describe("commission base", () => {
+  it("pays on the net share of the order, frozen with the sale, for the sale and each refund", () => {
+    const net = { ...RES, net_share: { net: 21_360, total: 24_300 } };
+    expect(commissionOf(net, 24_300, "USD")).toBe(2_136);
+    // a refund of 39.00 of the 243.00 order is 34.28 of the net: 3.43 of commission
+    expect(commissionOf(net, 3_900, "USD")).toBe(343);
+    expect(commissionOf(RES, 24_300, "USD")).toBe(2_430);
   });
 });

@@ -35,6 +35,13 @@ export const Resolution = z.object({
   fx_rate: z.string(),
   settlement_amount_minor: z.number().int(),
   holding_days: z.number().int().min(0),
+  /**
+   * commission on the net sale: the share of the order amount that is net of shipping and tax, frozen with the sale
+   * (`net` of `total`), so refunds and adjustments of the order are scaled to the net too
+   */
+  net_share: z.object({ net: z.number().int().min(0), total: z.number().int().min(1) }).optional(),
+  /** commission held for review (status review) until the merchant or an admin approves or rejects it */
+  review: z.boolean().default(false),
 });
 export type Resolution = z.infer<typeof Resolution>;
 
@@ -73,13 +80,16 @@ export type ConversionBooks = {
 
 /** Commission in settlement minor units for an order amount: basis points of the converted amount, or fixed. */
 export function commissionOf(
-  r: Pick<Resolution, "commission" | "commission_currency" | "fx_rate">,
+  r: Pick<Resolution, "commission" | "commission_currency" | "fx_rate" | "net_share">,
   orderMinor: number,
   orderCurrency: string,
 ): number {
   const rule: CommissionRule = r.commission;
   if (rule.type === "fixed") return rule.amount_minor;
-  return applyBasisPoints(convertMinor(orderMinor, orderCurrency, r.commission_currency, r.fx_rate), rule.bps);
+  const base = r.net_share
+    ? Number(divRoundHalfAway(BigInt(orderMinor) * BigInt(r.net_share.net), BigInt(r.net_share.total)))
+    : orderMinor;
+  return applyBasisPoints(convertMinor(base, orderCurrency, r.commission_currency, r.fx_rate), rule.bps);
 }
 
 /** Thrown inside the books when an amount leaves the range they hold; the event is refused, not booked. */
@@ -93,12 +103,19 @@ function checkedAmount(minor: number): number {
 type Buckets = Record<LedgerStatus, number>;
 
 type State = {
-  status: "pending" | "approved" | "rejected";
+  status: "pending" | "review" | "approved" | "rejected";
   amount: number;
   commission: number;
   refunded: number;
   buckets: Buckets;
   approvedPayableAtMs: number;
+  /**
+   * When the books learned of the latest applied event: the running maximum of receive times in the order events are
+   * applied. Entries are recorded at this instant, so the entries recorded by any `as_of` are the books after a prefix
+   * of the history (an approval that waited for its sale is recorded when the sale arrived), and every invariant of
+   * the books holds at every `as_of` (docs/adr/0006 "Two clocks").
+   */
+  recordedMs: number;
 };
 
 /** Dedupes by event id (the first delivery wins) and orders by seq. */
@@ -131,6 +148,7 @@ function entry(
   orderMinor: number,
   payableAtMs = ev.occurred_at_ms,
 ): LedgerRow {
+  const recordedMs = Math.max(o.st.recordedMs, ev.received_at_ms);
   return {
     entry_id: deterministicId(ev.event_id, status),
     event_id: ev.event_id,
@@ -146,8 +164,8 @@ function entry(
     commission_currency: o.res.commission_currency,
     event_time: dateTimeText(ev.occurred_at_ms),
     payable_at: dateTimeText(payableAtMs),
-    recorded_at: dateTimeText(ev.received_at_ms),
-    version: ev.received_at_ms,
+    recorded_at: dateTimeText(recordedMs),
+    version: recordedMs,
   };
 }
 
@@ -159,6 +177,7 @@ function openBooks(h: HistoryEvent, res: Resolution): Opened {
   const attributed = res.campaign_id > 0;
   const commission = attributed ? checkedAmount(commissionOf(res, amount, currency)) : 0;
   dateTimeText(e.occurred_at_ms);
+  const first = res.review ? "review" : "pending";
   const o: Opened = {
     sale: e,
     seq: h.seq,
@@ -166,27 +185,32 @@ function openBooks(h: HistoryEvent, res: Resolution): Opened {
     currency,
     attributed,
     st: {
-      status: "pending",
+      status: first,
       amount,
       commission,
       refunded: 0,
-      buckets: { pending: commission, approved: 0, rejected: 0, reversed: 0 },
+      buckets: { pending: 0, review: 0, approved: 0, paid: 0, rejected: 0, reversed: 0, [first]: commission },
       approvedPayableAtMs: 0,
+      recordedMs: e.received_at_ms,
     },
     ledger: [],
   };
-  if (attributed) o.ledger.push(entry(o, e, "pending", commission, amount));
+  if (attributed) o.ledger.push(entry(o, e, first, commission, amount));
   return o;
 }
 
-/** Moves commission and order amount between two buckets as two entries of one event. */
+/**
+ * Moves commission and order amount between two buckets as two entries of one event. Every approved entry of a
+ * conversion carries the approval's `payable_at`, reductions included: at any `as_of` a conversion's approved money
+ * is either all held or all payable, so a refund or clawback reduces the part its money is in (held while the holding
+ * period runs, payable after it) and held never goes negative (docs/adr/0006 "Held, payable and paid").
+ */
 function move(o: Opened, ev: ConversionEvent, from: LedgerStatus, to: LedgerStatus, c: number, order: number) {
   o.st.buckets[from] -= c;
   o.st.buckets[to] += c;
   if (!o.attributed) return;
-  const fromPayable = from === "approved" ? Math.max(ev.occurred_at_ms, o.st.approvedPayableAtMs) : ev.occurred_at_ms;
-  const toPayable = to === "approved" ? o.st.approvedPayableAtMs : ev.occurred_at_ms;
-  o.ledger.push(entry(o, ev, from, -c, -order, fromPayable), entry(o, ev, to, c, order, toPayable));
+  const payableAt = (s: LedgerStatus) => (s === "approved" ? o.st.approvedPayableAtMs : ev.occurred_at_ms);
+  o.ledger.push(entry(o, ev, from, -c, -order, payableAt(from)), entry(o, ev, to, c, order, payableAt(to)));
 }
 
 /** Applies one change; one that throws is rolled back (state and entries) and refused, so it changes nothing. */
@@ -194,7 +218,9 @@ function applyOrRefuse(o: Opened, ev: ConversionEvent): { outcome: Outcome; refu
   const saved: State = { ...o.st, buckets: { ...o.st.buckets } };
   const entries = o.ledger.length;
   try {
-    return { outcome: applyChange(o, ev) };
+    const outcome = applyChange(o, ev);
+    o.st.recordedMs = Math.max(o.st.recordedMs, ev.received_at_ms);
+    return { outcome };
   } catch (err) {
     o.st = saved;
     o.ledger.length = entries;
@@ -260,6 +286,8 @@ export function computeBooks(history: readonly HistoryEvent[], opts: { parkedRet
 function conversionRow(o: Opened, events: readonly HistoryEvent[], refused: Map<string, string>): ConversionRow {
   const { sale: e, res, st } = o;
   const refundedAll = st.amount > 0 && st.refunded >= st.amount && st.status !== "rejected";
+  const current =
+    st.status === "rejected" ? 0 : st.buckets[st.status] + (st.status === "approved" ? st.buckets.paid : 0);
   // grows with the history (the max receive time never falls; the count breaks ties), so the latest state wins;
   // refused events are not part of the history (they are dead-lettered), a loop because histories can be long
   let maxReceivedMs = 0;
@@ -282,7 +310,7 @@ function conversionRow(o: Opened, events: readonly HistoryEvent[], refused: Map<
     status: refundedAll ? "refunded" : st.status,
     order_amount_minor: st.amount,
     order_currency: o.currency,
-    commission_minor: st.status === "rejected" ? 0 : st.buckets[st.status],
+    commission_minor: current,
     commission_currency: res.commission_currency,
     occurred_at: dateTimeText(e.occurred_at_ms),
     version: maxReceivedMs * 1000 + Math.min(999, count),
@@ -292,21 +320,24 @@ function conversionRow(o: Opened, events: readonly HistoryEvent[], refused: Map<
 /** Applies one status change to the state; returns its outcome. May throw (amount or time out of range). */
 function applyChange(o: Opened, ev: ConversionEvent): Outcome {
   const st = o.st;
+  // a payout records money that left: it applies whatever happened to the conversion since the run was made
+  if (ev.type === "payout") return applyPayout(o, ev);
   if (st.status === "rejected") return "ignored_rejected";
   const remainingOrder = st.amount - st.refunded;
   switch (ev.type) {
     case "approve": {
-      if (st.status !== "pending") return "ignored_not_pending";
+      if (st.status !== "pending" && st.status !== "review") return "ignored_not_pending";
       // the holding period starts no earlier than the approval reached us: a backdated approval does not skip it
       st.approvedPayableAtMs = Math.max(ev.occurred_at_ms, ev.received_at_ms) + o.res.holding_days * DAY_MS;
-      const c = st.buckets.pending;
+      const from = st.status;
       st.status = "approved";
-      move(o, ev, "pending", "approved", c, remainingOrder);
+      move(o, ev, from, "approved", st.buckets[from], remainingOrder);
       return "applied";
     }
     case "reject": {
+      // money already paid is clawed back: the approved bucket goes below zero by it, a debt the next run nets
       const from = st.status;
-      move(o, ev, from, "rejected", st.buckets[from], remainingOrder);
+      move(o, ev, from, "rejected", st.buckets[from] + (from === "approved" ? st.buckets.paid : 0), remainingOrder);
       st.status = "rejected";
       return "applied";
     }
@@ -317,7 +348,9 @@ function applyChange(o: Opened, ev: ConversionEvent): Outcome {
       const r = Math.min(asked, remainingOrder);
       // cumulative rounding: the reversed total always equals round(commission x refunded / amount), so a full refund reverses exactly all of it
       const target = Number(divRoundHalfAway(BigInt(st.commission) * BigInt(st.refunded + r), BigInt(st.amount)));
-      const c = Math.max(0, Math.min(st.buckets[st.status], target - st.buckets.reversed));
+      // after a payout the approved bucket may go below zero: the debt is carried into the next payout run
+      const left = st.buckets[st.status] + (st.status === "approved" ? st.buckets.paid : 0);
+      const c = Math.max(0, Math.min(left, target - st.buckets.reversed));
       st.refunded += r;
       move(o, ev, st.status, "reversed", c, r);
       return asked > remainingOrder ? "refund_capped" : "applied";
@@ -326,7 +359,8 @@ function applyChange(o: Opened, ev: ConversionEvent): Outcome {
       if (ev.currency && ev.currency !== o.currency) return "ignored_currency_mismatch";
       const total = checkedAmount(Math.max(ev.amount_minor ?? st.amount, st.refunded));
       const newCommission = o.attributed ? checkedAmount(commissionOf(o.res, total, o.currency)) : 0;
-      const newBucket = Math.max(0, newCommission - st.buckets.reversed);
+      const paid = st.status === "approved" ? st.buckets.paid : 0;
+      const newBucket = Math.max(0, newCommission - st.buckets.reversed) - paid;
       const delta = newBucket - st.buckets[st.status];
       const orderDelta = total - st.amount;
       st.buckets[st.status] += delta;
@@ -340,4 +374,19 @@ function applyChange(o: Opened, ev: ConversionEvent): Outcome {
     default:
       return "duplicate_sale";
   }
+}
+
+/** Moves what a payout line paid for this conversion from approved to paid (a negative amount recovered a debt). */
+function applyPayout(o: Opened, ev: ConversionEvent): Outcome {
+  const paid = ev.payout?.amount_minor ?? 0;
+  if (paid === 0) return "applied";
+  checkedAmount(paid);
+  o.st.buckets.approved -= paid;
+  o.st.buckets.paid += paid;
+  if (o.attributed)
+    o.ledger.push(
+      entry(o, ev, "approved", -paid, 0, o.st.approvedPayableAtMs),
+      entry(o, ev, "paid", paid, 0, ev.occurred_at_ms),
+    );
+  return "applied";
 }

@@ -1,11 +1,13 @@
 import type { Campaign } from "@aff/catalog";
 import {
   ConversionEventRow,
+  ConversionFlagsRow,
   ConversionRow,
   type ConversionRow as ConversionRowT,
   type HourlyTouch,
   LedgerRow,
   type LedgerRow as LedgerRowT,
+  OutcomeRow,
 } from "@aff/clickhouse";
 import { conversionId, createLogger, deterministicId, signClickId } from "@aff/common";
 import type { ConversionEvent } from "@aff/events";
@@ -107,6 +109,20 @@ class MemoryStore implements ConversionStore {
     }
   };
   rebuildHourly = async () => undefined;
+  flags = new Map<string, ConversionFlagsRow>();
+  outcomes = new Map<string, OutcomeRow>();
+  bots = new Set<string>();
+  writeFlags = async (rows: readonly ConversionFlagsRow[]) => {
+    for (const r of rows) this.flags.set(r.conversion_id, ConversionFlagsRow.parse(r));
+  };
+  writeOutcomes = async (rows: readonly OutcomeRow[]) => {
+    for (const r of rows) {
+      const key = `${r.merchant_id}|${r.received_at}|${r.event_id}|${r.seq}`;
+      const seen = this.outcomes.get(key);
+      if (!seen || r.version >= seen.version) this.outcomes.set(key, OutcomeRow.parse(r));
+    }
+  };
+  readBotClicks = async (ids: readonly string[]) => new Set(ids.filter((id) => this.bots.has(id)));
 
   snapshot() {
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
@@ -211,6 +227,49 @@ describe("conversion handler", () => {
       ["1", expect.stringMatching(/^schema: amount_minor /)],
     ]);
     expect([...store.events.values()].map((r) => r.event_id)).toEqual([sale.event_id]);
+  });
+});
+
+describe("payouts and outcomes through the handler", () => {
+  const payout = (amount: number, receivedAtMs: number) =>
+    event("P", "payout", {
+      event_id: deterministicId("payout", "P"),
+      source: "payout",
+      payout: { run_id: "r".repeat(32), line_id: "l".repeat(32), amount_minor: amount },
+      occurred_at_ms: receivedAtMs,
+      received_at_ms: receivedAtMs,
+    });
+  const paidOf = (store: MemoryStore) =>
+    [...store.ledger.values()].filter((l) => l.status === "paid").reduce((s, l) => s + l.commission_minor, 0);
+
+  it("books a payout once, whatever is redelivered or replayed, and records each delivery's outcome", async () => {
+    const { store, run } = setup();
+    const batch = [
+      eventMessage(0, event("P", "sale")),
+      eventMessage(1, event("P", "approve", { occurred_at_ms: NOW - 40 * DAY_MS, received_at_ms: NOW })),
+      eventMessage(2, payout(1000, NOW + 1000)),
+      eventMessage(3, payout(1000, NOW + 2000)), // marked paid twice: the same event id again
+    ];
+    await run(batch);
+    const first = store.snapshot();
+    expect(paidOf(store)).toBe(1000);
+    await run(batch); // a replay after a kill before the commit
+    await run(batch.slice(2)); // and a redelivery of the tail
+    expect(store.snapshot()).toEqual(first);
+    expect(paidOf(store)).toBe(1000);
+    // payout events are finance's, not the merchant's: only the sale and the approval are in the postback log
+    expect([...store.outcomes.values()].map((o) => [o.type, o.outcome]).sort()).toEqual([
+      ["approve", "booked"],
+      ["sale", "booked"],
+    ]);
+  });
+
+  it("tells the merchant about a dead-lettered event it can name", async () => {
+    const { store, run } = setup();
+    await run([eventMessage(0, event("Q", "sale", { currency: "JPY" }))]);
+    expect([...store.outcomes.values()]).toMatchObject([
+      { order_id: "Q", outcome: "dead_lettered", reason: expect.stringMatching(/^no_fx_rate/) },
+    ]);
   });
 });
 

@@ -2,15 +2,20 @@ import {
   type ClickHouse,
   type ClickRow,
   type ConversionEventRow,
+  type ConversionFlagsRow,
   type ConversionRow,
   clickRow,
+  getBotClicks,
   getConversionEvents,
   type HourlyTouch,
   type Inserter,
   insertClicks,
   insertConversionEvents,
+  insertConversionFlags,
   insertConversions,
+  insertOutcomes,
   type LedgerRow,
+  type OutcomeRow,
   toDateTimeText,
 } from "@aff/clickhouse";
 import { AppError, errorMessage, type Logger } from "@aff/common";
@@ -33,6 +38,7 @@ import {
   type Outcome,
   Resolution,
 } from "./ledger-rules";
+import { deadLetterRow, flagsRow, outcomeRows } from "./outcomes";
 import { pipe } from "./pipeline";
 
 export type DeadLetter = { topic: string; partition: number; message: KafkaMessage; reason: string };
@@ -121,6 +127,12 @@ export type ConversionStore = {
   writeEvents: (rows: readonly ConversionEventRow[]) => Promise<void>;
   writeConversions: (rows: readonly ConversionRow[]) => Promise<void>;
   writeLedger: (rows: readonly LedgerRow[]) => Promise<void>;
+  /** flags of each booked conversion (conversion_flags_v1) */
+  writeFlags: (rows: readonly ConversionFlagsRow[]) => Promise<void>;
+  /** what became of each delivery, for the merchant who sent it (conversion_outcomes_v1) */
+  writeOutcomes: (rows: readonly OutcomeRow[]) => Promise<void>;
+  /** the click ids among these that the redirect flagged as bots' */
+  readBotClicks: (clickIds: readonly string[]) => Promise<Set<string>>;
   rebuildHourly: (touched: readonly HourlyTouch[], version: number) => Promise<void>;
 };
 
@@ -136,6 +148,9 @@ export function clickHouseStore(ch: ClickHouse): ConversionStore {
       writeEvents: insertConversionEvents(ch),
       writeConversions: insertConversions(ch),
       writeLedger: aggregates.writeLedger,
+      writeFlags: insertConversionFlags(ch),
+      writeOutcomes: insertOutcomes(ch),
+      readBotClicks: getBotClicks(ch),
     },
     clickHouseFailure,
   );
@@ -246,6 +261,9 @@ export function createConversionHandler(deps: ConversionDeps): BatchHandler {
     );
     for (const i of isolated)
       letters.push({ ...ctx, message: i.item, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
+    // the sender sees its dead-lettered events in the postback log, written before the letters and the commit
+    const told = letters.flatMap((l) => deadLetterRow(l.message.value, Number(l.message.offset), l.reason) ?? []);
+    if (told.length > 0) await deps.store.writeOutcomes(told);
     await deps.deadLetter(letters);
     deps.counters.processed(messages.length);
   };
@@ -272,7 +290,9 @@ async function decodeAll(messages: readonly KafkaMessage[], letter: (m: KafkaMes
 
 /** One batch (or part of one, when a failure is being isolated): returns its dead letters once everything is written. */
 function createConversionBatch(deps: ConversionDeps) {
-  const resolve = createResolveStep(deps.resolve);
+  // bot-flagged clicks of the batch's new sales, read in one query before they are resolved (batches run one at a time)
+  let bots = new Set<string>();
+  const resolve = createResolveStep({ ...deps.resolve, isBotClick: (id) => bots.has(id) });
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
   return async (messages: readonly KafkaMessage[], ctx: Ctx): Promise<DeadLetter[]> => {
     const phases: Record<string, number> = {};
@@ -287,6 +307,10 @@ function createConversionBatch(deps: ConversionDeps) {
     const fresh = await decodeAll(messages, letter);
     lap("parse");
     const { histories, frozen } = await readHistories(deps, fresh);
+    const clickIds = fresh.flatMap((f) =>
+      f.event.type === "sale" && f.event.click_id && !frozen.has(f.event.event_id) ? [f.event.click_id] : [],
+    );
+    bots = clickIds.length > 0 ? await deps.store.readBotClicks(clickIds) : new Set();
     lap("read_history");
     const batchEvents = new Map<string, Fresh[]>();
     const accepted: HistoryEvent[] = [];
@@ -309,11 +333,16 @@ function createConversionBatch(deps: ConversionDeps) {
 
     const conversions: ConversionRow[] = [];
     const ledger: LedgerRow[] = [];
+    const flags: ConversionFlagsRow[] = [];
+    const outcomes: OutcomeRow[] = [];
     const refused = new Set<string>();
     for (const [id, history] of histories) {
       const books = computeBooks(history, { parkedRetentionMs: deps.parkedRetentionMs });
       if (books.conversion) conversions.push(books.conversion);
       for (const l of books.ledger) ledger.push(l);
+      const f = flagsRow(history, books);
+      if (f) flags.push(f);
+      for (const o of outcomeRows(history, books)) if (!books.refused.has(o.event_id)) outcomes.push(o);
       for (const [eventId, reason] of books.refused) {
         refused.add(eventId);
         for (const f of batchEvents.get(eventId) ?? []) letter(f.message, reason);
@@ -324,7 +353,12 @@ function createConversionBatch(deps: ConversionDeps) {
     // refused events are dead letters, never history: a replay must not find them stored
     await deps.store.writeEvents(accepted.filter((h) => !refused.has(h.event.event_id)).map(historyToRow));
     lap("write_events");
-    await Promise.all([deps.store.writeConversions(conversions), deps.store.writeLedger(ledger)]);
+    await Promise.all([
+      deps.store.writeConversions(conversions),
+      deps.store.writeLedger(ledger),
+      deps.store.writeFlags(flags),
+      deps.store.writeOutcomes(outcomes),
+    ]);
     lap("write_ledger");
     await rebuild(touchedHours(ledger));
     lap("rebuild_hourly");

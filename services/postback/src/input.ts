@@ -102,6 +102,10 @@ export const PostbackInput = z
     status: Optional(Status),
     amount: Optional(AmountMinorText),
     sale_amount: Optional(z.string().trim().max(32)),
+    /** sales: the order net of shipping and tax (minor units), for campaigns paying on the net sale */
+    net_amount: Optional(AmountMinorText),
+    /** sales: decimal alias of net_amount */
+    net_sale_amount: Optional(z.string().trim().max(32)),
     currency: Optional(z.string().trim().toUpperCase().refine(isCurrency, "must be an ISO 4217 currency code")),
     coupon_code: Optional(Text(TEXT_MAX.coupon_code)),
     reason: Optional(Text(TEXT_MAX.reason)),
@@ -133,6 +137,16 @@ export const PostbackInput = z
         }
       }
     }
+    let net = p.net_amount;
+    if (p.net_sale_amount !== undefined && p.currency) {
+      try {
+        net = parseDecimalToMinor(p.net_sale_amount, p.currency);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", path: ["net_sale_amount"], message: (err as Error).message });
+      }
+    }
+    if (net !== undefined && (net < 0 || (amount !== undefined && net > amount)))
+      ctx.addIssue({ code: "custom", path: ["net_amount"], message: "must be between 0 and the sale amount" });
     if (
       (type === "sale" || type === "refund" || type === "adjust") &&
       amount === undefined &&
@@ -145,7 +159,14 @@ export const PostbackInput = z
       ctx.addIssue({ code: "custom", path: ["reason"], message: "required for reject" });
     if (p.type && p.status && p.type !== p.status)
       ctx.addIssue({ code: "custom", path: ["status"], message: "contradicts type" });
-    return { ...p, type, amount, click_id: p.click_id ?? p.transaction_id, change_id: p.change_id ?? p.refund_id };
+    return {
+      ...p,
+      type,
+      amount,
+      net_amount: type === "sale" ? net : undefined,
+      click_id: p.click_id ?? p.transaction_id,
+      change_id: p.change_id ?? p.refund_id,
+    };
   });
 export type PostbackInput = z.output<typeof PostbackInput>;
 
@@ -176,6 +197,7 @@ export function toConversionEvent(
     click_id: p.click_id,
     coupon_code: p.coupon_code,
     amount_minor: p.amount,
+    net_amount_minor: p.net_amount,
     currency: p.currency,
     reason: p.reason,
     change_id: changeId,

@@ -2,7 +2,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const FILTERS = ["from", "to", "tz", "merchant_id", "campaign_id", "influencer_id", "currency", "status"];
-  const STATUSES = ["pending", "approved", "payable", "rejected", "reversed"];
+  const STATUSES = ["pending", "review", "approved", "payable", "paid", "rejected", "reversed"];
   let chart = null;
 
   const exponent = (c) =>
@@ -163,6 +163,64 @@
     return groups;
   }
 
+  /** A table of text cells built as DOM nodes: merchant-supplied text (order ids, reasons) is never parsed as HTML. */
+  function fillTable(table, header, rows) {
+    const head = document.createElement("tr");
+    for (const h of header) head.append(Object.assign(document.createElement("th"), { textContent: h }));
+    const body = rows.map((cells) => {
+      const tr = document.createElement("tr");
+      for (const c of cells) tr.append(Object.assign(document.createElement("td"), { textContent: String(c ?? "") }));
+      return tr;
+    });
+    $(table).replaceChildren(head, ...body);
+  }
+
+  /** Payout runs (finance, admin, and influencers for their own lines); hidden for keys that cannot see them. */
+  async function loadRuns() {
+    const res = await fetch("/v1/payout-runs", { headers: { authorization: `Bearer ${$("key").value}` } });
+    $("runs-section").hidden = !res.ok;
+    if (!res.ok) return;
+    const { runs } = await res.json();
+    const details = await Promise.all(
+      runs
+        .slice(0, 20)
+        .map((r) =>
+          fetch(`/v1/payout-runs/${r.run_id}`, { headers: { authorization: `Bearer ${$("key").value}` } }).then((x) =>
+            x.json(),
+          ),
+        ),
+    );
+    fillTable(
+      "payout-runs",
+      ["created", "as of", "currency", "lines", "paid", "status"],
+      details.map((d) => [
+        d.created_at.slice(0, 16).replace("T", " "),
+        d.as_of.slice(0, 16).replace("T", " "),
+        d.currency,
+        d.lines.length,
+        money(
+          d.lines.filter((l) => l.status === "paid").reduce((a, l) => a + l.amount_minor, 0),
+          d.currency,
+        ),
+        d.status,
+      ]),
+    );
+  }
+
+  /** A merchant key's latest postbacks with what became of each; hidden for other keys. */
+  async function loadLog() {
+    const p = new URLSearchParams({ from: $("from").value, to: $("to").value, limit: "50" });
+    const res = await fetch(`/v1/postback-log?${p}`, { headers: { authorization: `Bearer ${$("key").value}` } });
+    $("log-section").hidden = !res.ok;
+    if (!res.ok) return;
+    const { events } = await res.json();
+    fillTable(
+      "postback-log",
+      ["received", "order", "type", "outcome", "reason"],
+      events.map((e) => [e.received_at.slice(0, 19).replace("T", " "), e.order_id, e.type, e.outcome, e.reason]),
+    );
+  }
+
   async function load() {
     document.body.dataset.state = "loading";
     $("error").textContent = "";
@@ -184,6 +242,7 @@
       drawStatuses(series.rows, currency);
       drawTop("top-influencers", influencers, "influencer_id", labels.influencers);
       drawTop("top-campaigns", campaigns, "campaign_id", labels.campaigns);
+      await Promise.all([loadRuns(), loadLog()]);
       document.body.dataset.state = "ready";
     } catch (err) {
       $("error").textContent = err.message;

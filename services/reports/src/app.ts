@@ -26,6 +26,7 @@ import {
   sendValidationError,
   startOpsServer,
 } from "@aff/common";
+import { ACKS_ALL, createKafka, createProducer } from "@aff/kafka";
 import express from "express";
 import { Counter } from "prom-client";
 import type { z } from "zod";
@@ -36,6 +37,8 @@ import { encodeCursor } from "./cursor";
 import { dashboardRouter } from "./dashboard";
 import { sendExactJson } from "./json";
 import { openApiDocument } from "./openapi";
+import { outcomesApi } from "./outcomes-api";
+import { type PayoutPublisher, payoutsApi } from "./payouts-api";
 import { commissionQuery, payoutQuery, statementQuery, ThresholdBody } from "./query";
 import {
   commissionCsv,
@@ -121,10 +124,11 @@ function reportsApi(
       timeZone: q.tz,
       statuses: q.status,
       campaignId: q.campaign_id,
+      flags: q.flag,
       groupBy: q.group_by,
     };
     if (q.format === "csv") {
-      const { source, rows } = reportStream({ ...filter, limit: q.limit });
+      const { source, rows } = await reportStream({ ...filter, limit: q.limit });
       recordSource(res, "commissions", source);
       return sendCsv(
         res,
@@ -152,7 +156,7 @@ function reportsApi(
     const q = parseQuery(StatementQuery, req, res);
     const scope = q && scoped(res, q);
     if (!q || !scope) return;
-    const filter = { ...q, ...scope, timeZone: q.tz, statuses: q.status, campaignId: q.campaign_id };
+    const filter = { ...q, ...scope, timeZone: q.tz, statuses: q.status, campaignId: q.campaign_id, flags: q.flag };
     if (q.format === "csv") {
       return sendCsv(
         res,
@@ -216,6 +220,33 @@ function clickhouseUnavailable(log: Logger): express.ErrorRequestHandler {
   };
 }
 
+/**
+ * The producer of payout events: the postbacks topic (created by the postback service), keyed by conversion id, acks
+ * from all in-sync replicas. It connects on first use, so the reports answer whether or not Kafka is up; marking a
+ * line paid while Kafka is down fails (503-class error) and can be repeated safely (event ids are derived).
+ */
+function payoutPublisher(config: ReportsConfig, log: Logger, lifecycle: Lifecycle): PayoutPublisher {
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-reports`, log });
+  const producer = createProducer(kafka);
+  let connected: Promise<void> | undefined;
+  lifecycle.defer("kafka_producer", async () => {
+    if (connected) await producer.disconnect();
+  });
+  return async (events) => {
+    if (events.length === 0) return;
+    connected ??= producer.connect().catch((err: unknown) => {
+      connected = undefined;
+      throw err;
+    });
+    await connected;
+    await producer.send({
+      topic: config.TOPIC_POSTBACKS,
+      acks: ACKS_ALL,
+      messages: events.map((e) => ({ key: e.conversion_id, value: JSON.stringify(e) })),
+    });
+  };
+}
+
 async function* toAsync<T>(rows: readonly T[]): AsyncIterable<T> {
   yield* rows;
 }
@@ -250,6 +281,8 @@ export async function startReports(
     keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)),
     reportsApi(ch, config, thresholds, sourceRecorder(metrics)),
     scorecardsApi(ch, catalog, config),
+    outcomesApi(ch),
+    payoutsApi({ ch, catalog, config, thresholds, publish: payoutPublisher(config, log, lifecycle) }),
   );
   app.use(notFoundHandler());
   app.use(clickhouseUnavailable(log));

@@ -1,4 +1,15 @@
-import { clickhouseEnv, httpEnv, logEnv, opsEnv, parseConfig, redisEnv, runtimeEnv, secret } from "@aff/common";
+import { Iban } from "@aff/catalog";
+import {
+  clickhouseEnv,
+  httpEnv,
+  kafkaEnv,
+  logEnv,
+  opsEnv,
+  parseConfig,
+  redisEnv,
+  runtimeEnv,
+  secret,
+} from "@aff/common";
 import { z } from "zod";
 
 export const ReportsConfig = z.object({
@@ -8,6 +19,7 @@ export const ReportsConfig = z.object({
   ...clickhouseEnv,
   ...redisEnv,
   ...runtimeEnv,
+  ...kafkaEnv,
   /** port for the finance API, CSV exports, dashboard and ops endpoints */
   PORT: z.coerce.number().int().min(0).max(65535).default(8083),
   /** bootstrap bearer key with the finance role (sees every figure); other keys are catalog API keys */
@@ -18,6 +30,15 @@ export const ReportsConfig = z.object({
   PAYOUT_MIN_DEFAULT_MINOR: z.coerce.number().int().min(0).default(0),
   /** a merchant sees rates of other merchants' campaigns only when they pool at least this many other merchants */
   SCORECARD_MIN_MERCHANTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** SEPA exports: the paying account holder's name (pain.001 debtor); SEPA export is off when unset */
+  SEPA_DEBTOR_NAME: z.string().min(1).max(70).optional(),
+  /** SEPA exports: the paying account's IBAN */
+  SEPA_DEBTOR_IBAN: Iban.optional(),
+  /** SEPA exports: the paying bank's BIC (optional in SEPA) */
+  SEPA_DEBTOR_BIC: z
+    .string()
+    .regex(/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/)
+    .optional(),
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 

@@ -1,4 +1,7 @@
+import { PayeeInput } from "@aff/catalog";
 import { z } from "zod";
+import { ConversionQuery, LogQuery } from "./outcomes-api";
+import { CreateBody, ExportQuery, PaidBody } from "./payouts-api";
 import { commissionQuery, payoutQuery, statementQuery, ThresholdBody } from "./query";
 
 /** Query parameters of an endpoint, generated from its zod schema (zod 4's own JSON Schema output, input side). */
@@ -21,6 +24,11 @@ const common = {
   "403": { description: "the key's role may not see these figures" },
   "400": Error400,
 };
+const body = (schema: z.ZodType) => ({
+  required: true,
+  content: { "application/json": { schema: z.toJSONSchema(schema, { io: "input", target: "openapi-3.0" }) } },
+});
+const path = (name: string) => ({ name, in: "path", required: true, schema: { type: "string" } });
 const jsonAndCsv = (description: string) => ({ description, content: { "application/json": {}, "text/csv": {} } });
 
 /** OpenAPI 3 document served at /openapi.json; parameter schemas come from the same zod schemas that validate requests. */
@@ -76,6 +84,80 @@ export function openApiDocument(maxRangeDays: number) {
             content: { "application/json": { schema: z.toJSONSchema(ThresholdBody, { target: "openapi-3.0" }) } },
           },
           responses: { "200": { description: "threshold stored" }, ...common },
+        },
+      },
+      "/v1/payout-runs": {
+        post: {
+          summary:
+            "Create an immutable payout run as of an instant for a currency (admin and finance); the same idempotency key returns the first run",
+          requestBody: body(CreateBody),
+          responses: {
+            "201": { description: "the run, its lines and manifest" },
+            "200": { description: "the run created earlier with this key" },
+            "409": { description: "a run in this currency is being created" },
+            ...common,
+          },
+        },
+        get: {
+          summary: "Payout runs (influencer keys: the runs that pay them)",
+          responses: { "200": { description: "runs" } },
+        },
+      },
+      "/v1/payout-runs/{run_id}": {
+        get: {
+          summary: "A run with its lines, items, payees and paid state (influencer keys: their own line)",
+          parameters: [path("run_id")],
+          responses: { "200": { description: "the run" }, "404": { description: "no such run" }, ...common },
+        },
+      },
+      "/v1/payout-runs/{run_id}/export": {
+        get: {
+          summary:
+            "The run as CSV, a PayPal mass payment file or a SEPA pain.001.001.03 file; byte-identical every time",
+          parameters: [path("run_id"), ...parameters(ExportQuery)],
+          responses: {
+            "200": { description: "the file; X-Payout-Lines-Skipped counts lines without details" },
+            ...common,
+          },
+        },
+      },
+      "/v1/payout-runs/{run_id}/paid": {
+        post: {
+          summary: "Mark the run, or some lines, paid; the attribution worker moves the money to the paid bucket",
+          parameters: [path("run_id")],
+          requestBody: body(PaidBody),
+          responses: {
+            "200": { description: "the run" },
+            "503": { description: "retry: Kafka unavailable" },
+            ...common,
+          },
+        },
+      },
+      "/v1/influencers/{influencer_id}/payout-details": {
+        put: {
+          summary: "Payee name, IBAN (check digits validated), BIC and PayPal address (admin, finance, the influencer)",
+          parameters: [path("influencer_id")],
+          requestBody: body(PayeeInput),
+          responses: { "200": { description: "stored" }, ...common },
+        },
+      },
+      "/v1/conversions/{order_id}": {
+        get: {
+          summary: "One order of the merchant: the conversion, its flags, ledger history and each event's outcome",
+          parameters: [path("order_id"), ...parameters(ConversionQuery)],
+          responses: {
+            "200": { description: "the conversion" },
+            "404": { description: "no event for this order" },
+            ...common,
+          },
+        },
+      },
+      "/v1/postback-log": {
+        get: {
+          summary:
+            "The merchant's events with outcome (booked, duplicate, parked, not_credited, ignored, dead_lettered) and reason",
+          parameters: parameters(LogQuery),
+          responses: { "200": jsonAndCsv("events by receive time; `next_offset` pages JSON"), ...common },
         },
       },
     },

@@ -59,6 +59,22 @@ const Statuses = z
     return out;
   });
 
+/** Flag names as the worker writes them: lower-case words joined by underscores. */
+const Flags = z
+  .string()
+  .max(200)
+  .transform((v, ctx) => {
+    const out = v.split(",").map((f) => f.trim());
+    if (out.some((f) => !/^[a-z][a-z_]{1,40}$/.test(f))) {
+      ctx.addIssue({
+        code: "custom",
+        message: "must be a comma-separated list of flags such as click_after_sale,too_fast",
+      });
+      return z.NEVER;
+    }
+    return out;
+  });
+
 const scopeFields = {
   /** only this merchant's figures */
   merchant_id: Id.optional(),
@@ -68,7 +84,10 @@ const scopeFields = {
   influencer_id: Id.optional(),
   /** settlement currency (ISO 4217) */
   currency: Currency.optional(),
-  /** instant at which approved money counts as payable; default: now */
+  /**
+   * what we knew at this instant: only entries recorded (received) by then count, and approved money whose holding
+   * period is over by then is payable; default: now. The same request with the same as_of answers the same forever.
+   */
   as_of: Instant.optional(),
 };
 
@@ -79,8 +98,10 @@ const periodFields = {
   to: Instant,
   /** IANA time zone for dates and day/week/month buckets */
   tz: TimeZone.default("UTC"),
-  /** comma-separated statuses: pending, approved (held), payable, rejected, reversed */
+  /** comma-separated statuses: pending, review, approved (held), payable, paid, rejected, reversed */
   status: Statuses.optional(),
+  /** only conversions carrying any of these flags (comma-separated): click_after_sale, too_fast, bot_click, ... */
+  flag: Flags.optional(),
   ...scopeFields,
   format: z.enum(["json", "csv"]).default("json"),
   /** rows to skip (pagination) */
@@ -95,7 +116,8 @@ function resolvePeriod<T extends { from: string; to: string; tz: string; as_of?:
     if (toMs <= fromMs) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
     else if (toMs - fromMs > maxRangeDays * 86_400_000)
       ctx.addIssue({ code: "custom", path: ["to"], message: `range may not exceed ${maxRangeDays} days` });
-    return { ...q, fromMs, toMs, asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz) };
+    const asOfGiven = q.as_of !== undefined;
+    return { ...q, fromMs, toMs, asOfGiven, asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz) };
   };
 }
 
@@ -135,7 +157,11 @@ export const payoutQuery = z
     /** auto: the exact pre-aggregates; ledger: the ledger itself (audits) */
     source: z.enum(["auto", "ledger"]).default("auto"),
   })
-  .transform((q) => ({ ...q, asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz) }));
+  .transform((q) => ({
+    ...q,
+    asOfGiven: q.as_of !== undefined,
+    asOfMs: q.as_of === undefined ? Date.now() : instantMs(q.as_of, q.tz),
+  }));
 
 export const ThresholdBody = z.strictObject({
   /** smallest payable balance (minor units of the campaign's settlement currency) that is paid out */

@@ -13,6 +13,7 @@ const line = {
   influencer_id: 3,
   order_id: '=HYPERLINK("http://evil.example","x")',
   attribution: "click",
+  flags: ["too_fast", "bot_click"],
   conversion_status: "approved",
   order_amount_minor: 1999n,
   order_currency: "JPY",
@@ -32,8 +33,9 @@ describe("rows", () => {
     expect(statementJson(line, Date.parse("2026-04-01T00:00:00Z")).status).toBe("approved");
     const csv = statementCsv(j);
     expect(csv[6]).toBe(`'${line.order_id}`);
-    expect(csv.slice(12, 16)).toEqual(["1999", "JPY", "-0.05", "EUR"]);
-    expect(csv[16]).toBe("2026-03-10T23:30:00Z sale pending 0.05");
+    expect(csv[8]).toBe("too_fast bot_click");
+    expect(csv.slice(13, 17)).toEqual(["1999", "JPY", "-0.05", "EUR"]);
+    expect(csv[17]).toBe("2026-03-10T23:30:00Z sale pending 0.05");
   });
 
   it("computes EPC and conversion rate exactly, rounding half away from zero", () => {
@@ -41,8 +43,10 @@ describe("rows", () => {
       k: 7,
       currency: "USD",
       pending_minor: 1000n,
+      review_minor: 5n,
       approved_minor: 0n,
       payable_minor: 1n,
+      paid_minor: 0n,
       rejected_minor: 0n,
       reversed_minor: 0n,
       conversions: 1n,
@@ -52,8 +56,9 @@ describe("rows", () => {
       clicks: 7n,
       unique_clicks: 3n,
       bot_clicks: 1n,
+      flagged_conversions: 1n,
     };
-    // 1001 / 6 = 166.83 -> 167 minor; 1 / 3 = 0.33333 -> 0.3333
+    // review money is not earned yet: 1001 / 6 = 166.83 -> 167 minor; 1 / 3 = 0.33333 -> 0.3333
     expect(commissionJson(r, "influencer")).toMatchObject({
       influencer_id: 7,
       total_minor: 1001n,

@@ -4,8 +4,18 @@ import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { LEDGER_TABLE } from "../ledger";
 import { ident, raw, type Sql, sql } from "../sql";
+import { newestRecorded } from "./as-of";
 import { clicksCubeAggregate, cubeAggregate } from "./cube";
-import { clicksWhere, type GroupBy, keyExpr, ledgerWhere, type ReportFilter, statusCondition } from "./filter";
+import {
+  clicksWhere,
+  type GroupBy,
+  keyExpr,
+  ledgerWhere,
+  type ReportFilter,
+  type ReportStatus,
+  statusCondition,
+} from "./filter";
+import { flaggedAggregate } from "./flags";
 import { planReport, type ReportPlan, type ReportSource } from "./plan";
 
 export const SortKey = z.enum(["key", "total", "payable", "conversions", "clicks", "revenue"]);
@@ -25,8 +35,10 @@ export const CommissionReportRow = z.object({
   k: z.union([z.number().int(), z.string()]),
   currency: z.string(),
   pending_minor: Int64Sum,
+  review_minor: Int64Sum,
   approved_minor: Int64Sum,
   payable_minor: Int64Sum,
+  paid_minor: Int64Sum,
   rejected_minor: Int64Sum,
   reversed_minor: Int64Sum,
   conversions: Int64Sum,
@@ -36,12 +48,13 @@ export const CommissionReportRow = z.object({
   clicks: Int64Sum,
   unique_clicks: Int64Sum,
   bot_clicks: Int64Sum,
+  flagged_conversions: Int64Sum,
 });
 export type CommissionReportRow = z.infer<typeof CommissionReportRow>;
 
 const SORT_EXPR: Record<SortKey, string> = {
   key: "k",
-  total: "pending_minor + approved_minor + payable_minor",
+  total: "pending_minor + approved_minor + payable_minor + paid_minor",
   payable: "payable_minor",
   conversions: "conversions",
   clicks: "clicks",
@@ -54,15 +67,17 @@ const SORT_EXPR: Record<SortKey, string> = {
  * Revenue is shown only when the group's orders share one currency (min = max).
  */
 function ledgerAggregate(q: CommissionReportQuery): Sql {
-  const s = (status: "pending" | "approved" | "payable" | "rejected" | "reversed") => statusCondition(status, q.asOfMs);
+  const s = (status: ReportStatus) => statusCondition(status, q.asOfMs);
   return sql`SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
       sumIf(commission_minor, ${s("pending")}) AS pending_minor,
+      sumIf(commission_minor, ${s("review")}) AS review_minor,
       sumIf(commission_minor, ${s("approved")}) AS approved_minor,
       sumIf(commission_minor, ${s("payable")}) AS payable_minor,
+      sumIf(commission_minor, ${s("paid")}) AS paid_minor,
       sumIf(commission_minor, ${s("rejected")}) AS rejected_minor,
       sumIf(commission_minor, ${s("reversed")}) AS reversed_minor,
       countIf(entry_type = 'sale') AS conversions,
-      sumIf(order_amount_minor, status IN ('pending', 'approved')) AS revenue_minor,
+      sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')) AS revenue_minor,
       toString(minIf(order_currency, entry_type = 'sale')) AS revenue_currency,
       toString(maxIf(order_currency, entry_type = 'sale')) AS revenue_currency_max
     FROM ${ident(LEDGER_TABLE)} FINAL
@@ -84,9 +99,23 @@ function clicksAggregate(q: CommissionReportQuery): Sql {
     GROUP BY k`;
 }
 
-/** Which source answers: the ledger when asked for or when the aggregates cannot answer exactly. */
-export function planCommissionReport(q: CommissionReportQuery): ReportPlan {
-  return q.source === "ledger" ? { source: "ledger", reason: "requested" } : planReport(q);
+/**
+ * Which source answers: the ledger when asked for or when the aggregates cannot answer exactly: a flag filter (the
+ * aggregates have no flags), or an `as_of` before the newest entry recorded in the period (the aggregates hold every
+ * entry whatever its receive time; `newestMs` is that receive time, see reports/as-of.ts).
+ */
+export function planCommissionReport(q: CommissionReportQuery, newestMs = 0): ReportPlan {
+  if (q.source === "ledger") return { source: "ledger", reason: "requested" };
+  if (q.flags && q.flags.length > 0) return { source: "ledger", reason: "flag_filter" };
+  if (newestMs > q.asOfMs) return { source: "ledger", reason: "as_of_before_last_recorded" };
+  return planReport(q);
+}
+
+/** The plan, after reading the newest receive time of the period when the aggregates could answer. */
+async function planWithClock(ch: Querier, q: CommissionReportQuery): Promise<ReportPlan> {
+  const first = planCommissionReport(q);
+  if (first.source === "ledger" || !q.asOfGiven) return first;
+  return planCommissionReport(q, await newestRecorded(ch)(q));
 }
 
 /**
@@ -102,9 +131,14 @@ export function commissionReportSql(q: CommissionReportQuery, plan = planCommiss
   const limit = q.limit === undefined ? raw("") : sql` LIMIT ${q.offset}, ${q.limit}`;
   const money = plan.source === "aggregate" ? cubeAggregate(q, plan.level) : ledgerAggregate(q);
   const clicks = plan.source === "aggregate" ? clicksCubeAggregate(q, plan.level) : clicksAggregate(q);
-  return sql`SELECT k, currency, pending_minor, approved_minor, payable_minor, rejected_minor, reversed_minor, conversions,
-      revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
-    FROM (${money}) AS money ${join} (${clicks}) AS traffic USING k
+  return sql`SELECT k, currency, pending_minor, review_minor, approved_minor, payable_minor, paid_minor, rejected_minor,
+      reversed_minor, conversions, revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks,
+      flagged_conversions
+    FROM (
+      SELECT k, currency, pending_minor, review_minor, approved_minor, payable_minor, paid_minor, rejected_minor,
+        reversed_minor, conversions, revenue_minor, revenue_currency, revenue_currency_max, clicks, unique_clicks, bot_clicks
+      FROM (${money}) AS money ${join} (${clicks}) AS traffic USING k
+    ) AS money_and_traffic ANY LEFT JOIN (${flaggedAggregate(q)}) AS flagged USING k, currency
     ORDER BY ${raw(SORT_EXPR[q.sort])} ${dir}, k ASC, currency ASC${limit}`;
 }
 
@@ -112,15 +146,15 @@ export type Sourced<T> = { source: ReportSource; rows: T };
 
 export function getCommissionReport(ch: Querier) {
   return async (q: CommissionReportQuery): Promise<Sourced<CommissionReportRow[]>> => {
-    const plan = planCommissionReport(q);
+    const plan = await planWithClock(ch, q);
     const rows = await ch.query(`commission_report_${plan.source}`, commissionReportSql(q, plan), CommissionReportRow);
     return { source: plan.source, rows };
   };
 }
 
 export function streamCommissionReport(ch: Querier) {
-  return (q: CommissionReportQuery): Sourced<AsyncIterable<CommissionReportRow>> => {
-    const plan = planCommissionReport(q);
+  return async (q: CommissionReportQuery): Promise<Sourced<AsyncIterable<CommissionReportRow>>> => {
+    const plan = await planWithClock(ch, q);
     const rows = ch.stream(
       `commission_report_stream_${plan.source}`,
       commissionReportSql(q, plan),

@@ -36,8 +36,8 @@ export function cubeAggregate(q: ReportFilter & { groupBy: GroupBy }, level: Lev
     FROM (${held})
     ARRAY JOIN statuses AS report_status, signs AS sign`;
   const sum = (status: ReportStatus) => sql`sumIf(c, report_status = ${status}) AS ${raw(`${status}_minor`)}`;
-  return sql`SELECT k, currency, ${sum("pending")}, ${sum("approved")}, ${sum("payable")}, ${sum("rejected")},
-      ${sum("reversed")}, sum(s) AS conversions, sum(r) AS revenue_minor,
+  return sql`SELECT k, currency, ${sum("pending")}, ${sum("review")}, ${sum("approved")}, ${sum("payable")},
+      ${sum("paid")}, ${sum("rejected")}, ${sum("reversed")}, sum(s) AS conversions, sum(r) AS revenue_minor,
       minIf(cmin, cmin != '') AS revenue_currency, max(cmax) AS revenue_currency_max
     FROM (${fromCube} UNION ALL ${moves}${edgeEntries(q, inner)})
     ${statusWhere(q.statuses)}
@@ -89,7 +89,7 @@ function edgeEntries(q: ReportFilter & { groupBy: GroupBy }, inner: { fromMs: nu
   ].map((c) => sql`argMax(${ident(c)}, version) AS ${ident(c)}`);
   return sql` UNION ALL SELECT ${keyExpr(q.groupBy, "event_time", q.timeZone)} AS k, toString(commission_currency) AS currency,
       multiIf(status != 'approved', status, payable_at <= ${new Date(q.asOfMs)}, 'payable', 'approved') AS report_status,
-      commission_minor AS c, if(status IN ('pending', 'approved'), order_amount_minor, toInt64(0)) AS r,
+      commission_minor AS c, if(status IN ('pending', 'review', 'approved'), order_amount_minor, toInt64(0)) AS r,
       toUInt64(entry_type = 'sale') AS s, if(entry_type = 'sale', toString(order_currency), '') AS cmin, cmin AS cmax,
       toInt64(1) AS e
     FROM (

@@ -1,11 +1,13 @@
 import { z } from "zod";
+import { FLAGS_TABLE } from "../outcomes";
 import { ident, join, literal, raw, type Sql, sql } from "../sql";
 
 /**
- * The five statuses finance works with. The ledger has four buckets; "payable" is the part of "approved" whose
- * holding period is over at the report's `as of` instant, and "approved" then means approved but still held.
+ * The statuses finance works with. "payable" is the part of the ledger's "approved" bucket whose holding period is
+ * over at the report's `as of` instant, and "approved" then means approved but still held. "review" is commission of
+ * a suspect conversion held until the merchant or an admin approves or rejects it; "paid" is money a payout run paid.
  */
-export const ReportStatus = z.enum(["pending", "approved", "payable", "rejected", "reversed"]);
+export const ReportStatus = z.enum(["pending", "review", "approved", "payable", "paid", "rejected", "reversed"]);
 export type ReportStatus = z.infer<typeof ReportStatus>;
 
 /** Every filter a report accepts, already validated (see services/reports/src/query.ts). */
@@ -14,14 +16,31 @@ export type ReportFilter = {
   toMs: number;
   /** IANA zone for day/week/month buckets (validated against Intl by the caller) */
   timeZone: string;
-  /** instant at which approved money counts as payable; fixed per request so a report is reproducible */
+  /** what we knew at this instant (entries recorded by then) and when approved money counts as payable */
   asOfMs: number;
+  /** true when the caller gave `as_of`; without it (now) nothing can have been recorded later, so no check is needed */
+  asOfGiven?: boolean;
   merchantId?: number;
   campaignId?: number;
   influencerId?: number;
   statuses?: readonly ReportStatus[];
   currency?: string;
+  /** only conversions carrying any of these flags (click_after_sale, too_fast, bot_click, ...) */
+  flags?: readonly string[];
 };
+
+/** Entries recorded (received) at or before `as_of`: the second clock, see reports/as-of.ts and docs/adr/0006. */
+export function recordedBy(asOfMs: number): Sql {
+  return sql`version <= ${Math.floor(asOfMs)}`;
+}
+
+/** Conversions carrying any of the flags (flags are frozen with the sale, so this never changes with `as_of`). */
+export function flaggedConversions(flags: readonly string[]): Sql {
+  return sql`conversion_id IN (SELECT conversion_id FROM ${ident(FLAGS_TABLE)} WHERE hasAny(flags, [${join(
+    flags.map((f) => sql`${f}`),
+    ", ",
+  )}]))`;
+}
 
 /** SQL condition selecting the ledger rows of one report status. */
 export function statusCondition(status: ReportStatus, asOfMs: number): Sql {
@@ -45,9 +64,18 @@ export function scopeWhere(f: ReportFilter): Sql[] {
   return parts;
 }
 
-/** WHERE clause over commission_ledger_v1 for a filter: period on event_time, scope, statuses, currency. */
+/**
+ * WHERE clause over commission_ledger_v1 for a filter: period on event_time, entries recorded by `as_of`, scope,
+ * statuses, currency, flags.
+ */
 export function ledgerWhere(f: ReportFilter): Sql {
-  const parts = [sql`event_time >= ${new Date(f.fromMs)}`, sql`event_time < ${new Date(f.toMs)}`, ...scopeWhere(f)];
+  const parts = [
+    sql`event_time >= ${new Date(f.fromMs)}`,
+    sql`event_time < ${new Date(f.toMs)}`,
+    recordedBy(f.asOfMs),
+    ...scopeWhere(f),
+  ];
+  if (f.flags && f.flags.length > 0) parts.push(flaggedConversions(f.flags));
   if (f.statuses && f.statuses.length > 0)
     parts.push(
       sql`(${join(

@@ -4,12 +4,16 @@ import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { LEDGER_TABLE } from "../ledger";
 import { ident, join, type Sql, sql } from "../sql";
-import { type ReportFilter, scopeWhere, statusCondition } from "./filter";
+import { newestRecordedSince } from "./as-of";
+import { type ReportFilter, recordedBy, scopeWhere, statusCondition } from "./filter";
 import type { ReportSource } from "./plan";
 import { tilePeriod, tilesWhere } from "./tiles";
 
-/** Payouts look at the whole ledger up to `asOf` (a balance, not a period), within the caller's scope. */
-export type PayoutQuery = Pick<ReportFilter, "asOfMs" | "merchantId" | "campaignId" | "influencerId" | "currency"> & {
+/** Payouts look at the whole ledger as recorded by `asOf` (a balance, not a period), within the caller's scope. */
+export type PayoutQuery = Pick<
+  ReportFilter,
+  "asOfMs" | "asOfGiven" | "merchantId" | "campaignId" | "influencerId" | "currency"
+> & {
   /** "ledger" forces the ledger (audits, exactness checks); otherwise the aggregates answer */
   source?: "auto" | "ledger";
 };
@@ -38,7 +42,7 @@ export function payableLinesLedgerSql(q: PayoutQuery): Sql {
       sumIf(commission_minor, ${statusCondition("payable", q.asOfMs)}) AS payable_minor,
       sumIf(commission_minor, ${statusCondition("approved", q.asOfMs)}) AS held_minor
     FROM ${ident(LEDGER_TABLE)} FINAL
-    WHERE ${and([sql`event_time <= ${new Date(q.asOfMs)}`, sql`status = 'approved'`, ...scope(q)])}
+    WHERE ${and([recordedBy(q.asOfMs), sql`status = 'approved'`, ...scope(q)])}
     GROUP BY influencer_id, campaign_id, currency
     ORDER BY influencer_id, campaign_id, currency`;
 }
@@ -85,9 +89,18 @@ export function payableLinesCubeSql(q: PayoutQuery): Sql {
     ORDER BY influencer_id, campaign_id, currency`;
 }
 
+/**
+ * True when an entry in scope was recorded after an explicit `as_of` (docs/adr/0006 "Two clocks"): the aggregates
+ * hold it, so the ledger answers. Without an explicit `as_of` (now) nothing can have been recorded later.
+ */
+async function recordedAfter(ch: Querier, q: PayoutQuery): Promise<boolean> {
+  if (!q.asOfGiven) return false;
+  return (await newestRecordedSince(ch)({ ...q, fromMs: 0, toMs: 0, timeZone: "UTC" })) > q.asOfMs;
+}
+
 export function getPayableLines(ch: Querier) {
   return async (q: PayoutQuery): Promise<{ source: ReportSource; rows: PayableLine[] }> => {
-    const source: ReportSource = q.source === "ledger" ? "ledger" : "aggregate";
+    const source: ReportSource = q.source === "ledger" || (await recordedAfter(ch, q)) ? "ledger" : "aggregate";
     const query = source === "ledger" ? payableLinesLedgerSql(q) : payableLinesCubeSql(q);
     return { source, rows: await ch.query(`payable_lines_${source}`, query, PayableLine) };
   };

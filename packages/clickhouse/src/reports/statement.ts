@@ -2,8 +2,9 @@ import { z } from "zod";
 import type { Querier } from "../client";
 import { Int64Sum } from "../int64";
 import { CONVERSIONS_TABLE, LEDGER_TABLE } from "../ledger";
+import { FLAGS_TABLE } from "../outcomes";
 import { ident, raw, type Sql, sql } from "../sql";
-import { ledgerWhere, type ReportFilter } from "./filter";
+import { ledgerWhere, type ReportFilter, recordedBy } from "./filter";
 
 /** A keyset position: the page starts after this line (lines are ordered by event time, then entry id). */
 export type StatementCursor = { eventTime: string; entryId: string };
@@ -25,6 +26,7 @@ export const StatementLine = z.object({
   influencer_id: z.number().int(),
   order_id: z.string(),
   attribution: z.string(),
+  flags: z.array(z.string()),
   conversion_status: z.string(),
   order_amount_minor: Int64Sum,
   order_currency: z.string(),
@@ -35,8 +37,13 @@ export const StatementLine = z.object({
 export type StatementLine = z.infer<typeof StatementLine>;
 
 /**
- * Every ledger line in the period with its conversion (order id, attribution, current status) and the conversion's
- * whole status history (all its ledger entries, any date), ordered by time then entry id so pages are stable.
+ * Every ledger line in the period recorded by `as_of` with its conversion (order id, attribution, flags, status at
+ * `as_of`) and the conversion's status history as known at `as_of` (all its ledger entries recorded by then, any
+ * date), ordered by time then entry id so pages are stable. The same request answers the same forever: the order id,
+ * attribution and flags never change after the sale; the status is the conversion row's when that row was computed
+ * from events received by `as_of` (its version is the newest receive time x 1000), else it is derived from the entries
+ * recorded by `as_of` (rejected once a rejection is booked; refunded once nothing is left of the order; approved once
+ * approved).
  * 18.16 allows one JOIN per SELECT, hence the nesting; current ClickHouse requires an alias on each joined subquery
  * (docs/adr/0002). The history scans every entry of those conversions: instead of FINAL (about twice as slow here) it
  * drops replayed duplicates with groupUniqArray, which is exact because a replay writes an identical row (same entry
@@ -62,17 +69,34 @@ export function statementSql(q: StatementQuery): Sql {
       ? sql`SELECT conversion_id FROM ${ledger} WHERE ${where}`
       : sql`SELECT conversion_id FROM (${page})`;
   return sql`SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
-      order_id, attribution, conversion_status, order_amount_minor, order_currency, commission_minor, commission_currency, history
+      order_id, attribution, flags,
+      if(state_ms <= ${Math.floor(q.asOfMs)}, current_status, status_as_of) AS conversion_status,
+      order_amount_minor, order_currency, commission_minor, commission_currency, history
     FROM (
       SELECT entry_id, event_time, entry_type, status, payable_at, conversion_id, merchant_id, campaign_id, influencer_id,
-        order_id, attribution, conversion_status, order_amount_minor, order_currency, commission_minor, commission_currency
+        order_id, attribution, flags, current_status, state_ms, order_amount_minor, order_currency, commission_minor,
+        commission_currency
       FROM (${page}) AS lines ANY LEFT JOIN (
-        SELECT conversion_id, order_id, attribution, status AS conversion_status
-        FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id IN (${inPage})
+        SELECT conversion_id, order_id, attribution, flags, current_status, state_ms
+        FROM (
+          SELECT conversion_id, order_id, attribution, status AS current_status, intDiv(version, 1000) AS state_ms
+          FROM ${ident(CONVERSIONS_TABLE)} FINAL WHERE conversion_id IN (${inPage})
+        ) AS conversion_rows ANY LEFT JOIN (
+          SELECT conversion_id, flags FROM ${ident(FLAGS_TABLE)} FINAL WHERE conversion_id IN (${inPage})
+        ) AS conversion_flags USING conversion_id
       ) AS conversions USING conversion_id
     ) AS lines_with_conversion ANY LEFT JOIN (
-      SELECT conversion_id, arraySort(groupUniqArray((toString(event_time), entry_type, status, commission_minor, entry_id))) AS history
-      FROM ${ledger} WHERE conversion_id IN (${inPage})
+      SELECT conversion_id,
+        arraySort(groupUniqArray((toString(event_time), entry_type, status, commission_minor, entry_id))) AS history,
+        multiIf(has(groupUniqArray(entry_type), 'reject'), 'rejected',
+          sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')) <= 0
+            AND sumIf(order_amount_minor, status = 'reversed') > 0, 'refunded',
+          has(groupUniqArray(entry_type), 'approve'), 'approved',
+          has(groupUniqArray(status), 'review'), 'review', 'pending') AS status_as_of
+      FROM (
+        SELECT DISTINCT entry_id, event_time, entry_type, status, commission_minor, order_amount_minor, conversion_id
+        FROM ${ledger} WHERE conversion_id IN (${inPage}) AND ${recordedBy(q.asOfMs)}
+      )
       GROUP BY conversion_id
     ) AS histories USING conversion_id
     ORDER BY event_time, entry_id`;
@@ -91,6 +115,7 @@ function pageSql(q: StatementQuery, where: Sql, columns: string, typed: Sql): Sq
       .split(", ")
       .filter((c) => c !== "entry_id")
       .map((c) => `argMax(${c}, version) AS ${c}`)
+      .concat("max(version) AS version")
       .join(", "),
   );
   const candidates = sql`SELECT entry_id FROM ${ledger} WHERE ${where}

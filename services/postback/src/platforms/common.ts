@@ -35,3 +35,31 @@ export const CLICK_ID_NAMES = ["click_id", "aff_click_id", "transaction_id"] as 
 
 /** "0", "0.00", "-0.0": a refund of nothing, which the books refuse (it moves no money, so it is no event). */
 export const isZeroDecimal = (v: string): boolean => /^-?0*(?:\.0*)?$/.test(v.trim()) && /\d/.test(v);
+
+/** Decimal strings as scaled BigInts with a common scale; undefined when one is not a plain decimal. */
+function scaled(values: readonly string[]): { ints: bigint[]; scale: number } | undefined {
+  const scale = Math.max(...values.map((v) => v.trim().split(".")[1]?.length ?? 0));
+  const ints: bigint[] = [];
+  for (const v of values) {
+    const m = /^(\d+)(?:\.(\d+))?$/.exec(v.trim());
+    if (!m) return undefined;
+    ints.push(BigInt((m[1] ?? "") + (m[2] ?? "").padEnd(scale, "0")));
+  }
+  return { ints, scale };
+}
+
+/**
+ * The net sale: the total less shipping and tax, exactly, as a decimal string; undefined when the platform sent
+ * neither (nothing to take off), a value is malformed, or the result would be negative.
+ */
+export function netOfShippingAndTax(total: string, deductions: readonly (string | undefined)[]): string | undefined {
+  const sent = deductions.filter((d): d is string => d !== undefined && d.trim() !== "");
+  if (sent.length === 0) return undefined;
+  const s = scaled([total, ...sent]);
+  if (!s) return undefined;
+  const [first = 0n, ...rest] = s.ints;
+  const net = rest.reduce((acc, d) => acc - d, first);
+  if (net < 0n) return undefined;
+  const digits = net.toString().padStart(s.scale + 1, "0");
+  return s.scale === 0 ? digits : `${digits.slice(0, -s.scale)}.${digits.slice(-s.scale)}`;
+}

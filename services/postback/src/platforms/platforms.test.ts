@@ -65,6 +65,32 @@ describe("Shopify", () => {
     const zero = { id: 1, order_id: 2, transactions: [{ kind: "refund", amount: "0.00", currency: "USD" }] };
     expect(fromShopify("refunds/create", zero, 7)).toMatchObject({ kind: "ignored" });
   });
+  it("never credits a test order, maps financial states to the lifecycle and sends the net of shipping and tax", () => {
+    const order = fixture("shopify-orders-create.json") as Record<string, unknown>;
+    expect(fromShopify("orders/create", { ...order, test: true }, 7)).toMatchObject({
+      kind: "ignored",
+      reason: expect.stringContaining("test order"),
+    });
+    expect(fromShopify("orders/paid", { ...order, test: true }, 7)).toMatchObject({ kind: "ignored" });
+    // 243.00 total, 10.00 shipping, 0.00 tax: 233.00 net; with 19.40 tax: 213.60
+    expect(events(fromShopify("orders/create", order, 7))[0]).toMatchObject({
+      amount_minor: 24300,
+      net_amount_minor: 23300,
+    });
+    expect(events(fromShopify("orders/create", { ...order, total_tax: "19.40" }, 7))[0]).toMatchObject({
+      net_amount_minor: 21360,
+    });
+    expect(events(fromShopify("orders/paid", order, 7)).map((e) => e.type)).toEqual(["approve"]);
+    expect(events(fromShopify("orders/updated", { ...order, financial_status: "voided" }, 7))).toMatchObject([
+      { type: "reject", reason: "shopify: financial_status voided" },
+    ]);
+    expect(fromShopify("orders/updated", { ...order, financial_status: "partially_refunded" }, 7)).toMatchObject({
+      kind: "ignored",
+    });
+    expect(fromShopify("orders/create", { ...order, financial_status: "voided" }, 7)).toMatchObject({
+      kind: "ignored",
+    });
+  });
   it("adds decimal amounts exactly", () => {
     expect(sumDecimals(["0.10", "0.2", "1"])).toBe("1.30");
     expect(sumDecimals(["30.00", "9.00"])).toBe("39.00");
@@ -87,6 +113,8 @@ describe("WooCommerce", () => {
         click_id: "clk-1",
         coupon_code: "spring10",
         occurred_at_ms: Date.parse("2026-11-20T15:54:40Z"),
+        // 94.90 less 4.90 shipping and 0.00 tax
+        net_amount_minor: 9000,
       }),
     ]);
   });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { attribute, CLICK_ID_NAMES, IdText, isZeroDecimal, type PlatformResult } from "./common";
+import { attribute, CLICK_ID_NAMES, IdText, isZeroDecimal, netOfShippingAndTax, type PlatformResult } from "./common";
 
 const NameValue = z.object({ name: z.unknown(), value: z.unknown() });
 
@@ -12,7 +12,24 @@ const Order = z.object({
   discount_codes: z.array(z.object({ code: z.string() })).nullish(),
   note_attributes: z.array(NameValue).nullish(),
   landing_site: z.string().nullish(),
+  /** Shopify's test orders (bogus gateway, test mode) never earn commission */
+  test: z.boolean().nullish(),
+  financial_status: z.string().nullish(),
+  total_tax: z.string().nullish(),
+  total_shipping_price_set: z.object({ shop_money: z.object({ amount: z.string() }) }).nullish(),
+  shipping_lines: z.array(z.object({ price: z.string() })).nullish(),
 });
+
+/** Shipping charged on the order: Shopify's total shipping price, else the sum of its shipping lines. */
+function shipping(o: z.output<typeof Order>): string | undefined {
+  const set = o.total_shipping_price_set?.shop_money.amount;
+  if (set !== undefined) return set;
+  const lines = o.shipping_lines ?? [];
+  return lines.length === 0 ? undefined : sumDecimals(lines.map((l) => l.price));
+}
+
+/** financial_status values and the lifecycle event they mean (docs: services/postback/README.md "Store platforms"). */
+const FINANCIAL: Record<string, "approve" | "reject"> = { paid: "approve", voided: "reject" };
 
 const Refund = z.object({
   id: IdText,
@@ -41,10 +58,34 @@ function clickId(order: z.output<typeof Order>): string | undefined {
  * change id. Amounts stay decimal strings: the postback validation converts them exactly.
  */
 export function fromShopify(topic: string | undefined, body: unknown, merchantId: number): PlatformResult | z.ZodError {
-  if (topic === "orders/create" || topic === "orders/cancelled") {
+  if (
+    topic === "orders/create" ||
+    topic === "orders/cancelled" ||
+    topic === "orders/paid" ||
+    topic === "orders/updated"
+  ) {
     const parsed = Order.safeParse(body);
     if (!parsed.success) return parsed.error;
     const o = parsed.data;
+    if (o.test === true) return { kind: "ignored", reason: "shopify: test order (test: true) earns no commission" };
+    if (topic === "orders/paid" || topic === "orders/updated") {
+      const type = topic === "orders/paid" ? "approve" : FINANCIAL[o.financial_status ?? ""];
+      if (!type)
+        return {
+          kind: "ignored",
+          reason: `shopify: financial_status ${JSON.stringify(o.financial_status ?? "")} needs no event`,
+        };
+      return {
+        kind: "events",
+        events: [
+          type === "approve"
+            ? { merchant_id: merchantId, order_id: o.id, type }
+            : { merchant_id: merchantId, order_id: o.id, type, reason: "shopify: financial_status voided" },
+        ],
+      };
+    }
+    if (topic === "orders/create" && o.financial_status === "voided")
+      return { kind: "ignored", reason: "shopify: the order was voided before it was created here" };
     if (topic === "orders/cancelled")
       return {
         kind: "events",
@@ -65,6 +106,7 @@ export function fromShopify(topic: string | undefined, body: unknown, merchantId
           order_id: o.id,
           type: "sale",
           sale_amount: o.total_price,
+          net_sale_amount: netOfShippingAndTax(o.total_price, [o.total_tax ?? undefined, shipping(o)]),
           currency: o.currency,
           click_id: clickId(o),
           coupon_code: o.discount_codes?.[0]?.code,
@@ -102,7 +144,7 @@ export function fromShopify(topic: string | undefined, body: unknown, merchantId
   }
   return {
     kind: "unsupported",
-    message: `topic ${JSON.stringify(topic ?? "")} is not handled; subscribe to orders/create, orders/cancelled and refunds/create`,
+    message: `topic ${JSON.stringify(topic ?? "")} is not handled; subscribe to orders/create, orders/paid, orders/updated, orders/cancelled and refunds/create`,
   };
 }
 

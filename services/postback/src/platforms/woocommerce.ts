@@ -1,11 +1,14 @@
 import { z } from "zod";
-import { attribute, CLICK_ID_NAMES, IdText, isZeroDecimal, type PlatformResult } from "./common";
+import { attribute, CLICK_ID_NAMES, IdText, isZeroDecimal, netOfShippingAndTax, type PlatformResult } from "./common";
 
 const Order = z.object({
   id: IdText,
   status: z.string(),
   currency: z.string(),
   total: z.string(),
+  /** all tax of the order, shipping tax included */
+  total_tax: z.string().nullish(),
+  shipping_total: z.string().nullish(),
   date_created_gmt: z.string().nullish(),
   coupon_lines: z.array(z.object({ code: z.string() })).nullish(),
   meta_data: z.array(z.object({ key: z.unknown(), value: z.unknown() })).nullish(),
@@ -40,6 +43,7 @@ export function fromWooCommerce(
     ...base,
     type: "sale",
     sale_amount: o.total,
+    net_sale_amount: netOfShippingAndTax(o.total, [o.total_tax ?? undefined, o.shipping_total ?? undefined]),
     currency: o.currency,
     click_id: attribute(o.meta_data ?? undefined, [...CLICK_ID_NAMES, "_aff_click_id"]),
     coupon_code: o.coupon_lines?.[0]?.code,
