@@ -74,10 +74,10 @@ describe("one sale, end to end", () => {
     expect(csv.headers.get("content-type")).toContain("text/csv");
     const lines = (await csv.text()).trim().split("\n");
     expect(lines[0]).toBe(
-      "influencer_id,currency,pending,approved,payable,rejected,reversed,total,conversions,revenue,revenue_currency,clicks,unique_clicks,bot_clicks,epc,conversion_rate",
+      "influencer_id,currency,pending,review,approved,payable,paid,rejected,reversed,total,conversions,flagged_conversions,revenue,revenue_currency,clicks,unique_clicks,bot_clicks,epc,conversion_rate",
     );
-    expect(lines.slice(1).map((l) => l.split(",").slice(0, 11).join(","))).toEqual([
-      `${influencer.id},USD,12.35,0.00,0.00,0.00,0.00,12.35,1,123.45,USD`,
+    expect(lines.slice(1).map((l) => l.split(",").slice(0, 14).join(","))).toEqual([
+      `${influencer.id},USD,12.35,0.00,0.00,0.00,0.00,0.00,0.00,12.35,1,0,123.45,USD`,
     ]);
 
     const clicks = await eventually(
