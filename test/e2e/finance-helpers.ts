@@ -7,7 +7,6 @@ export async function reportsGet(urls: Urls, path: string, key = FINANCE_KEY) {
   const res = await fetch(`${urls.reportsUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
   const text = await res.text();
   const json = (res.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : undefined;
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are read field by field
   return { status: res.status, headers: res.headers, text, body: json as any };
 }
 
@@ -17,7 +16,6 @@ export async function reportsPost(urls: Urls, path: string, body: unknown, key =
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     body: JSON.stringify(body),
   });
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are read field by field
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -40,7 +38,6 @@ export async function untilConversion(
   urls: Urls,
   merchantKey: string,
   orderId: string,
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are read field by field
   ok: (body: any) => boolean,
 ) {
   const rows = await eventually(

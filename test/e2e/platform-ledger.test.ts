@@ -19,7 +19,7 @@ import { ADMIN_KEY, api, click, startServices, type Urls } from "./helpers";
 const fixture = (name: string, clickId = "") =>
   documented(name, clickId).replace(
     /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[+-]\d\d:\d\d|Z)?/g,
-    new Date().toISOString().slice(0, 19) + "Z",
+    `${new Date().toISOString().slice(0, 19)}Z`,
   );
 
 /** Store platforms' documented sample webhooks, through postback and the real worker, into the books. */

@@ -115,7 +115,7 @@ const csvCell = (v: string | number) => {
   const safe = /^[=+\-@\t\r]/.test(s) && typeof v === "string" ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
-const csv = (rows: (string | number)[][]) => rows.map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+const csv = (rows: (string | number)[][]) => `${rows.map((r) => r.map(csvCell).join(",")).join("\r\n")}\r\n`;
 
 export const lineItems = (l: PayoutLineRow): PayoutItem[] => z.array(PayoutItem).parse(JSON.parse(l.items));
 export const linePayee = (l: PayoutLineRow): LinePayee => LinePayee.parse(JSON.parse(l.payee));
