@@ -34,12 +34,7 @@ export function merchantPostback(urls: Urls, merchant: { id: number; postback_to
 }
 
 /** Waits until the worker has booked what the predicate expects for one order, read through the API like a merchant. */
-export async function untilConversion(
-  urls: Urls,
-  merchantKey: string,
-  orderId: string,
-  ok: (body: any) => boolean,
-) {
+export async function untilConversion(urls: Urls, merchantKey: string, orderId: string, ok: (body: any) => boolean) {
   const rows = await eventually(
     async () => {
       const r = await reportsGet(urls, `/v1/conversions/${encodeURIComponent(orderId)}`, merchantKey);
