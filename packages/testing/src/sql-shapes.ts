@@ -6,8 +6,15 @@ import {
   GroupBy,
   getCommissionReport,
   getConversionEvents,
+  getConversionFlags,
   getFirstClick,
+  getOrderIds,
+  getOutcomeLog,
   getPayableLines,
+  getPayoutCandidates,
+  getPayoutLines,
+  getPayoutPaid,
+  getPayoutRun,
   getScoreCells,
   getStatement,
   getWeeklyCells,
@@ -17,7 +24,10 @@ import {
   insertConversions,
   insertLedgerEntries,
   type LedgerRow,
+  listPayoutRuns,
   migrate,
+  newestRecorded,
+  newestRecordedSince,
   rebuildAggregates,
   rebuildClickAggregates,
   SortKey,
@@ -145,6 +155,26 @@ async function recordReportShapes(ch: ClickHouse): Promise<void> {
   await getPayableLines(ch)({ asOfMs: AS_OF, source: "ledger" });
   await getPayableLines(ch)({ asOfMs: AS_OF });
   await getPayableLines(ch)({ asOfMs: AS_OF, merchantId: 2, campaignId: 7, influencerId: 3, currency: "EUR" });
+}
+
+/** The finance reads of issue 12: flags, as_of on the recorded clock, outcomes and payout runs. */
+async function recordFinanceShapes(ch: ClickHouse): Promise<void> {
+  const report = getCommissionReport(ch);
+  for (const groupBy of ["influencer", "day"] as const)
+    await report({ ...base(), groupBy, timeZone: "Europe/Berlin", flags: ["click_after_sale", "too_fast"] });
+  await newestRecorded(ch)({ ...MARCH, asOfMs: AS_OF, timeZone: "UTC", merchantId: 2, currency: "EUR" });
+  await newestRecordedSince(ch)({ ...MARCH, asOfMs: AS_OF, timeZone: "UTC" });
+  const conversion = deterministicId("conversion", 2, "A");
+  await getConversionFlags(ch)(conversion);
+  await getOutcomeLog(ch)({ merchantId: 2, ...MARCH, outcomes: ["booked", "not_credited"], limit: 50, offset: 0 });
+  await getOutcomeLog(ch)({ merchantId: 2, conversionId: conversion });
+  await getPayoutCandidates(ch)("EUR", AS_OF);
+  await getOrderIds(ch)([conversion]);
+  await getPayoutRun(ch)("run-1");
+  await listPayoutRuns(ch)();
+  await listPayoutRuns(ch)(3);
+  await getPayoutLines(ch)("run-1");
+  await getPayoutPaid(ch)("run-1");
 }
 
 /** The scorecard and ranking cuts the reports service issues (services/reports/src/scorecards-api.ts). */
@@ -409,6 +439,7 @@ export async function recordSqlShapes(): Promise<SqlShapes> {
   await migrate(r.ch);
   const migrations = r.take();
   await recordReportShapes(r.ch);
+  await recordFinanceShapes(r.ch);
   await recordScorecardShapes(r.ch);
   await recordWorkerShapes(r.ch);
   const shapes = r.take();
