@@ -177,18 +177,39 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
     await heartbeat();
   };
 
+  const run = async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 3,
+      eachBatch,
+    });
+  };
+  // kafkajs gives up for good on errors it calls non-retriable (a commit refused with UNKNOWN_MEMBER_ID after a
+  // rebalance fenced a slow member): the process lives on with a dead consumer. Start it again from the committed
+  // offsets; the batch whose commit was refused is written again, which the books absorb (idempotent writes).
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || stopping) return;
+    o.log.error({ topic: o.topic, err: errorMessage(payload.error) }, "consumer_crashed_restarting");
+    const again = (delayMs: number) =>
+      setTimeout(() => {
+        if (stopping) return;
+        consumer
+          .disconnect()
+          .then(run)
+          .catch((err) => {
+            o.log.error({ topic: o.topic, err: errorMessage(err) }, "consumer_restart_failed");
+            again(Math.min(30_000, delayMs * 2));
+          });
+      }, delayMs);
+    again(1_000);
+  });
+
   return {
     consumer,
-    async start() {
-      await consumer.connect();
-      await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 3,
-        eachBatch,
-      });
-    },
+    start: run,
     async stop() {
       stopping = true;
       await consumer.disconnect();
