@@ -1,7 +1,9 @@
 /**
  * Chaos: 20,000 sales plus approvals, rejections and refunds through the postback API while the attribution worker
- * is SIGKILLed at random (>= 5 times), the broker is restarted once and ClickHouse is stopped for 10 s. Afterwards
- * every figure must equal the ground truth computed here, to the cent. Run with `npm run test:chaos` (own vitest config).
+ * is SIGKILLed at random (>= 5 times), the broker is restarted once and ClickHouse is stopped for 10 s; meanwhile three
+ * payout runs are created (one twice with its key) and marked paid (one as a whole, one line by line, one twice).
+ * Afterwards every figure must equal the ground truth computed here, to the cent, the paid bucket included (its truth
+ * is what the API returned for the runs' lines). Run with `npm run test:chaos` (own vitest config).
  */
 import { type ChildProcess, execFile } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
@@ -12,16 +14,27 @@ import { z } from "zod";
 import { FxRates } from "../../packages/catalog/src";
 import { Int64Text, raw } from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
-import { createTestWorld, eventually, REPO_ROOT, spawnService, type TestWorld } from "../../packages/testing/src";
+import {
+  apiWriter,
+  createCampaignFixture,
+  createTestWorld,
+  eventually,
+  REPO_ROOT,
+  spawnService,
+  type TestWorld,
+} from "../../packages/testing/src";
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
-import { allowTokenStatusChanges, click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
+import { paidTruth, payoutClient, type Run } from "./chaos-payouts";
+import { ADMIN_KEY, allowTokenStatusChanges, api, click, FINANCE_KEY, startServices, type Urls } from "./helpers";
 
 const SALES = Number(process.env.CHAOS_SALES ?? 20_000);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 48);
 const POSTBACK_INSTANCES = Number(process.env.CHAOS_POSTBACK_INSTANCES ?? 4);
 const MIN_KILLS = 5;
 const EUR_USD = { num: 11, den: 10, text: "1.1" };
+/** orders are spread over this many influencers, so a payout run has one line each */
+const INFLUENCERS = 3;
 
 let world: TestWorld;
 let urls: Urls;
@@ -88,15 +101,30 @@ type Plan = {
   clickId: string;
   kind: number;
 };
-type Expected = { pending: number; approved: number; rejected: number; reversed: number; entries: number };
+type Expected = {
+  pending: number;
+  approved: number;
+  paid: number;
+  rejected: number;
+  reversed: number;
+  entries: number;
+};
 
 const roundHalfUp = (num: number, den: number) => Math.floor((2 * num + den) / (2 * den));
+const addExpected = (a: Expected | undefined, b: Expected): Expected => ({
+  pending: (a?.pending ?? 0) + b.pending,
+  approved: (a?.approved ?? 0) + b.approved,
+  paid: (a?.paid ?? 0) + b.paid,
+  rejected: (a?.rejected ?? 0) + b.rejected,
+  reversed: (a?.reversed ?? 0) + b.reversed,
+  entries: (a?.entries ?? 0) + b.entries,
+});
 
 /** The ground truth, computed independently of the worker: 10 % of the USD value, refunds pro rata, capped at the sale. */
 function expectedFor(p: Plan): Expected {
   const usd = p.currency === "USD" ? p.amount : roundHalfUp(p.amount * EUR_USD.num, EUR_USD.den);
   const c = roundHalfUp(usd * 1000, 10_000);
-  const zero = { pending: 0, approved: 0, rejected: 0, reversed: 0 };
+  const zero = { pending: 0, approved: 0, paid: 0, rejected: 0, reversed: 0 };
   switch (p.kind) {
     case 0:
       return { ...zero, approved: c, entries: 3 };
@@ -175,6 +203,7 @@ async function pool<T>(
 const Totals = z.object({
   pending: Int64Text,
   approved: Int64Text,
+  paid: Int64Text,
   rejected: Int64Text,
   reversed: Int64Text,
   n: Int64Text,
@@ -182,25 +211,39 @@ const Totals = z.object({
 const PerConversion = Totals.extend({ conversion_id: z.string() });
 const byStatus = (table: string, extra = "") =>
   raw(`SELECT ${extra} sumIf(commission_minor, status = 'pending') AS pending, sumIf(commission_minor, status = 'approved') AS approved,
-    sumIf(commission_minor, status = 'rejected') AS rejected, sumIf(commission_minor, status = 'reversed') AS reversed,
+    sumIf(commission_minor, status = 'paid') AS paid, sumIf(commission_minor, status = 'rejected') AS rejected, sumIf(commission_minor, status = 'reversed') AS reversed,
     ${table === "commission_hourly_v1" ? "sum(entries)" : "count()"} AS n FROM ${table} FINAL ${extra ? "GROUP BY conversion_id" : ""}`);
 
 describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
   it("books every sale and change exactly once", async () => {
     const t0 = Date.now() - 3_600_000;
-    const seeded = await seedCampaign(urls);
+    // no holding period: approved money is payable at once, so the payout runs below pay it while the worker is killed
+    const seeded = await createCampaignFixture(apiWriter(urls.redirectUrl, ADMIN_KEY), {
+      campaign: { commission: { type: "bps", bps: 1000 }, holding_days: 0 },
+      link: { destination: "https://shop.example.com/p/42" },
+    });
     await new FxRates(world.catalog.redis, world.catalog.prefix).load([
       { from: "EUR", to: "USD", rate: EUR_USD.text, effective_from_ms: 0 },
     ]);
-    const { clickId } = await click(urls, seeded.link.code);
+    const influencers = [seeded.influencer.id];
+    const clickIds = [(await click(urls, seeded.link.code)).clickId];
+    for (let k = 1; k < INFLUENCERS; k++) {
+      const id = (await api<{ id: number }>(urls.redirectUrl, "/api/influencers", { name: `Chaos ${k}` })).json.id;
+      const link = await api<{ code: string }>(urls.redirectUrl, "/api/links", {
+        campaign_id: seeded.campaign.id,
+        influencer_id: id,
+      });
+      influencers.push(id);
+      clickIds.push((await click(urls, link.json.code)).clickId);
+    }
     const merchant = seeded.merchant;
     await allowTokenStatusChanges(urls, merchant.id);
     const plans: Plan[] = Array.from({ length: SALES }, (_, i) => ({
       orderId: `CHAOS-${i}`,
       amount: 100 + ((i * 7919) % 99_901),
       currency: i % 5 === 0 ? "EUR" : "USD",
-      influencer: seeded.influencer.id,
-      clickId,
+      influencer: influencers[i % INFLUENCERS] ?? seeded.influencer.id,
+      clickId: clickIds[i % INFLUENCERS] ?? "",
       // half the orders stay pending; the others get an approval, a rejection or refunds (10,000 changes for 20,000 sales)
       kind: i % 12 < 6 ? i % 12 : 3,
     }));
@@ -226,6 +269,29 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       }
     })();
 
+    // payout runs while the worker is killed: A after the broker restart (created twice with one key, paid as a
+    // whole), B as ClickHouse stops (paid line by line), C near the end (marked paid twice)
+    const payouts = payoutClient(urls.reportsUrl, `chaos-${merchant.id}`);
+    const runs: Run[] = [];
+    let sameRunBack = false;
+    const paying = (async () => {
+      while (sent < SALES * 0.35) await sleep(200);
+      const asOfA = new Date().toISOString();
+      const a = (await payouts.create("A", asOfA)).run;
+      const again = await payouts.create("A", asOfA);
+      sameRunBack = again.status === 200 && JSON.stringify(again.run) === JSON.stringify(a);
+      runs.push(await payouts.markPaid(a, { reference: "CHAOS-A" }));
+      while (sent < SALES * 0.6) await sleep(200);
+      let b = (await payouts.create("B", new Date().toISOString())).run;
+      for (const line of b.lines)
+        b = await payouts.markPaid(b, { line_ids: [line.line_id], reference: `CHAOS-B-${line.influencer_id}` });
+      runs.push(b);
+      while (sent < SALES * 0.85) await sleep(200);
+      const c = (await payouts.create("C", new Date().toISOString())).run;
+      await payouts.markPaid(c, { reference: "CHAOS-C" });
+      runs.push(await payouts.markPaid(c, { reference: "CHAOS-C-again" }));
+    })();
+
     const started = Date.now();
     await pool(
       plans,
@@ -243,18 +309,23 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       },
     );
     sendingDone = true;
-    await Promise.all([chaos, killer]);
+    await Promise.all([chaos, killer, paying]);
     const sendMs = Date.now() - started;
 
     const expected = new Map(plans.map((p) => [conversionId(merchant.id, p.orderId), expectedFor(p)]));
-    const truth = { pending: 0, approved: 0, rejected: 0, reversed: 0, n: 0 };
-    for (const e of expected.values()) {
-      truth.pending += e.pending;
-      truth.approved += e.approved;
-      truth.rejected += e.rejected;
-      truth.reversed += e.reversed;
-      truth.n += e.entries;
+    // per influencer before payouts: what the report's held + payable + paid must still add up to
+    const earned = new Map<number, Expected>();
+    for (const p of plans) earned.set(p.influencer, addExpected(earned.get(p.influencer), expectedFor(p)));
+    // each payout event of a paid line moves its amount from approved to paid (two ledger entries)
+    const paid = paidTruth(runs);
+    let paidUnknown = 0;
+    for (const [id, p] of paid.byConversion) {
+      const e = expected.get(id);
+      if (!e) paidUnknown++;
+      else expected.set(id, { ...e, approved: e.approved - p.paid, paid: p.paid, entries: e.entries + 2 * p.events });
     }
+    const { entries: n, ...truthMoney } = [...expected.values()].reduce((t, e) => addExpected(t, e));
+    const truth = { ...truthMoney, n };
     const ledgerTotals = await eventually(
       async () => (await world.ch.query("chaos_ledger_totals", byStatus("commission_ledger_v1"), Totals))[0],
       (t) => t?.n === truth.n,
@@ -291,6 +362,7 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       if (
         row.pending !== e.pending ||
         row.approved !== e.approved ||
+        row.paid !== e.paid ||
         row.rejected !== e.rejected ||
         row.reversed !== e.reversed
       )
@@ -304,22 +376,50 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
         headers: { authorization: `Bearer ${FINANCE_KEY}` },
       },
     );
-    const report = (await res.json()) as {
-      rows: { pending_minor: number; approved_minor: number; rejected_minor: number; reversed_minor: number }[];
+    type ReportRow = Record<
+      "pending_minor" | "approved_minor" | "payable_minor" | "paid_minor" | "rejected_minor" | "reversed_minor",
+      number
+    > & { influencer_id: number; currency: string };
+    const report = (await res.json()) as { rows: ReportRow[] };
+    // the report splits approved money into held (approved_minor) and payable; the ledger's approved is both
+    const reportTotals = report.rows.reduce(
+      (t, r) => ({
+        pending: t.pending + r.pending_minor,
+        approved: t.approved + r.approved_minor + r.payable_minor,
+        paid: t.paid + r.paid_minor,
+        rejected: t.rejected + r.rejected_minor,
+        reversed: t.reversed + r.reversed_minor,
+      }),
+      { pending: 0, approved: 0, paid: 0, rejected: 0, reversed: 0 },
+    );
+    // per influencer and currency: paid equals the runs' paid lines, and held + payable + paid what was earned
+    const paidByInfluencer = report.rows.map((r) => ({
+      influencer_id: r.influencer_id,
+      currency: r.currency,
+      paid: r.paid_minor,
+      approved_and_paid: r.approved_minor + r.payable_minor + r.paid_minor,
+    }));
+    const paidTruthRows = influencers.map((id) => ({
+      influencer_id: id,
+      currency: "USD",
+      paid: paid.byInfluencer.get(id) ?? 0,
+      approved_and_paid: earned.get(id)?.approved ?? 0,
+    }));
+    const byId = (a: { influencer_id: number }, b: { influencer_id: number }) => a.influencer_id - b.influencer_id;
+    const paidChecks = {
+      report: JSON.stringify(paidByInfluencer.sort(byId)) === JSON.stringify(paidTruthRows.sort(byId)),
+      ledger: ledgerTotals?.paid === truth.paid && hourly?.paid === truth.paid,
+      same_run_back: sameRunBack,
+      every_run_pays: runs.length === 3 && runs.every((r) => r.status === "paid" && r.line_count > 0),
+      entries_covered_once: paid.doubleCovered === 0,
+      lines_add_up: paid.inconsistentLines === 0 && paid.unpaidLines === 0 && paidUnknown === 0,
     };
-    const reportTotals = { pending: 0, approved: 0, rejected: 0, reversed: 0 };
-    for (const r of report.rows) {
-      reportTotals.pending += r.pending_minor;
-      reportTotals.approved += r.approved_minor;
-      reportTotals.rejected += r.rejected_minor;
-      reportTotals.reversed += r.reversed_minor;
-    }
+    const paidMatch = Object.values(paidChecks).every(Boolean);
     const { n: _n, ...money } = truth;
+    const sameMoney = (a: object | undefined, b: object) =>
+      a !== undefined && Object.entries(b).every(([k, v]) => (a as Record<string, unknown>)[k] === v);
     const totalsMatch =
-      JSON.stringify({ ...ledgerTotals, n: undefined }) === JSON.stringify({ ...money, n: undefined }) &&
-      JSON.stringify({ ...hourly, n: undefined }) === JSON.stringify({ ...money, n: undefined }) &&
-      JSON.stringify(reportTotals) === JSON.stringify(money) &&
-      wrong === 0;
+      sameMoney(ledgerTotals, money) && sameMoney(hourly, money) && sameMoney(reportTotals, money) && wrong === 0;
     const summary = {
       sales: SALES,
       postbacks: plans.reduce((s, p) => s + postbacksFor(p, t0).length, 0),
@@ -329,13 +429,34 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       duplicated,
       wrong_conversions: wrong,
       totals_match: totalsMatch,
+      payout_runs: runs.length,
+      paid_minor: truth.paid,
+      paid_checks: paidChecks,
+      paid_match: paidMatch,
     };
-    const result = { sales: SALES, kills: worker.kills, lost, duplicated, totals_match: totalsMatch };
+    const result = {
+      sales: SALES,
+      kills: worker.kills,
+      lost,
+      duplicated,
+      totals_match: totalsMatch,
+      payout_runs: runs.length,
+      paid_match: paidMatch,
+    };
     writeFileSync(path.join(REPO_ROOT, ".stack", "chaos-result.json"), `${JSON.stringify(result)}\n`);
     console.log(JSON.stringify(summary));
 
     expect({ ledgerTotals, hourly, reportTotals }).toEqual({ ledgerTotals: truth, hourly: truth, reportTotals: money });
     expect({ lost, duplicated, wrong }).toEqual({ lost: 0, duplicated: 0, wrong: 0 });
+    expect(paidByInfluencer).toEqual(paidTruthRows);
+    expect(paidChecks).toEqual({
+      report: true,
+      ledger: true,
+      same_run_back: true,
+      every_run_pays: true,
+      entries_covered_once: true,
+      lines_add_up: true,
+    });
     expect(worker.kills).toBeGreaterThanOrEqual(MIN_KILLS);
   });
 });
