@@ -8,7 +8,15 @@ import { botReason, truncateIp } from "./client-info";
 import type { LinkCache } from "./link-cache";
 import type { RedirectTarget } from "./link-record";
 
-export type RedirectOutcome = "redirect" | "bot_redirect" | "not_found" | "expired" | "bad_request" | "unavailable";
+export const REDIRECT_OUTCOMES = [
+  "redirect",
+  "bot_redirect",
+  "not_found",
+  "expired",
+  "bad_request",
+  "unavailable",
+] as const;
+export type RedirectOutcome = (typeof REDIRECT_OUTCOMES)[number];
 
 export type RedirectDeps = {
   links: LinkCache;
@@ -56,9 +64,10 @@ function randomSource(): () => Buffer {
  * Kafka after the answer is written.
  */
 export function createRedirectHandler(d: RedirectDeps) {
-  // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
+  // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003). The key
+  // holds the hour, so an entry of a past hour can never match again: no TTL (and its clock reads) is needed.
   const random = randomSource();
-  const uniques = new LRUCache<string, true>({ max: 100_000, ttl: HOUR_MS });
+  const uniques = new LRUCache<string, true>({ max: 100_000 });
 
   const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
