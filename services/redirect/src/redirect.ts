@@ -79,6 +79,11 @@ export function createRedirectHandler(d: RedirectDeps) {
       d.count("expired");
       return void notFound(res, link.route.fallbackUrl ?? d.notFoundUrl);
     }
+    // Read from the request before answering: once the answer is out the client may close, and a closed socket has
+    // no remote address left to read.
+    const bot = botReason(req);
+    const ip = truncateIp(clientAddress(req, d.trustProxy));
+    const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
     const clickId = signClickId(
       d.clickIdSecret,
       { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now },
@@ -92,9 +97,6 @@ export function createRedirectHandler(d: RedirectDeps) {
     });
     res.end();
 
-    const bot = botReason(req);
-    const ip = truncateIp(clientAddress(req, d.trustProxy));
-    const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
     const uniqueKey = `${link.linkId}|${ip}|${ua.slice(0, 256)}|${Math.floor(now / HOUR_MS)}`;
     const isUnique = bot === undefined && !uniques.has(uniqueKey);
     if (isUnique) uniques.set(uniqueKey, true);
