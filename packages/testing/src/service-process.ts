@@ -90,9 +90,19 @@ export function spawnNode(name: string, args: string[], opts: SpawnOptions & { r
   return { name, child, ready, exited, stop, kill };
 }
 
-/** Spawns a service's built entry point; `ready` resolves on its ready log line. */
+/**
+ * Node flags a service is deployed with (docker-compose.yml and the service's `npm start` carry the same): the
+ * redirect caps V8's young generation, which otherwise grows to 128 MB under its allocation rate (docs/adr/0003).
+ */
+export const SERVICE_NODE_ARGS: Partial<Record<ServiceName, string[]>> = { redirect: ["--max-semi-space-size=8"] };
+
+/** Spawns a service's built entry point with its deployed node flags; `ready` resolves on its ready log line. */
 export function spawnService(service: ServiceName, opts: SpawnOptions = {}): ServiceProcess {
-  return spawnNode(service, [serviceMain(service)], { ...opts, readyEvent: opts.readyEvent ?? READY_EVENT[service] });
+  return spawnNode(service, [serviceMain(service)], {
+    ...opts,
+    nodeArgs: [...(SERVICE_NODE_ARGS[service] ?? []), ...(opts.nodeArgs ?? [])],
+    readyEvent: opts.readyEvent ?? READY_EVENT[service],
+  });
 }
 
 /** Spawns a service and waits until it listens; its URL comes from the port in the ready line (PORT=0 works). */

@@ -11,8 +11,8 @@ const entry = (i: number, path = `/p/${i}?ref=x&click_id=`): LinkEntry => ({
 const code = (i: number) => `c${String(i).padStart(7, "0")}`;
 
 describe("LinkTable", () => {
-  it("holds every entry it is given, through the table's growth", () => {
-    const t = new LinkTable();
+  it("holds every entry it is given, through the table's growth, across many arena chunks", () => {
+    const t = new LinkTable(Number.POSITIVE_INFINITY, 64 * 1024);
     for (let i = 0; i < 50_000; i++) t.set(code(i), entry(i));
     expect(t.size).toBe(50_000);
     for (let i = 0; i < 50_000; i += 997) expect(t.get(code(i))).toEqual(entry(i));
@@ -55,8 +55,8 @@ describe("LinkTable", () => {
     expect(t.arenaBytes).toBe(bytes);
   });
 
-  it("compacts dead records away and keeps every live one readable", () => {
-    const t = new LinkTable();
+  it("compacts dead records away, chunk by chunk, and keeps every live one readable", () => {
+    const t = new LinkTable(Number.POSITIVE_INFINITY, 64 * 1024);
     const n = 20_000;
     // ~100-byte records rewritten 20 times: 40 MB written, well past the compaction threshold
     for (let round = 0; round < 20; round++)

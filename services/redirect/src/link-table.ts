@@ -6,10 +6,17 @@ export type LinkFields = { linkId: number; influencerId: number; expiresAtMs: nu
 /** A link that must not redirect (revoked, or its destination no longer allowed) is held with no fields. */
 export type LinkEntry = (LinkFields & { path: string }) | null;
 
-const CHUNK_BYTES = 4 * 1024 * 1024;
-/** flags u8, code length u8, path length u16, route u32, link id u32, influencer id u32, expiry f64 */
-const HEADER_BYTES = 24;
+/**
+ * Above glibc's largest dynamic mmap threshold (32 MiB on 64-bit), so every chunk is its own mapping: pages count
+ * once written, and a chunk released by compaction goes back to the system. 4 MiB chunks landed in the malloc heap
+ * once a freed hash table had raised the threshold, and the heap kept the holes (~30 MB at a million links).
+ */
+const DEFAULT_CHUNK_BYTES = 48 * 1024 * 1024;
+/** flags u8, code length u8, path length u16, route u32, link id u32, influencer id u32, then expiry f64 if any */
+const HEADER_BYTES = 16;
+const EXPIRY_BYTES = 8;
 const BLOCKED = 1;
+const HAS_EXPIRY = 2;
 const EMPTY = 0;
 const TOMBSTONE = 0xffffffff;
 const MAX_LOAD = 0.7;
@@ -32,9 +39,9 @@ function hashBytes(b: Buffer, start: number, length: number): number {
 }
 
 /**
- * Every link the redirect holds, off the V8 heap: records in 4 MiB buffers (an arena written in order) and an
+ * Every link the redirect holds, off the V8 heap: records in 48 MiB buffers (an arena written in order) and an
  * open-addressing hash table of typed arrays from code to record. A million links as strings in a Map or an LRU
- * cost ~170 bytes each on the heap, plus the garbage collector's headroom; here they cost the ~90 bytes of their
+ * cost ~170 bytes each on the heap, plus the garbage collector's headroom; here they cost the ~80 bytes of their
  * record and ~12 bytes of table, and the collector never walks them.
  *
  * A changed link is appended and the old record becomes dead space; rewriting an identical record (the periodic
@@ -58,7 +65,11 @@ export class LinkTable {
   private garbageBytes = 0;
   private hand = 0;
 
-  constructor(private readonly max = Number.POSITIVE_INFINITY) {}
+  constructor(
+    private readonly max = Number.POSITIVE_INFINITY,
+    /** bytes per arena chunk (smaller in tests, to walk many chunks) */
+    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
+  ) {}
 
   get size(): number {
     return this.live;
@@ -177,18 +188,18 @@ export class LinkTable {
   }
 
   private append(record: Buffer): number {
-    if (this.current < 0 || (this.chunkUsed[this.current] as number) + record.length > CHUNK_BYTES) {
+    if (this.current < 0 || (this.chunkUsed[this.current] as number) + record.length > this.chunkBytes) {
       // The lowest free index: during compaction, never one of the chunks still to be walked (see compact).
       let free = this.chunks.indexOf(undefined);
       if (free < 0) free = this.chunks.push(undefined) - 1;
-      this.chunks[free] = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+      this.chunks[free] = Buffer.allocUnsafeSlow(this.chunkBytes);
       this.chunkUsed[free] = 0;
       this.current = free;
     }
     const at = this.chunkUsed[this.current] as number;
     record.copy(this.chunks[this.current] as Buffer, at);
     this.chunkUsed[this.current] = at + record.length;
-    return this.current * CHUNK_BYTES + at;
+    return this.current * this.chunkBytes + at;
   }
 
   /**
@@ -204,9 +215,11 @@ export class LinkTable {
       const chunk = this.chunks[c] as Buffer;
       const end = this.chunkUsed[c] as number;
       for (let at = 0; at < end; ) {
-        const codeLength = chunk[at + 1] as number;
-        const len = HEADER_BYTES + codeLength + chunk.readUInt16LE(at + 2);
-        const slot = this.slotOf(c * CHUNK_BYTES + at, hashBytes(chunk, at + HEADER_BYTES, codeLength));
+        const len = recordLength(chunk, at);
+        const slot = this.slotOf(
+          c * this.chunkBytes + at,
+          hashBytes(chunk, codeStart(chunk, at), chunk[at + 1] as number),
+        );
         if (slot >= 0) this.slots[slot] = this.append(chunk.subarray(at, at + len)) + 1;
         at += len;
       }
@@ -226,18 +239,18 @@ export class LinkTable {
   }
 
   private locate(offset: number): { chunk: Buffer; at: number } {
-    return { chunk: this.chunks[Math.floor(offset / CHUNK_BYTES)] as Buffer, at: offset % CHUNK_BYTES };
+    return { chunk: this.chunks[Math.floor(offset / this.chunkBytes)] as Buffer, at: offset % this.chunkBytes };
   }
 
   private recordLength(offset: number): number {
     const { chunk, at } = this.locate(offset);
-    return HEADER_BYTES + (chunk[at + 1] as number) + chunk.readUInt16LE(at + 2);
+    return recordLength(chunk, at);
   }
 
   private codeIs(offset: number, code: string): boolean {
     const { chunk, at } = this.locate(offset);
     if (chunk[at + 1] !== code.length) return false;
-    const start = at + HEADER_BYTES;
+    const start = codeStart(chunk, at);
     for (let i = 0; i < code.length; i++) if (chunk[start + i] !== code.charCodeAt(i)) return false;
     return true;
   }
@@ -249,36 +262,45 @@ export class LinkTable {
 
   private read(offset: number): LinkEntry {
     const { chunk, at } = this.locate(offset);
-    if (chunk[at] === BLOCKED) return null;
-    const pathStart = at + HEADER_BYTES + (chunk[at + 1] as number);
+    const flags = chunk[at] as number;
+    if (flags & BLOCKED) return null;
+    const pathStart = codeStart(chunk, at) + (chunk[at + 1] as number);
     return {
       routeIndex: chunk.readUInt32LE(at + 4),
       linkId: chunk.readUInt32LE(at + 8),
       influencerId: chunk.readUInt32LE(at + 12),
-      expiresAtMs: chunk.readDoubleLE(at + 16),
+      expiresAtMs: flags & HAS_EXPIRY ? chunk.readDoubleLE(at + HEADER_BYTES) : 0,
       path: chunk.toString("utf8", pathStart, pathStart + chunk.readUInt16LE(at + 2)),
     };
   }
 }
 
+const codeStart = (chunk: Buffer, at: number): number =>
+  at + HEADER_BYTES + ((chunk[at] as number) & HAS_EXPIRY ? EXPIRY_BYTES : 0);
+
+const recordLength = (chunk: Buffer, at: number): number =>
+  codeStart(chunk, at) - at + (chunk[at + 1] as number) + chunk.readUInt16LE(at + 2);
+
 /** Encodes into a scratch buffer reused for every record (the arena copies it): no garbage per record. */
-const scratch = Buffer.allocUnsafeSlow(HEADER_BYTES + 64 + 0xffff);
+const scratch = Buffer.allocUnsafeSlow(HEADER_BYTES + EXPIRY_BYTES + 64 + 0xffff);
 
 function encodeRecord(code: string, entry: LinkEntry): Buffer {
   const pathBytes = entry === null ? 0 : Buffer.byteLength(entry.path);
   if (pathBytes > 0xffff) throw new RangeError("link path longer than 65535 bytes");
+  const expiry = entry !== null && entry.expiresAtMs !== 0;
   const b = scratch;
   b.fill(0, 0, HEADER_BYTES);
-  b[0] = entry === null ? BLOCKED : 0;
+  b[0] = (entry === null ? BLOCKED : 0) | (expiry ? HAS_EXPIRY : 0);
   b[1] = code.length;
   b.writeUInt16LE(pathBytes, 2);
+  let at = HEADER_BYTES;
   if (entry !== null) {
     b.writeUInt32LE(entry.routeIndex, 4);
     b.writeUInt32LE(entry.linkId, 8);
     b.writeUInt32LE(entry.influencerId, 12);
-    b.writeDoubleLE(entry.expiresAtMs, 16);
+    if (expiry) at = b.writeDoubleLE(entry.expiresAtMs, at);
   }
-  b.write(code, HEADER_BYTES, "latin1");
-  if (entry !== null) b.write(entry.path, HEADER_BYTES + code.length, "utf8");
-  return b.subarray(0, HEADER_BYTES + code.length + pathBytes);
+  at += b.write(code, at, "latin1");
+  if (entry !== null) at += b.write(entry.path, at, "utf8");
+  return b.subarray(0, at);
 }
