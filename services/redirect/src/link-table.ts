@@ -42,7 +42,7 @@ function hashBytes(b: Buffer, start: number, length: number): number {
  * Every link the redirect holds, off the V8 heap: records in 48 MiB buffers (an arena written in order) and an
  * open-addressing hash table of typed arrays from code to record. A million links as strings in a Map or an LRU
  * cost ~170 bytes each on the heap, plus the garbage collector's headroom; here they cost the ~80 bytes of their
- * record and ~12 bytes of table, and the collector never walks them.
+ * record and ~13 bytes of table (6 bytes per slot: offset, hash tag, reference bit), and the collector never walks them.
  *
  * A changed link is appended and the old record becomes dead space; rewriting an identical record (the periodic
  * resync) writes nothing. When dead space outweighs the live records the arena is copied in order, one chunk at a
@@ -57,7 +57,8 @@ export class LinkTable {
   private current = -1;
   /** record offset + 1 per slot (0: empty, TOMBSTONE: deleted) */
   private slots = new Uint32Array(MIN_CAPACITY);
-  private hashes = new Uint32Array(MIN_CAPACITY);
+  /** the top byte of each slot's hash: most probes that miss are told apart without reading the arena */
+  private tags = new Uint8Array(MIN_CAPACITY);
   private referenced = new Uint8Array(MIN_CAPACITY);
   private live = 0;
   private deleted = 0;
@@ -106,7 +107,7 @@ export class LinkTable {
       if ((this.live + this.deleted + 1) / this.slots.length > MAX_LOAD) this.rehash();
       slot = this.freeSlot(hash);
       if (this.slots[slot] === TOMBSTONE) this.deleted--;
-      this.hashes[slot] = hash;
+      this.tags[slot] = hash >>> 24;
       this.live++;
     }
     this.slots[slot] = this.append(record) + 1;
@@ -136,7 +137,7 @@ export class LinkTable {
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const s = this.slots[i] as number;
       if (s === EMPTY) return -1;
-      if (s !== TOMBSTONE && this.hashes[i] === hash && this.codeIs(s - 1, code)) return i;
+      if (s !== TOMBSTONE && this.tags[i] === hash >>> 24 && this.codeIs(s - 1, code)) return i;
     }
   }
 
@@ -151,18 +152,19 @@ export class LinkTable {
   private rehash(): void {
     let capacity = this.slots.length;
     while ((this.live + 1) / capacity > 0.5) capacity *= 2;
-    const { slots, hashes, referenced } = this;
+    const { slots, referenced } = this;
     this.slots = new Uint32Array(capacity);
-    this.hashes = new Uint32Array(capacity);
+    this.tags = new Uint8Array(capacity);
     this.referenced = new Uint8Array(capacity);
     this.deleted = 0;
     this.hand = 0;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i] as number;
       if (s === EMPTY || s === TOMBSTONE) continue;
-      const j = this.freeSlot(hashes[i] as number);
+      const hash = this.hashAt(s - 1);
+      const j = this.freeSlot(hash);
       this.slots[j] = s;
-      this.hashes[j] = hashes[i] as number;
+      this.tags[j] = hash >>> 24;
       this.referenced[j] = referenced[i] as number;
     }
   }
@@ -240,6 +242,11 @@ export class LinkTable {
 
   private locate(offset: number): { chunk: Buffer; at: number } {
     return { chunk: this.chunks[Math.floor(offset / this.chunkBytes)] as Buffer, at: offset % this.chunkBytes };
+  }
+
+  private hashAt(offset: number): number {
+    const { chunk, at } = this.locate(offset);
+    return hashBytes(chunk, codeStart(chunk, at), chunk[at + 1] as number);
   }
 
   private recordLength(offset: number): number {

@@ -3,10 +3,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { LINK_CODE_PATTERN } from "@aff/catalog";
 import { clientAddress, signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
-import { LRUCache } from "lru-cache";
 import { botReason, truncateIp } from "./client-info";
 import type { LinkCache } from "./link-cache";
 import type { RedirectTarget } from "./link-record";
+import { UniqueVisitors } from "./unique-visitors";
 
 export const REDIRECT_OUTCOMES = [
   "redirect",
@@ -64,10 +64,9 @@ function randomSource(): () => Buffer {
  * Kafka after the answer is written.
  */
 export function createRedirectHandler(d: RedirectDeps) {
-  // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003). The key
-  // holds the hour, so an entry of a past hour can never match again: no TTL (and its clock reads) is needed.
+  // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
   const random = randomSource();
-  const uniques = new LRUCache<string, true>({ max: 100_000 });
+  const uniques = new UniqueVisitors(100_000);
 
   const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
@@ -97,9 +96,8 @@ export function createRedirectHandler(d: RedirectDeps) {
     });
     res.end();
 
-    const uniqueKey = `${link.linkId}|${ip}|${ua.slice(0, 256)}|${Math.floor(now / HOUR_MS)}`;
-    const isUnique = bot === undefined && !uniques.has(uniqueKey);
-    if (isUnique) uniques.set(uniqueKey, true);
+    const isUnique =
+      bot === undefined && uniques.firstVisit(link.linkId, ip, ua.slice(0, 256), Math.floor(now / HOUR_MS));
     const event: ClickEvent = {
       v: 1,
       click_id: clickId,
