@@ -212,15 +212,20 @@ async function main() {
     const baselineRps = best(base).rps;
     const rps = best(ours).rps;
 
-    // Fixed rate: connections x (1000 / (pause + latency)) ~= RATE; calibrated with a short run first.
+    // Fixed rate: connections x (1000 / (pause + latency)) ~= RATE; calibrated with a short run first. The bare
+    // server is then calibrated to the rate the redirect actually reached, so both p99s are taken at one rate.
     const pauseMs = 2;
-    let connections = Math.max(1, Math.round((RATE * (pauseMs + 0.3)) / 1000));
-    const probe = wrk(redirectPort, { seconds: 3, connections, delayMs: pauseMs });
-    connections = Math.max(1, Math.round((connections * RATE) / probe.rps));
+    const calibrate = (port, target) => {
+      const guess = Math.max(1, Math.round((target * (pauseMs + 0.3)) / 1000));
+      const probe = wrk(port, { seconds: 3, connections: guess, delayMs: pauseMs });
+      return Math.max(1, Math.round((guess * target) / probe.rps));
+    };
+    const connections = calibrate(redirectPort, RATE);
     const fixed = wrk(redirectPort, { seconds: DURATION_S, connections, delayMs: pauseMs });
-    const fixedBase = wrk(baselinePort, { seconds: DURATION_S, connections, delayMs: pauseMs });
+    const baseConnections = calibrate(baselinePort, fixed.rps);
+    const fixedBase = wrk(baselinePort, { seconds: DURATION_S, connections: baseConnections, delayMs: pauseMs });
     log(
-      `fixed rate: ${fixed.rps.toFixed(0)} req/s over ${connections} connections, p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms (baseline p99 ${fixedBase.p99_ms} ms)`,
+      `fixed rate: redirect ${fixed.rps.toFixed(0)} req/s over ${connections} connections, p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms; bare server ${fixedBase.rps.toFixed(0)} req/s over ${baseConnections} connections, p99 ${fixedBase.p99_ms} ms`,
     );
 
     const rssMb = peakRssMb(redirect.child.pid);
