@@ -91,21 +91,23 @@ export async function startRedirect(
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
   await links.subscribe(subscriber);
   // In the background: requests are served (from Redis on a miss) while the cache fills. Links issued before
-  // enrolment existed then enrol their influencer (once per catalog); after the warm-up, not beside it, so the two
-  // walks over every link do not add up in the boot's peak memory.
+  // enrolment existed first enrol their influencer (once per catalog; later boots find the marker at once), then the
+  // cache is warmed: one walk over every link at a time, so the two do not add up in the boot's peak memory, and
+  // the backfill's Redis writes are over before the instance reports itself warm.
   const t0 = Date.now();
-  const warmed = config.LINK_CACHE_WARM
-    ? links.warm().then(
-        (n) => log.info({ links: n, ms: Date.now() - t0 }, "link_cache_warmed"),
-        (err) => log.warn({ err: errorMessage(err) }, "link_cache_warm_failed"),
-      )
-    : Promise.resolve();
-  void warmed
-    .then(() => catalog.enrolments.backfillFromLinks((cursor) => catalog.links.scan(cursor, 2_000)))
+  void catalog.enrolments
+    .backfillFromLinks((cursor) => catalog.links.scan(cursor, 2_000))
     .then(
       (n) => n > 0 && log.info({ links: n }, "enrolments_backfilled"),
       (err) => log.warn({ err: errorMessage(err) }, "enrolment_backfill_failed"),
-    );
+    )
+    .then(() => {
+      if (!config.LINK_CACHE_WARM) return;
+      return links.warm().then(
+        (n) => log.info({ links: n, ms: Date.now() - t0 }, "link_cache_warmed"),
+        (err) => log.warn({ err: errorMessage(err) }, "link_cache_warm_failed"),
+      );
+    });
 
   // One child per outcome, resolved once: resolving labels on every request costs a hash of the label object.
   const outcomeCounters = Object.fromEntries(
