@@ -48,7 +48,9 @@ export class Enrolments {
    * enrolment existed were issued by an admin or by the influencer when any campaign was open to it). A marker key
    * makes later calls return at once. Returns the links read, or 0 when it had already run.
    */
-  async backfillFromLinks(scan: (cursor: string) => Promise<{ cursor: string; links: Link[] }>): Promise<number> {
+  async backfillFromLinks(
+    scan: (cursor: string) => Promise<{ cursor: string; links: Pick<Link, "campaign_id" | "influencer_id">[] }>,
+  ): Promise<number> {
     const marker = `${this.prefix}enrol:backfilled`;
     if ((await this.redis.exists(marker)) === 1) return 0;
     let cursor = "0";

@@ -14,6 +14,10 @@ const req = (remote: string, xff?: string) =>
   }) as unknown as IncomingMessage;
 
 describe("proxy trust", () => {
+  it("answers unknown for a socket the client already closed (no remote address left)", () => {
+    expect(clientAddress(req(undefined as unknown as string), trustPredicate(false))).toBe("");
+  });
+
   it("ignores X-Forwarded-For unless a proxy is trusted", () => {
     expect(clientAddress(req("203.0.113.9", "198.51.100.1"), trustPredicate(false))).toBe("203.0.113.9");
   });

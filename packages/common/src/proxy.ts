@@ -59,6 +59,9 @@ export const normalizeIp = (ip: string): string =>
  * X-Forwarded-For. An entry that is not an IP address yields "" (unknown), never the text itself.
  */
 export function clientAddress(req: IncomingMessage, trust: (addr: string, i: number) => boolean): string {
-  const addr = normalizeIp(proxyaddr(req, trust));
+  // A socket already closed by the client has no remote address (proxy-addr then answers undefined).
+  const raw: string | undefined = proxyaddr(req, trust);
+  if (raw === undefined) return "";
+  const addr = normalizeIp(raw);
   return isIP(addr) ? addr : "";
 }

@@ -1,6 +1,8 @@
 import { isCurrency } from "@aff/common";
 import { z } from "zod";
 
+export * from "./click-records";
+
 /** Integer minor units within the safe integer range. */
 export const AmountMinor = z
   .number()
@@ -17,7 +19,7 @@ export const EntityId = z
 const SubValue = z.string().max(255).optional();
 export const Subs = z.object({ sub1: SubValue, sub2: SubValue, sub3: SubValue, sub4: SubValue, sub5: SubValue });
 
-/** A redirect served to a shopper (topic `clicks`, key = click id). */
+/** A redirect served to a shopper (topic `clicks`, many per record: see click-records.ts). */
 export const ClickEvent = z.object({
   v: z.literal(1),
   click_id: z.string().min(1).max(64),

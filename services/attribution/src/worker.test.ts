@@ -10,7 +10,7 @@ import {
   OutcomeRow,
 } from "@aff/clickhouse";
 import { conversionId, createLogger, deterministicId, signClickId } from "@aff/common";
-import type { ConversionEvent } from "@aff/events";
+import { type ConversionEvent, packClickLines } from "@aff/events";
 import type { KafkaMessage } from "@aff/kafka";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -451,6 +451,48 @@ describe("click handler", () => {
     expect(letters.map((l) => [l.message.offset, reasonClass(l.reason)])).toEqual([
       ["1", "time_out_of_range"],
       ["3", "clickhouse_rejected"],
+    ]);
+  });
+});
+
+describe("click handler, records of many clicks", () => {
+  it("writes every click of a packed record and dead-letters a bad line alone, as a message of its own", async () => {
+    const written: string[] = [];
+    const letters: DeadLetter[] = [];
+    const handle = createClickHandler({
+      ch: {
+        insert: async (_name, _table, rows) => {
+          written.push(...rows.map((r) => (r as { click_id: string }).click_id));
+        },
+      },
+      deadLetter: async (l) => {
+        letters.push(...l);
+      },
+      counters: { processed: () => undefined, deadLettered: () => undefined },
+      log: createLogger("test", "silent"),
+    });
+    const event = (id: string) =>
+      JSON.stringify({
+        v: 1,
+        click_id: id,
+        link_id: 5,
+        link_code: "abc",
+        campaign_id: 7,
+        influencer_id: 3,
+        merchant_id: 1,
+        clicked_at_ms: NOW,
+        ip: "203.0.113.0",
+        user_agent: "UA",
+        referer: "",
+        is_bot: id.startsWith("bot"),
+        is_unique: false,
+      });
+    const [packed, ...rest] = packClickLines([event("a"), event("bot-b"), "{not json", event("c")], 10_000);
+    expect(rest).toEqual([]);
+    await handle([message(0, null, packed ?? ""), message(1, "d", event("d"))], { topic: "clicks", partition: 0 });
+    expect(written).toEqual(["a", "bot-b", "c", "d"]);
+    expect(letters.map((l) => [l.message.offset, l.message.value?.toString(), l.reason])).toEqual([
+      ["0", "{not json", "invalid_json"],
     ]);
   });
 });

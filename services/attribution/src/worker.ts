@@ -19,7 +19,7 @@ import {
   toDateTimeText,
 } from "@aff/clickhouse";
 import { AppError, errorMessage, type Logger } from "@aff/common";
-import { ClickEvent, type ConversionEvent, decodeJson, StoredConversionEvent } from "@aff/events";
+import { ClickEvent, type ConversionEvent, decodeJson, StoredConversionEvent, splitClickRecord } from "@aff/events";
 import { ACKS_ALL, type BatchHandler, type KafkaMessage, type Producer } from "@aff/kafka";
 import { aggregateWriter } from "./aggregate-writer";
 import {
@@ -438,7 +438,10 @@ function reportOutcomes(
   }
 }
 
-/** Clicks: one row per click id; replays rewrite identical rows that ClickHouse collapses. */
+/**
+ * Clicks: one row per click id; replays rewrite identical rows that ClickHouse collapses. A record holds one click
+ * per line (see `splitClickRecord`); a line that cannot be read is dead-lettered alone, as a message of its own.
+ */
 export function createClickHandler(deps: {
   ch: Inserter;
   /** writes click rows; default: clicks_raw_v1 only (the worker passes clickWriter, which also keeps the clicks cube) */
@@ -451,15 +454,20 @@ export function createClickHandler(deps: {
   return async (messages, ctx) => {
     const rows: { row: ClickRow; message: KafkaMessage }[] = [];
     const letters: DeadLetter[] = [];
-    for (const m of messages) {
-      try {
-        const r = decodeJson(ClickEvent, m.value);
-        if (!r.ok) letters.push({ ...ctx, message: m, reason: r.reason });
-        else if (r.value.clicked_at_ms >= EVENT_TIME_MAX_MS)
-          letters.push({ ...ctx, message: m, reason: "time_out_of_range: clicked_at_ms" });
-        else rows.push({ row: clickRow(r.value), message: m });
-      } catch (err) {
-        letters.push({ ...ctx, message: m, reason: failureReason(err) });
+    for (const record of messages) {
+      const lines = record.value ? splitClickRecord(record.value) : [];
+      if (lines.length === 0) letters.push({ ...ctx, message: record, reason: "empty_message" });
+      for (const line of lines) {
+        const m = lines.length === 1 ? record : { ...record, value: line };
+        try {
+          const r = decodeJson(ClickEvent, line);
+          if (!r.ok) letters.push({ ...ctx, message: m, reason: r.reason });
+          else if (r.value.clicked_at_ms >= EVENT_TIME_MAX_MS)
+            letters.push({ ...ctx, message: m, reason: "time_out_of_range: clicked_at_ms" });
+          else rows.push({ row: clickRow(r.value), message: m });
+        } catch (err) {
+          letters.push({ ...ctx, message: m, reason: failureReason(err) });
+        }
       }
     }
     const isolated = await runIsolating(

@@ -16,11 +16,11 @@ import {
 import express from "express";
 import { Counter, Gauge } from "prom-client";
 import { adminApi } from "./admin-api";
-import { ClickSink } from "./click-sink";
+import { startClickPipeline } from "./click-pipeline";
 import type { RedirectConfig } from "./config";
 import { LinkCache } from "./link-cache";
 import { isAppPath } from "./paths";
-import { createRedirectHandler } from "./redirect";
+import { createRedirectHandler, REDIRECT_OUTCOMES, type RedirectOutcome } from "./redirect";
 
 /** Builds the redirect service and registers each resource's cleanup. Nothing here waits on Kafka to be up. */
 export async function startRedirect(
@@ -51,37 +51,21 @@ export async function startRedirect(
     help: "click events lost because the spool file was full (CLICK_SPOOL_MAX_BYTES); their redirects were served",
     registers: [metrics.registry],
   });
+  const clicks = startClickPipeline(config, log, {
+    sent: (n) => clicksSent.inc(n),
+    spooled: (n) => clicksSpooled.inc(n),
+    dropped: (n) => clicksDropped.inc(n),
+  });
+  const publisher = clicks.publisher;
   new Gauge({
     name: "click_spool_bytes",
     help: "bytes of click events in the spool file, waiting for Kafka",
     registers: [metrics.registry],
     collect() {
-      this.set(publisher.spoolBytes);
+      this.set(clicks.spool.size);
     },
   });
-  const publisher = new ClickSink(
-    {
-      logLevel: config.LOG_LEVEL,
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${config.KAFKA_CLIENT_ID}-redirect`,
-      topic: config.TOPIC_CLICKS,
-      partitions: config.KAFKA_PARTITIONS,
-      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-      spoolDir: config.CLICK_SPOOL_DIR,
-      spoolName: `clicks-${config.PORT}`,
-      spoolMaxBytes: config.CLICK_SPOOL_MAX_BYTES,
-      batchMax: config.CLICK_BATCH_MAX,
-      flushMs: config.CLICK_FLUSH_MS,
-      queueMax: config.CLICK_QUEUE_MAX,
-    },
-    log,
-    ({ sent, spooled, dropped }) => {
-      clicksSent.inc(sent);
-      clicksSpooled.inc(spooled);
-      clicksDropped.inc(dropped);
-    },
-  );
-  lifecycle.defer("click_publisher", () => publisher.stop());
+  lifecycle.defer("click_publisher", () => clicks.stop());
   new Gauge({
     name: "link_cache_entries",
     help: "links held in memory",
@@ -106,30 +90,36 @@ export async function startRedirect(
   subscriber.on("error", () => undefined);
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
   await links.subscribe(subscriber);
-  if (config.LINK_CACHE_WARM) {
-    // In the background: requests are served (from Redis on a miss) while the cache fills.
-    const t0 = Date.now();
-    links.warm().then(
-      (n) => log.info({ links: n, ms: Date.now() - t0 }, "link_cache_warmed"),
-      (err) => log.warn({ err: errorMessage(err) }, "link_cache_warm_failed"),
-    );
-  }
-
-  // Links issued before enrolment existed enrol their influencer (once per catalog, in the background).
-  catalog.enrolments
+  // In the background: requests are served (from Redis on a miss) while the cache fills. Links issued before
+  // enrolment existed first enrol their influencer (once per catalog; later boots find the marker at once), then the
+  // cache is warmed: one walk over every link at a time, so the two do not add up in the boot's peak memory, and
+  // the backfill's Redis writes are over before the instance reports itself warm.
+  const t0 = Date.now();
+  void catalog.enrolments
     .backfillFromLinks((cursor) => catalog.links.scan(cursor, 2_000))
     .then(
       (n) => n > 0 && log.info({ links: n }, "enrolments_backfilled"),
       (err) => log.warn({ err: errorMessage(err) }, "enrolment_backfill_failed"),
-    );
+    )
+    .then(() => {
+      if (!config.LINK_CACHE_WARM) return;
+      return links.warm().then(
+        (n) => log.info({ links: n, ms: Date.now() - t0 }, "link_cache_warmed"),
+        (err) => log.warn({ err: errorMessage(err) }, "link_cache_warm_failed"),
+      );
+    });
 
+  // One child per outcome, resolved once: resolving labels on every request costs a hash of the label object.
+  const outcomeCounters = Object.fromEntries(
+    REDIRECT_OUTCOMES.map((o) => [o, outcomes.labels({ outcome: o })]),
+  ) as Record<RedirectOutcome, Counter.Internal>;
   const redirect = createRedirectHandler({
     links,
     publisher,
     clickIdSecret: config.CLICK_ID_SECRET,
     trustProxy: trustPredicate(config.TRUST_PROXY),
     notFoundUrl: config.NOT_FOUND_URL,
-    count: (outcome) => outcomes.inc({ outcome }),
+    count: (outcome) => outcomeCounters[outcome].inc(),
   });
 
   const app = express();

@@ -28,9 +28,9 @@ describe("ClickPublisher", () => {
       flushMs: 5,
       queueMax: 1000,
     });
-    publisher.publishSerialized(["id-1", '{"click_id":"id-1"}']);
+    publisher.publishSerialized('{"click_id":"id-1"}');
     void publisher.flush(); // takes id-1 off the queue and waits on connect()
-    publisher.publishSerialized(["id-2", '{"click_id":"id-2"}']);
+    publisher.publishSerialized('{"click_id":"id-2"}');
     await publisher.stop(50);
     expect(readFileSync(path.join(dir, "c.jsonl"), "utf8").trim().split("\n").sort()).toEqual([
       '{"click_id":"id-1"}',
@@ -58,7 +58,7 @@ describe("ClickPublisher", () => {
       disconnect: async () => undefined,
       send: async () => undefined,
     } as unknown as Producer;
-    const click = (i: number) => [`id-${i}`, JSON.stringify({ click_id: `id-${i}`, pad: "x".repeat(80) })];
+    const click = (i: number) => JSON.stringify({ click_id: `id-${i}`, pad: "x".repeat(80) });
     const publisher = new ClickPublisher({
       producer,
       topic: "t",

@@ -1,9 +1,7 @@
 import { errorMessage, type Logger } from "@aff/common";
-import type { ClickEvent } from "@aff/events";
+import { type ClickEvent, packClickLines } from "@aff/events";
 import { ACKS_ALL, type Producer } from "@aff/kafka";
 import type { Spool } from "./spool";
-
-type Pending = { key: string; value: string };
 
 export type ClickPublisherDeps = {
   producer: Producer;
@@ -22,14 +20,17 @@ export type ClickPublisherDeps = {
 };
 
 /**
- * Takes click events off the response path. They are sent to Kafka in batches; while Kafka is away they wait in
- * a bounded queue, and past that bound (or at shutdown) in an append-only spool file that is replayed first when
- * Kafka is back. No click is dropped unless the spool file is full too (counted and logged, see Spool).
+ * Takes click events off the response path. They are sent to Kafka in batches, many clicks per record
+ * (`packClickLines`), so the client's cost per record is paid once per few hundred clicks, on the main thread;
+ * while Kafka is away they wait in a bounded queue, and past that bound (or at shutdown) in an append-only spool
+ * file that is replayed first when Kafka is back. No click is dropped unless the spool file is full too (counted and
+ * logged, see Spool).
  */
 export class ClickPublisher {
-  private queue: Pending[] = [];
+  /** serialized click events (one JSON each) */
+  private queue: string[] = [];
   /** the batch being sent: spooled at shutdown if Kafka has not acknowledged it by then */
-  private inflight: Pending[] = [];
+  private inflight: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private connected = false;
@@ -46,13 +47,12 @@ export class ClickPublisher {
   }
 
   publish(event: ClickEvent): void {
-    this.publishSerialized([event.click_id, JSON.stringify(event)]);
+    this.publishSerialized(JSON.stringify(event));
   }
 
-  /** Events already serialized, as a flat list of click id, JSON, click id, JSON... (how the worker receives them). */
-  publishSerialized(pairs: readonly string[]): void {
-    for (let i = 0; i + 1 < pairs.length; i += 2)
-      this.queue.push({ key: pairs[i] as string, value: pairs[i + 1] as string });
+  /** An event already serialized (JSON, one line). */
+  publishSerialized(line: string): void {
+    this.queue.push(line);
     if (this.queue.length > this.d.queueMax) {
       const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
       const { written } = this.spool(overflow);
@@ -61,8 +61,8 @@ export class ClickPublisher {
   }
 
   /** Writes to the spool, counting what it took and what it had no room for; says once when it fills up. */
-  private spool(pending: Pending[]): { written: number; dropped: number } {
-    const result = this.d.spool.append(pending.map((p) => p.value));
+  private spool(pending: string[]): { written: number; dropped: number } {
+    const result = this.d.spool.append(pending);
     this.d.onSpooled?.(result.written);
     if (result.dropped > 0) {
       this.d.onDropped?.(result.dropped);
@@ -92,7 +92,7 @@ export class ClickPublisher {
     return this.flushing;
   }
 
-  private async send(batch: Pending[]): Promise<void> {
+  private async send(batch: string[]): Promise<void> {
     // In flight from here, not from the produce request: while the broker is away the connect below can outlast
     // stop()'s timeout, and a batch taken off the queue but not marked in flight would be spooled by nobody.
     this.inflight = batch;
@@ -102,7 +102,8 @@ export class ClickPublisher {
         await this.d.prepare?.();
         this.connected = true;
       }
-      await this.d.producer.send({ topic: this.d.topic, acks: ACKS_ALL, messages: batch });
+      const messages = packClickLines(batch).map((value) => ({ key: null, value }));
+      await this.d.producer.send({ topic: this.d.topic, acks: ACKS_ALL, messages });
     } finally {
       this.inflight = [];
     }
@@ -113,10 +114,7 @@ export class ClickPublisher {
   private async flushOnce(): Promise<void> {
     try {
       if (this.d.spool.hasData) {
-        const n = await this.d.spool.drain(
-          (lines) => this.send(lines.map((value) => ({ key: (JSON.parse(value) as ClickEvent).click_id, value }))),
-          this.d.batchMax,
-        );
+        const n = await this.d.spool.drain((lines) => this.send(lines), this.d.batchMax);
         if (n > 0) this.d.log.info({ replayed: n }, "click_spool_replayed");
         if (this.spoolFull) {
           this.d.log.warn({ dropped: this.droppedSinceFull }, "click_spool_accepting_again");

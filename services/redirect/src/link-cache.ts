@@ -1,17 +1,18 @@
 import type { Catalog } from "@aff/catalog";
 import { errorMessage, type Logger } from "@aff/common";
 import type { Redis } from "ioredis";
-import { LRUCache } from "lru-cache";
 import { LinkRecords, type RedirectTarget } from "./link-record";
+import { type LinkEntry, LinkTable } from "./link-table";
 
 /**
  * Links served from memory. A code not in memory is read from Redis (and kept); while Redis is down the links in
  * memory keep being served. Changes announced on the catalog's channel are re-read at once on every instance; after
  * the subscriber reconnects (messages may have been missed) and every `resyncMs`, every link is re-read in batches.
- * There is no per-entry TTL: push plus resync keeps entries fresh without 16 bytes of timers per link.
+ * There is no per-entry TTL: push plus resync keeps entries fresh without 16 bytes of timers per link. The entries
+ * live off the V8 heap in a `LinkTable`; the warm-up reads one page at a time without a schema parse per link.
  */
 export class LinkCache {
-  private readonly cache: LRUCache<string, string>;
+  private readonly cache: LinkTable;
   private readonly records = new LinkRecords();
   private resyncTimer: NodeJS.Timeout | undefined;
   /** codes announced as changed while a scan runs: the scan's copy of them may be older, so it does not write them */
@@ -23,13 +24,13 @@ export class LinkCache {
     private readonly log: Logger,
     opts: { max: number },
   ) {
-    this.cache = new LRUCache<string, string>({ max: opts.max });
+    this.cache = new LinkTable(opts.max);
   }
 
   /** The target for a code when it is in memory (null: known, but must not redirect), without waiting. */
   peek(code: string): RedirectTarget | null | undefined {
-    const record = this.cache.get(code);
-    return record === undefined ? undefined : (this.records.decode(record) ?? null);
+    const entry = this.cache.get(code);
+    return entry === undefined ? undefined : (this.records.decode(entry) ?? null);
   }
 
   /** The target for a code (null when there is none); throws only for a code not in memory while Redis is unreachable. */
@@ -44,7 +45,7 @@ export class LinkCache {
    * Reads one link from Redis into memory. Unknown codes are not kept, so junk codes cannot push real links out.
    * Replies on the connection come in order, so a re-read issued after a change always lands after an older read.
    */
-  private async load(code: string): Promise<string | undefined> {
+  private async load(code: string): Promise<LinkEntry | undefined> {
     const link = await this.catalog.links.get(code);
     if (link === undefined) {
       this.cache.delete(code);

@@ -3,12 +3,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { LINK_CODE_PATTERN } from "@aff/catalog";
 import { clientAddress, signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
-import { LRUCache } from "lru-cache";
 import { botReason, truncateIp } from "./client-info";
 import type { LinkCache } from "./link-cache";
 import type { RedirectTarget } from "./link-record";
+import { UniqueVisitors } from "./unique-visitors";
 
-export type RedirectOutcome = "redirect" | "bot_redirect" | "not_found" | "expired" | "bad_request" | "unavailable";
+export const REDIRECT_OUTCOMES = [
+  "redirect",
+  "bot_redirect",
+  "not_found",
+  "expired",
+  "bad_request",
+  "unavailable",
+] as const;
+export type RedirectOutcome = (typeof REDIRECT_OUTCOMES)[number];
 
 export type RedirectDeps = {
   links: LinkCache;
@@ -58,7 +66,7 @@ function randomSource(): () => Buffer {
 export function createRedirectHandler(d: RedirectDeps) {
   // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
   const random = randomSource();
-  const uniques = new LRUCache<string, true>({ max: 100_000, ttl: HOUR_MS });
+  const uniques = new UniqueVisitors(100_000);
 
   const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
@@ -70,6 +78,11 @@ export function createRedirectHandler(d: RedirectDeps) {
       d.count("expired");
       return void notFound(res, link.route.fallbackUrl ?? d.notFoundUrl);
     }
+    // Read from the request before answering: once the answer is out the client may close, and a closed socket has
+    // no remote address left to read.
+    const bot = botReason(req);
+    const ip = truncateIp(clientAddress(req, d.trustProxy));
+    const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
     const clickId = signClickId(
       d.clickIdSecret,
       { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now },
@@ -83,12 +96,8 @@ export function createRedirectHandler(d: RedirectDeps) {
     });
     res.end();
 
-    const bot = botReason(req);
-    const ip = truncateIp(clientAddress(req, d.trustProxy));
-    const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
-    const uniqueKey = `${link.linkId}|${ip}|${ua.slice(0, 256)}|${Math.floor(now / HOUR_MS)}`;
-    const isUnique = bot === undefined && !uniques.has(uniqueKey);
-    if (isUnique) uniques.set(uniqueKey, true);
+    const isUnique =
+      bot === undefined && uniques.firstVisit(link.linkId, ip, ua.slice(0, 256), Math.floor(now / HOUR_MS));
     const event: ClickEvent = {
       v: 1,
       click_id: clickId,
