@@ -1,6 +1,7 @@
 export * from "./aggregates";
 export * from "./clicks";
 export * from "./client";
+export * from "./cluster";
 export * from "./failures";
 export * from "./int64";
 export * from "./ledger";

@@ -33,6 +33,11 @@ export const clickhouseEnv = {
   CLICKHOUSE_USER: z.string().default("default"),
   /** ClickHouse password */
   CLICKHOUSE_PASSWORD: z.string().default(""),
+  /** cluster (remote_servers) the tables are replicated and sharded over; empty: one server (docs/adr/0008) */
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^([A-Za-z_][A-Za-z0-9_]*)?$/, "must be a plain identifier")
+    .default(""),
 };
 export const redisEnv = {
   /** Redis URL for the catalog (merchants, campaigns, influencers, links) */
