@@ -67,6 +67,7 @@ export async function startRedirect(
       topic: config.TOPIC_CLICKS,
       partitions: config.KAFKA_PARTITIONS,
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
       spoolDir: config.CLICK_SPOOL_DIR,
       spoolName: `clicks-${config.PORT}`,
       spoolMaxBytes: config.CLICK_SPOOL_MAX_BYTES,
@@ -102,7 +103,7 @@ export async function startRedirect(
   const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX });
   links.startResync(config.LINK_CACHE_RESYNC_MS);
   lifecycle.defer("link_cache", () => links.stop());
-  const subscriber = createRedis(config.REDIS_URL);
+  const subscriber = createRedis(config);
   subscriber.on("error", () => undefined);
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
   await links.subscribe(subscriber);
