@@ -37,7 +37,36 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
   });
 }
 
-export type TopicSpec = { topic: string; numPartitions: number; replicationFactor: number };
+export type TopicSpec = {
+  topic: string;
+  numPartitions: number;
+  replicationFactor: number;
+  /** acks=all then needs this many in-sync replicas (undefined: the broker's default) */
+  minInsyncReplicas?: number;
+};
+
+/** The spec of a topic a service creates at boot, from the shared Kafka variables (`kafkaEnv`). */
+export function topicSpec(
+  config: {
+    KAFKA_PARTITIONS: number;
+    KAFKA_REPLICATION_FACTOR: number;
+    KAFKA_MIN_INSYNC_REPLICAS?: number | undefined;
+  },
+  topic: string,
+): TopicSpec {
+  return {
+    topic,
+    numPartitions: config.KAFKA_PARTITIONS,
+    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+    minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+  };
+}
+
+const createRequest = ({ minInsyncReplicas, ...t }: TopicSpec) => ({
+  ...t,
+  configEntries:
+    minInsyncReplicas === undefined ? [] : [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
+});
 
 /**
  * Creates missing topics and waits until every partition has a leader. A fresh broker may briefly answer
@@ -53,7 +82,7 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
       try {
         const existing = new Set(await admin.listTopics());
         const missing = topics.filter((t) => !existing.has(t.topic));
-        if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: false });
+        if (missing.length > 0) await admin.createTopics({ topics: missing.map(createRequest), waitForLeaders: false });
         const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
         const ready = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
         if (ready) return;

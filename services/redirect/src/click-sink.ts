@@ -11,6 +11,7 @@ export type ClickWorkerData = {
   topic: string;
   partitions: number;
   replicationFactor: number;
+  minInsyncReplicas?: number | undefined;
   spoolDir: string;
   spoolName: string;
   spoolMaxBytes: number;

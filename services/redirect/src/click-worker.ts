@@ -14,7 +14,12 @@ function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
   const log = createLogger("redirect", d.logLevel).child({ thread: "clicks" });
   const kafka = createKafka({ brokers: d.brokers, clientId: d.clientId, log });
   const producer = createProducer(kafka);
-  const topic = { topic: d.topic, numPartitions: d.partitions, replicationFactor: d.replicationFactor };
+  const topic = {
+    topic: d.topic,
+    numPartitions: d.partitions,
+    replicationFactor: d.replicationFactor,
+    minInsyncReplicas: d.minInsyncReplicas,
+  };
   let sent = 0;
   let spooled = 0;
   let dropped = 0;
