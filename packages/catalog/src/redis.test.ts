@@ -21,8 +21,11 @@ describe("Redis through Sentinel", () => {
       name: "aff",
       db: 3,
       password: "s@cret",
-      failoverDetector: true,
     });
+    expect(o?.failoverDetector).toBeUndefined();
+    expect(typeof o?.reconnectOnError === "function" && o.reconnectOnError(new Error("READONLY You can't write"))).toBe(
+      true,
+    );
   });
 
   it("parses host:port lists with spaces and a trailing comma", () => {

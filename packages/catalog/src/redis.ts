@@ -42,8 +42,11 @@ export function sentinelOptions(target: RedisTarget): RedisOptions | undefined {
     db,
     password: url.password ? decodeURIComponent(url.password) : undefined,
     sentinelRetryStrategy: (times) => Math.min(times * 200, 2_000),
-    // follow +switch-master at once instead of waiting for the old primary's connection to fail
-    failoverDetector: true,
+    // Not `failoverDetector`: when its +switch-master arrives while the client is already reconnecting (the primary
+    // died), it closes the connector under the pending connect, and ioredis then ends the client for good (status
+    // "end", seen in the cluster chaos test). A dead primary closes the connection anyway; a primary demoted while
+    // alive answers writes with READONLY, which reconnects through the Sentinels below.
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
   };
 }
 
