@@ -20,6 +20,14 @@ export const kafkaEnv = {
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   /** replication factor for topics created at boot */
   KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(10).default(1),
+  /**
+   * "false": producers are not idempotent (the cluster profile; kafkajs' idempotent producer can stall after a leader
+   * change, and every consumer dedupes by id anyway)
+   */
+  KAFKA_IDEMPOTENT: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** min.insync.replicas of topics created at boot (unset: the broker's default); 2 with replication factor 3 */
   KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(10).optional(),
 };

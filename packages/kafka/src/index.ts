@@ -98,10 +98,15 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
   }
 }
 
-/** Idempotent producer; every send uses acks from all in-sync replicas. */
-export function createProducer(kafka: Kafka): Producer {
+/**
+ * A producer whose sends use acks from all in-sync replicas; idempotent unless `idempotent` is false
+ * (KAFKA_IDEMPOTENT=false, the cluster profile: after a partition leader moves, kafkajs 2.2.4's idempotent producer
+ * can stay stuck on OUT_OF_ORDER_SEQUENCE_NUMBER, see docs/adr/0008). Every consumer here is idempotent by id, so a
+ * retried send that Kafka stores twice is harmless.
+ */
+export function createProducer(kafka: Kafka, opts: { idempotent?: boolean } = {}): Producer {
   return kafka.producer({
-    idempotent: true,
+    idempotent: opts.idempotent ?? true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,

@@ -24,6 +24,7 @@ export type ClusterEnv = {
   REDIS_SENTINEL_NAME: string;
   KAFKA_REPLICATION_FACTOR: string;
   KAFKA_MIN_INSYNC_REPLICAS: string;
+  KAFKA_IDEMPOTENT: string;
 };
 export type StackService = "kafka" | "clickhouse" | "redis";
 
@@ -100,6 +101,7 @@ export function startClusterStack(): StackEnv & { cluster: ClusterEnv; all: Reco
       REDIS_SENTINEL_NAME: need("REDIS_SENTINEL_NAME"),
       KAFKA_REPLICATION_FACTOR: need("KAFKA_REPLICATION_FACTOR"),
       KAFKA_MIN_INSYNC_REPLICAS: need("KAFKA_MIN_INSYNC_REPLICAS"),
+      KAFKA_IDEMPOTENT: need("KAFKA_IDEMPOTENT"),
     },
     all: env,
   };

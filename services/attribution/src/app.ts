@@ -68,7 +68,7 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-attribution`, log });
   const spec = (topic: string) => topicSpec(config, topic);
   await ensureTopics(kafka, [spec(config.TOPIC_POSTBACKS), spec(config.TOPIC_CLICKS), spec(config.TOPIC_DEAD_LETTERS)]);
-  const producer = createProducer(kafka);
+  const producer = createProducer(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
   await producer.connect();
   lifecycle.defer("kafka_producer", () => producer.disconnect());
 

@@ -49,7 +49,7 @@ export async function startPostback(
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-postback`, log });
   await ensureTopics(kafka, [topicSpec(config, config.TOPIC_POSTBACKS)]);
-  const producer = createProducer(kafka);
+  const producer = createProducer(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
   await producer.connect();
   lifecycle.defer("kafka_producer", () => producer.disconnect());
   let kafkaOk = true;

@@ -68,6 +68,7 @@ export async function startRedirect(
       partitions: config.KAFKA_PARTITIONS,
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
       minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+      idempotent: config.KAFKA_IDEMPOTENT,
       spoolDir: config.CLICK_SPOOL_DIR,
       spoolName: `clicks-${config.PORT}`,
       spoolMaxBytes: config.CLICK_SPOOL_MAX_BYTES,

@@ -12,6 +12,7 @@ export type ClickWorkerData = {
   partitions: number;
   replicationFactor: number;
   minInsyncReplicas?: number | undefined;
+  idempotent: boolean;
   spoolDir: string;
   spoolName: string;
   spoolMaxBytes: number;

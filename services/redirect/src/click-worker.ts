@@ -13,7 +13,7 @@ import { Spool } from "./spool";
 function run(port: NonNullable<typeof parentPort>, d: ClickWorkerData): void {
   const log = createLogger("redirect", d.logLevel).child({ thread: "clicks" });
   const kafka = createKafka({ brokers: d.brokers, clientId: d.clientId, log });
-  const producer = createProducer(kafka);
+  const producer = createProducer(kafka, { idempotent: d.idempotent });
   const topic = {
     topic: d.topic,
     numPartitions: d.partitions,
