@@ -35,6 +35,8 @@ const CLICKS = Number(process.env.CLUSTER_CHAOS_CLICKS ?? 200_000);
 const SECONDS = Number(process.env.CLUSTER_CHAOS_SECONDS ?? 150);
 const CONCURRENCY = Number(process.env.CLUSTER_CHAOS_CONCURRENCY ?? 24);
 const REPLICA_OUTAGE_MS = 30_000;
+/** the ClickHouse server stopped for REPLICA_OUTAGE_MS: by default the replica every read and write prefers */
+const REPLICA = process.env.CLUSTER_CHAOS_REPLICA ?? "c-ch-1-1";
 const EUR_USD = { num: 11, den: 10, text: "1.1" };
 const BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36";
 
@@ -340,12 +342,12 @@ describe("chaos on the cluster profile", () => {
       await workers[0]?.kill(15_000);
       step("worker 1 back");
 
-      step("stop ClickHouse replica s1r1 for 30 s");
-      controlClusterInstance("stop", "c-ch-1-1");
+      step(`stop ClickHouse replica ${REPLICA} for 30 s`);
+      controlClusterInstance("stop", REPLICA);
       counts.replica_outages++;
       await sleep(REPLICA_OUTAGE_MS);
-      controlClusterInstance("start", "c-ch-1-1");
-      step("replica s1r1 back");
+      controlClusterInstance("start", REPLICA);
+      step(`replica ${REPLICA} back`);
 
       const oldPrimary = redisPrimaryPort();
       const instance = oldPrimary === Number(stack.all.REDIS_URL?.split(":")[2]) ? "c-redis-1" : "c-redis-2";
