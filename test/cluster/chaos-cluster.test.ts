@@ -223,13 +223,21 @@ async function leadingBroker(topic: string): Promise<number> {
   }
 }
 
-/** `eventually`, but the last reading instead of an exception when time runs out (the summary still prints). */
-async function settled<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  try {
-    return await eventually(read, done, timeoutMs, 2_000);
-  } catch {
-    return read();
+/**
+ * Reads until `done`, or until the reading has not changed for `stableMs` (nothing is still arriving), or `timeoutMs`:
+ * the last reading, never an exception, so the summary always prints.
+ */
+async function settled<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number, stableMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  let since = Date.now();
+  while (!done(last) && Date.now() < deadline && Date.now() - since < stableMs) {
+    await sleep(2_000);
+    const next = await read().catch(() => last);
+    if (JSON.stringify(next) !== JSON.stringify(last)) since = Date.now();
+    last = next;
   }
+  return last;
 }
 
 const redisPrimaryPort = () =>
