@@ -20,10 +20,7 @@ export const kafkaEnv = {
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   /** replication factor for topics created at boot */
   KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(10).default(1),
-  /**
-   * "false": producers are not idempotent (the cluster profile; kafkajs' idempotent producer can stall after a leader
-   * change, and every consumer dedupes by id anyway)
-   */
+  /** "false": producers are not idempotent (see createProducer and docs/adr/0008 before turning it off) */
   KAFKA_IDEMPOTENT: z
     .enum(["true", "false"])
     .default("true")

@@ -100,9 +100,9 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
 
 /**
  * A producer whose sends use acks from all in-sync replicas; idempotent unless `idempotent` is false
- * (KAFKA_IDEMPOTENT=false, the cluster profile: after a partition leader moves, kafkajs 2.2.4's idempotent producer
- * can stay stuck on OUT_OF_ORDER_SEQUENCE_NUMBER, see docs/adr/0008). Every consumer here is idempotent by id, so a
- * retried send that Kafka stores twice is harmless.
+ * (KAFKA_IDEMPOTENT=false). Neither mode of kafkajs 2.2.4 survives a partition leader's SIGKILL cleanly (docs/adr/0008):
+ * idempotent, it can stay stuck on OUT_OF_ORDER_SEQUENCE_NUMBER; not idempotent, sends acknowledged across the leader
+ * change went missing in the cluster chaos test. Idempotent stays the default: stuck beats lost.
  */
 export function createProducer(kafka: Kafka, opts: { idempotent?: boolean } = {}): Producer {
   return kafka.producer({
