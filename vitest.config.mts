@@ -24,7 +24,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/**/*.test.ts"],
           // the chaos test is its own project: `npm run test:chaos`
-          exclude: ["**/node_modules/**", "test/e2e/chaos.test.ts"],
+          exclude: ["**/node_modules/**", "test/e2e/chaos.test.ts", "test/cluster/**"],
           environment: "node",
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
@@ -41,6 +41,18 @@ export default defineConfig({
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 14 * 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          // `npm run test:chaos:cluster`: the cluster profile (infra/stack.sh --cluster) under faults
+          name: "chaos-cluster",
+          include: ["test/cluster/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/cluster/global-setup.ts"],
+          testTimeout: Number(process.env.CLUSTER_CHAOS_TIMEOUT_MIN ?? 40) * 60_000,
+          hookTimeout: 300_000,
         },
       },
     ],

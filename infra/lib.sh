@@ -28,6 +28,16 @@ LOG4J_VERSION="2.24.3"
 MVN_DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 
+# Per-server template variables; the single node's values here, infra/cluster.sh sets its own per broker/server.
+KAFKA_NODE_ID=1
+KAFKA_VOTERS="1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+KAFKA_RF=1
+KAFKA_MIN_ISR=1
+KAFKA_EXTRA_PROPERTIES=""
+CH_LOAD_BALANCING=random
+CH_PROFILE_EXTRA=""
+REDIS_EXTRA=""
+
 KAFKA_HOME="$STACK_DIR/kafka"
 KAFKA_LIBS="$KAFKA_HOME/libs"
 KAFKA_CONF_DIR="$KAFKA_HOME/config"
@@ -100,7 +110,7 @@ ensure_pkgs() {
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     for p in "${missing[@]}"; do
       case "$p" in
-        redis-server|clickhouse-server)
+        redis-server|redis-sentinel|clickhouse-server|haproxy)
           systemctl disable --now "$p" >/dev/null 2>&1 || true ;;
       esac
     done

@@ -25,6 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   echo "usage: $0 provision|start|stop|status|reset [kafka|clickhouse|redis ...]" >&2
+  echo "       $0 --cluster start|stop|status|reset [c-kafka-N|c-ch-S-R|c-redis-N|...]" >&2
   exit 2
 }
 
@@ -235,8 +236,27 @@ status_one() {
 }
 
 # =====================================================================  main
+# The cluster profile (three brokers, ZooKeeper, ClickHouse shards x replicas, Redis + Sentinel, HAProxy):
+#   infra/stack.sh --cluster start|stop|status|reset [INSTANCE]   (or CLUSTER=1 infra/stack.sh ...)
+if [ "${1:-}" = --cluster ]; then
+  CLUSTER=1
+  shift
+fi
 [ $# -ge 1 ] || usage
 cmd="$1"; shift
+if [ "${CLUSTER:-0}" = 1 ]; then
+  # shellcheck source=infra/cluster.sh
+  source "$INFRA_DIR/cluster.sh"
+  if [ "$cmd" != status ]; then
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    exec 9>"$RUN_DIR/cluster.lock"
+    flock -w 600 9 || die "another infra/stack.sh --cluster is running (lock $RUN_DIR/cluster.lock)"
+  fi
+  T_START=$(now_ms)
+  cluster_main "$cmd" "$@"
+  log "cluster $cmd: ok (total $(( $(now_ms) - T_START )) ms)"
+  exit 0
+fi
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=("${ALL_SERVICES[@]}")
 for s in "${services[@]}"; do

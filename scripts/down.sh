@@ -2,6 +2,14 @@
 # npm run down: stop the four services (SIGTERM, graceful), then the stack.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+if [ "${1:-}" = --cluster ] || [ "${CLUSTER:-0}" = 1 ]; then
+  for pidfile in "$RUN_DIR"/svc-*.pid; do
+    [ -f "$pidfile" ] || continue
+    stop_pidfile "$pidfile"
+  done
+  bash infra/stack.sh --cluster stop
+  exit 0
+fi
 if docker_engine && [ -z "$(ls "$RUN_DIR"/*.pid 2>/dev/null)" ]; then
   compose down
   exit 0

@@ -62,3 +62,83 @@ compose() {
   [ -f "$SECRETS_FILE" ] || ensure_secrets
   docker compose --env-file "$SECRETS_FILE" "$@"
 }
+
+# stop_pidfile FILE: SIGTERM the process it names (graceful), SIGKILL after 30 s, remove the file.
+stop_pidfile() {
+  local pidfile="$1" pid name
+  pid=$(cat "$pidfile")
+  name=$(basename "$pidfile" .pid)
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && { say "$name: did not stop in 30s, killing"; kill -KILL "$pid"; }
+    say "$name: stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+# The environment of instance I of SERVICE in the cluster profile (after sourcing .stack/cluster.env): its ports
+# (REDIRECT_PORTS, ...; ops port = public port + 50, as infra/cluster.sh tells HAProxy) and its own spool.
+cluster_instance_env() {
+  local svc="$1" i="$2" ports port
+  ports=$(eval "echo \$${svc^^}_PORTS")
+  port=$(echo "$ports" | cut -d, -f"$i")
+  echo "PORT=$port"
+  [ "$svc" = attribution ] || echo "OPS_PORT=$((port + 50))"
+  echo "CLICK_SPOOL_DIR=$ROOT/.stack/spool/redirect-$i"
+}
+
+# Starts the cluster profile's stack and two instances of each service (pid files svc-<service>-<n>), waits for
+# each /readyz.
+start_cluster_services() {
+  bash infra/stack.sh --cluster start
+  # shellcheck disable=SC1091
+  set -a; source .stack/cluster.env; source "$SECRETS_FILE"; set +a
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  local svc i name pidfile ready_port
+  # attribution first: it runs the migrations (ON CLUSTER) the others read through
+  for svc in attribution redirect postback reports; do
+    for i in 1 2; do
+      name="svc-$svc-$i"
+      pidfile="$RUN_DIR/$name.pid"
+      if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        say "$name: already running (pid $(cat "$pidfile"))"
+        continue
+      fi
+      # shellcheck disable=SC2046  # one VAR=value word per line
+      env $(cluster_instance_env "$svc" "$i") KAFKAJS_NO_PARTITIONER_WARNING=1 \
+        setsid nohup node "services/$svc/dist/main.js" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+      echo $! >"$pidfile"
+      say "$name: started (pid $!, log $LOG_DIR/$name.log)"
+      ready_port=$(cluster_instance_env "$svc" "$i" | sed -n 's/^OPS_PORT=//p')
+      [ -n "$ready_port" ] || ready_port=$(cluster_instance_env "$svc" "$i" | sed -n 's/^PORT=//p')
+      wait_ready_url "$name" "http://127.0.0.1:$ready_port/readyz" "$pidfile"
+    done
+  done
+}
+
+# wait_ready_url NAME URL PIDFILE: poll URL for 60 s; on failure print the log tail and exit.
+wait_ready_url() {
+  local name="$1" url="$2" pidfile="$3"
+  for _ in $(seq 1 120); do
+    curl -fsS "$url" >/dev/null 2>&1 && { say "$name: ready ($url)"; return 0; }
+    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      say "ERROR: $name exited; last lines of $LOG_DIR/$name.log:"; tail -n 20 "$LOG_DIR/$name.log" >&2; exit 1
+    fi
+    sleep 0.5
+  done
+  say "ERROR: $name not ready at $url (log: $LOG_DIR/$name.log)"; exit 1
+}
+
+print_cluster_addresses() {
+  say "cluster profile up:"
+  say "  redirect (HAProxy)  $REDIRECT_URL   instances :${REDIRECT_PORTS//,/ :}"
+  say "  postback (HAProxy)  $POSTBACK_URL   instances :${POSTBACK_PORTS//,/ :}"
+  say "  reports  (HAProxy)  $REPORTS_URL   instances :${REPORTS_PORTS//,/ :}"
+  say "  attribution         ops :${ATTRIBUTION_PORTS//,/ :} (one consumer group)"
+  say "  HAProxy stats       $HAPROXY_STATS_URL"
+  say "  Kafka               $KAFKA_BROKERS (RF $KAFKA_REPLICATION_FACTOR, min ISR $KAFKA_MIN_INSYNC_REPLICAS)"
+  say "  ClickHouse          $CLICKHOUSE_URL (HAProxy over $CLICKHOUSE_URLS, cluster $CLICKHOUSE_CLUSTER)"
+  say "  Redis Sentinels     $REDIS_SENTINELS (primary name $REDIS_SENTINEL_NAME)"
+  say "  addresses: .stack/cluster.env"
+}

@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # npm run up: install, provision and start the stack, start the four services, seed a demo, print a walkthrough.
+# npm run up -- --cluster (or CLUSTER=1 npm run up): the cluster profile instead (docs/operations.md): three brokers,
+# ClickHouse 2 x 2, Redis under Sentinel, two instances of every service, HAProxy in front.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
+[ "${1:-}" = --cluster ] && CLUSTER=1
 ensure_built
 ensure_secrets
+
+if [ "${CLUSTER:-0}" = 1 ]; then
+  start_cluster_services
+  set -a; source .stack/cluster.env; source "$SECRETS_FILE"; set +a
+  node scripts/seed-demo.mjs
+  print_cluster_addresses
+  say "npm run up -- --cluster finished in $(( $(date +%s) - t0 ))s (stop it with: npm run down -- --cluster)"
+  exit 0
+fi
 
 if docker_engine; then
   say "Docker engine found: starting everything with docker compose"

@@ -1,8 +1,9 @@
 import { AppError, type Logger } from "@aff/common";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import type { z } from "zod";
+import { CLUSTER_SETTINGS } from "./cluster";
 import { clickHouseFailure } from "./failures";
-import { ident, type Sql, sql } from "./sql";
+import { ident, raw, type Sql, sql } from "./sql";
 
 /** Reads rows. Every query has a name for logs and metrics. */
 export interface Querier {
@@ -18,13 +19,22 @@ export interface Inserter {
   insert(name: string, table: string, rows: readonly object[]): Promise<void>;
 }
 
-export type ClickHouse = Querier & Inserter & { ping(): Promise<boolean>; close(): Promise<void>; database: string };
+export type ClickHouse = Querier &
+  Inserter & {
+    ping(): Promise<boolean>;
+    close(): Promise<void>;
+    database: string;
+    /** the ClickHouse cluster the tables are replicated and sharded over, undefined on a single server */
+    cluster?: string;
+  };
 
 export type ClickHouseOptions = {
   url: string;
   database: string;
   username?: string;
   password?: string;
+  /** CLICKHOUSE_CLUSTER: tables are Distributed over this cluster (empty or absent: one server) */
+  cluster?: string;
   log?: Logger;
   onQuery?: (name: string, ms: number, ok: boolean) => void;
 };
@@ -47,6 +57,7 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
     password: opts.password ?? "",
     compression: { request: true, response: true },
     request_timeout: 30_000,
+    ...(opts.cluster ? { clickhouse_settings: CLUSTER_SETTINGS } : {}),
   });
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -63,6 +74,7 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
   };
   return {
     database: opts.database,
+    cluster: opts.cluster || undefined,
     query: async (name, query, row) => {
       const rows = await timed(name, async () => {
         const rs = await client.query({ query: query.text, format: "JSONEachRow" });
@@ -99,18 +111,25 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
 
 /** The connection settings of the shared `clickhouseEnv` config fragment, as client options. */
 export function clickHouseOptions(
-  env: { CLICKHOUSE_URL: string; CLICKHOUSE_DATABASE: string; CLICKHOUSE_USER: string; CLICKHOUSE_PASSWORD: string },
+  env: {
+    CLICKHOUSE_URL: string;
+    CLICKHOUSE_DATABASE: string;
+    CLICKHOUSE_USER: string;
+    CLICKHOUSE_PASSWORD: string;
+    CLICKHOUSE_CLUSTER?: string;
+  },
   log?: Logger,
 ): ClickHouseOptions {
   const { CLICKHOUSE_URL: url, CLICKHOUSE_DATABASE: database, CLICKHOUSE_USER: username } = env;
-  return { url, database, username, password: env.CLICKHOUSE_PASSWORD, log };
+  return { url, database, username, password: env.CLICKHOUSE_PASSWORD, cluster: env.CLICKHOUSE_CLUSTER, log };
 }
 
 /** Creates the database through a client bound to `default` (the named one may not exist yet). */
 export async function ensureDatabase(opts: Omit<ClickHouseOptions, "database">, database: string): Promise<void> {
   const admin = createClickHouse({ ...opts, database: "default" });
   try {
-    await admin.exec("create_database", sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}`);
+    const on = opts.cluster ? sql` ON CLUSTER ${ident(opts.cluster)}` : raw("");
+    await admin.exec("create_database", sql`CREATE DATABASE IF NOT EXISTS ${ident(database)}${on}`);
   } finally {
     await admin.close();
   }

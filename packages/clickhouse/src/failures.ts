@@ -7,6 +7,9 @@ import { AppError, errorMessage } from "@aff/common";
 const CLICKHOUSE_TRANSIENT_CODES = new Set([
   3, 60, 81, 159, 160, 164, 173, 192, 193, 194, 202, 203, 209, 210, 225, 235, 236, 241, 242, 243, 252, 279, 319, 394,
   425, 439, 516, 999,
+  // replicated inserts on a cluster: TOO_FEW_LIVE_REPLICAS, UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE, REPLICA_IS_NOT_IN_QUORUM
+  285,
+  286, 289,
 ]);
 
 /** "Too many partitions for single INSERT block" shares TOO_MANY_PARTS (252) but is caused by the rows of one insert. */

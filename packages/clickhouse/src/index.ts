@@ -2,6 +2,7 @@ export * from "./aggregates";
 export * from "./clicks";
 export * from "./clicks-cube";
 export * from "./client";
+export * from "./cluster";
 export * from "./failures";
 export * from "./int64";
 export * from "./ledger";

@@ -20,6 +20,13 @@ export const kafkaEnv = {
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   /** replication factor for topics created at boot */
   KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(10).default(1),
+  /** "false": producers are not idempotent (see createProducer and docs/adr/0008 before turning it off) */
+  KAFKA_IDEMPOTENT: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
+  /** min.insync.replicas of topics created at boot (unset: the broker's default); 2 with replication factor 3 */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(10).optional(),
 };
 export const clickhouseEnv = {
   /** ClickHouse HTTP interface URL */
@@ -33,12 +40,27 @@ export const clickhouseEnv = {
   CLICKHOUSE_USER: z.string().default("default"),
   /** ClickHouse password */
   CLICKHOUSE_PASSWORD: z.string().default(""),
+  /** cluster (remote_servers) the tables are replicated and sharded over; empty: one server (docs/adr/0008) */
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^([A-Za-z_][A-Za-z0-9_]*)?$/, "must be a plain identifier")
+    .default(""),
 };
 export const redisEnv = {
   /** Redis URL for the catalog (merchants, campaigns, influencers, links) */
   REDIS_URL: z.string().default("redis://127.0.0.1:16379/0"),
   /** key prefix, so several deployments or test runs can share one Redis */
   REDIS_PREFIX: z.string().default("aff:"),
+  /**
+   * comma-separated host:port list of Redis Sentinels; when set, the primary is found (and followed after a failover)
+   * through them, and REDIS_URL gives only the database number and password
+   */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^(\s*[^\s,:]+:\d+\s*(,\s*[^\s,:]+:\d+\s*)*)?$/, "must be host:port[,host:port...]")
+    .default(""),
+  /** name of the monitored primary in the Sentinels' configuration */
+  REDIS_SENTINEL_NAME: z.string().min(1).default("aff"),
 };
 
 /**

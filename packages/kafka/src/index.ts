@@ -37,7 +37,36 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
   });
 }
 
-export type TopicSpec = { topic: string; numPartitions: number; replicationFactor: number };
+export type TopicSpec = {
+  topic: string;
+  numPartitions: number;
+  replicationFactor: number;
+  /** acks=all then needs this many in-sync replicas (undefined: the broker's default) */
+  minInsyncReplicas?: number;
+};
+
+/** The spec of a topic a service creates at boot, from the shared Kafka variables (`kafkaEnv`). */
+export function topicSpec(
+  config: {
+    KAFKA_PARTITIONS: number;
+    KAFKA_REPLICATION_FACTOR: number;
+    KAFKA_MIN_INSYNC_REPLICAS?: number | undefined;
+  },
+  topic: string,
+): TopicSpec {
+  return {
+    topic,
+    numPartitions: config.KAFKA_PARTITIONS,
+    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+    minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+  };
+}
+
+const createRequest = ({ minInsyncReplicas, ...t }: TopicSpec) => ({
+  ...t,
+  configEntries:
+    minInsyncReplicas === undefined ? [] : [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
+});
 
 /**
  * Creates missing topics and waits until every partition has a leader. A fresh broker may briefly answer
@@ -53,7 +82,7 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
       try {
         const existing = new Set(await admin.listTopics());
         const missing = topics.filter((t) => !existing.has(t.topic));
-        if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: false });
+        if (missing.length > 0) await admin.createTopics({ topics: missing.map(createRequest), waitForLeaders: false });
         const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
         const ready = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
         if (ready) return;
@@ -69,10 +98,15 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
   }
 }
 
-/** Idempotent producer; every send uses acks from all in-sync replicas. */
-export function createProducer(kafka: Kafka): Producer {
+/**
+ * A producer whose sends use acks from all in-sync replicas; idempotent unless `idempotent` is false
+ * (KAFKA_IDEMPOTENT=false). Neither mode of kafkajs 2.2.4 survives a partition leader's SIGKILL cleanly (docs/adr/0008):
+ * idempotent, it can stay stuck on OUT_OF_ORDER_SEQUENCE_NUMBER; not idempotent, sends acknowledged across the leader
+ * change went missing in the cluster chaos test. Idempotent stays the default: stuck beats lost.
+ */
+export function createProducer(kafka: Kafka, opts: { idempotent?: boolean } = {}): Producer {
   return kafka.producer({
-    idempotent: true,
+    idempotent: opts.idempotent ?? true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,

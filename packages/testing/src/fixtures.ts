@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Catalog, createRedis } from "@aff/catalog";
-import { type ClickHouse, createClickHouse, ensureDatabase, ident, migrate, sql } from "@aff/clickhouse";
+import { type ClickHouse, createClickHouse, ensureDatabase, ident, migrate, raw, sql } from "@aff/clickhouse";
 import { createLogger, Lifecycle, type Logger } from "@aff/common";
 import type { StackEnv } from "./stack";
 
@@ -29,10 +29,11 @@ export type TestWorld = {
  * key prefix, topics, consumer groups and spool folder. Tests and benchmarks run side by side on one stack this way.
  */
 export function isolatedEnv(
-  stack: Pick<StackEnv, "KAFKA_BROKERS" | "CLICKHOUSE_URL" | "REDIS_URL">,
+  stack: Pick<StackEnv, "KAFKA_BROKERS" | "CLICKHOUSE_URL" | "REDIS_URL" | "cluster">,
   id: string,
 ): Record<string, string> {
   return {
+    ...stack.cluster,
     KAFKA_BROKERS: stack.KAFKA_BROKERS,
     CLICKHOUSE_URL: stack.CLICKHOUSE_URL,
     CLICKHOUSE_DATABASE: id,
@@ -56,10 +57,11 @@ export async function createTestWorld(stack: StackEnv, name: string): Promise<Te
   const log = createLogger(`test-${name}`, process.env.TEST_LOG_LEVEL ?? "silent");
   const lifecycle = new Lifecycle(log, 20_000);
   const env = { ...isolatedEnv(stack, id), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn" };
-  await ensureDatabase({ url: stack.CLICKHOUSE_URL }, id);
-  const ch = createClickHouse({ url: stack.CLICKHOUSE_URL, database: id });
+  const chOpts = { url: stack.CLICKHOUSE_URL, cluster: stack.cluster?.CLICKHOUSE_CLUSTER };
+  await ensureDatabase(chOpts, id);
+  const ch = createClickHouse({ ...chOpts, database: id });
   await migrate(ch);
-  const redis = createRedis(stack.REDIS_URL);
+  const redis = createRedis({ ...stack.cluster, REDIS_URL: stack.REDIS_URL });
   redis.on("error", () => undefined);
   const catalog = new Catalog(redis, `${id}:`);
   return {
@@ -72,7 +74,8 @@ export async function createTestWorld(stack: StackEnv, name: string): Promise<Te
     async close() {
       await lifecycle.stop("test_done");
       assertTestName(id);
-      await ch.exec("drop_test_database", sql`DROP DATABASE IF EXISTS ${ident(id)}`).catch(() => undefined);
+      const on = ch.cluster ? sql` ON CLUSTER ${ident(ch.cluster)}` : raw("");
+      await ch.exec("drop_test_database", sql`DROP DATABASE IF EXISTS ${ident(id)}${on}`).catch(() => undefined);
       await ch.close();
       redis.disconnect();
     },

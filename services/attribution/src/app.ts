@@ -1,7 +1,7 @@
 import { type Campaign, CouponRegistry, connectCatalog, FxRates } from "@aff/catalog";
 import { clickHouseOptions, createClickHouse, ensureDatabase, getFirstClick, migrate } from "@aff/clickhouse";
 import { createMetrics, errorHandler, type Lifecycle, type Logger, listen, opsRouter } from "@aff/common";
-import { createBatchConsumer, createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import { createBatchConsumer, createKafka, createProducer, ensureTopics, topicSpec } from "@aff/kafka";
 import express from "express";
 import { LRUCache } from "lru-cache";
 import { Counter, Histogram } from "prom-client";
@@ -67,13 +67,9 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
   });
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-attribution`, log });
-  const spec = (topic: string) => ({
-    topic,
-    numPartitions: config.KAFKA_PARTITIONS,
-    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-  });
+  const spec = (topic: string) => topicSpec(config, topic);
   await ensureTopics(kafka, [spec(config.TOPIC_POSTBACKS), spec(config.TOPIC_CLICKS), spec(config.TOPIC_DEAD_LETTERS)]);
-  const producer = createProducer(kafka);
+  const producer = createProducer(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
   await producer.connect();
   lifecycle.defer("kafka_producer", () => producer.disconnect());
 

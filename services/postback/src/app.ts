@@ -12,7 +12,7 @@ import {
   startOpsServer,
   trustPredicate,
 } from "@aff/common";
-import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import { createKafka, createProducer, ensureTopics, topicSpec } from "@aff/kafka";
 import express from "express";
 import { Counter, Histogram } from "prom-client";
 import { createAuthenticator } from "./authenticate";
@@ -48,14 +48,8 @@ export async function startPostback(
   });
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-postback`, log });
-  await ensureTopics(kafka, [
-    {
-      topic: config.TOPIC_POSTBACKS,
-      numPartitions: config.KAFKA_PARTITIONS,
-      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-    },
-  ]);
-  const producer = createProducer(kafka);
+  await ensureTopics(kafka, [topicSpec(config, config.TOPIC_POSTBACKS)]);
+  const producer = createProducer(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
   await producer.connect();
   lifecycle.defer("kafka_producer", () => producer.disconnect());
   let kafkaOk = true;

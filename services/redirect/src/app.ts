@@ -86,7 +86,7 @@ export async function startRedirect(
   const links = new LinkCache(catalog, log, { max: config.LINK_CACHE_MAX });
   links.startResync(config.LINK_CACHE_RESYNC_MS);
   lifecycle.defer("link_cache", () => links.stop());
-  const subscriber = createRedis(config.REDIS_URL);
+  const subscriber = createRedis(config);
   subscriber.on("error", () => undefined);
   lifecycle.defer("redis_subscriber", () => void subscriber.disconnect());
   await links.subscribe(subscriber);

@@ -1,5 +1,5 @@
 import { errorMessage, type Logger } from "@aff/common";
-import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
+import { createKafka, createProducer, ensureTopics, topicSpec } from "@aff/kafka";
 import { ClickPublisher } from "./click-publisher";
 import type { RedirectConfig } from "./config";
 import { Spool } from "./spool";
@@ -14,12 +14,8 @@ export type ClickCounters = { sent: (n: number) => void; spooled: (n: number) =>
  */
 export function startClickPipeline(config: RedirectConfig, log: Logger, counters: ClickCounters) {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-redirect`, log });
-  const producer = createProducer(kafka);
-  const topic = {
-    topic: config.TOPIC_CLICKS,
-    numPartitions: config.KAFKA_PARTITIONS,
-    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-  };
+  const producer = createProducer(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
+  const topic = topicSpec(config, config.TOPIC_CLICKS);
   const spool = new Spool(config.CLICK_SPOOL_DIR, `clicks-${config.PORT}`, config.CLICK_SPOOL_MAX_BYTES);
   const publisher = new ClickPublisher({
     producer,

@@ -1,0 +1,94 @@
+import type { ClickHouseSettings } from "@clickhouse/client";
+import { ident, raw, type Sql } from "./sql";
+
+/**
+ * The replicated and sharded form of our schema (docs/adr/0008-cluster-profile.md). With `CLICKHOUSE_CLUSTER` set,
+ * each `CREATE TABLE name` of schema/*.sql becomes, ON CLUSTER:
+ * - `name_local`: the same columns and keys on `Replicated…MergeTree`, one ZooKeeper path per shard, one replica
+ *   per server (`{shard}` and `{replica}` are each server's macros);
+ * - `name`: a `Distributed` table over them, so every query and insert keeps using the names it uses today.
+ */
+
+/**
+ * How rows are spread over shards. `FINAL` merges only within a shard, so every row that FINAL must collapse has to
+ * land on one shard: the sharding key is a function of each table's ORDER BY key (conversions' rows by conversion,
+ * so a conversion's events, state and entries share a shard; clicks by click id; aggregates by their whole key).
+ */
+export const SHARDING_KEYS: Readonly<Record<string, string>> = {
+  clicks_raw_v1: "cityHash64(click_id)",
+  conversions_v1: "cityHash64(conversion_id)",
+  commission_ledger_v1: "cityHash64(conversion_id)",
+  conversion_events_v1: "cityHash64(conversion_id)",
+  approved_ledger_v1: "cityHash64(entry_id)",
+  commission_hourly_v1: "cityHash64(hour, merchant_id, campaign_id, influencer_id, status, commission_currency)",
+  commission_cube_v1:
+    "cityHash64(level, grain, bucket, merchant_id, campaign_id, influencer_id, commission_currency, status, payable_day)",
+  // scorecards (ADR 0007): rows of one build of one month are read together; builds are keyed by month
+  scorecard_weekly_v1: "cityHash64(month)",
+  scorecard_builds_v1: "cityHash64(month)",
+  // the reports' pre-aggregates (ADR 0006): by their whole ORDER BY key
+  clicks_by_hour_v1: "cityHash64(hour, campaign_id, click_id)",
+  clicks_cube_v1: "cityHash64(level, grain, bucket, merchant_id, campaign_id, influencer_id)",
+  commission_cube_v2:
+    "cityHash64(level, grain, bucket, merchant_id, campaign_id, influencer_id, commission_currency, status)",
+  // finance (issue 12): a conversion's flags with its other rows; outcomes by event; payout runs by run
+  conversion_flags_v1: "cityHash64(conversion_id)",
+  conversion_outcomes_v1: "cityHash64(merchant_id, received_at, event_id, seq)",
+  payout_runs_v1: "cityHash64(run_id)",
+  payout_lines_v1: "cityHash64(run_id)",
+  payout_line_paid_v1: "cityHash64(run_id)",
+};
+
+export type ClusterTarget = { cluster: string; database: string };
+
+const CREATE_TABLE = /^CREATE TABLE IF NOT EXISTS (\w+) \(([\s\S]+)\)\s*ENGINE = (\w*MergeTree)\(([^)]*)\)([\s\S]*)$/;
+/** ClickHouse 18.16 refuses a replicated table whose columns carry comments ("structure in ZooKeeper is too different"). */
+const COLUMN_COMMENT = / COMMENT '(?:[^'\\]|\\.)*'/g;
+
+const local = (table: string) => `${table}_local`;
+const zkPath = (t: ClusterTarget, shard: string, table: string) =>
+  `'/clickhouse/tables/${shard}/${t.database}/${local(table)}'`;
+
+/** The ON CLUSTER statements replacing one schema statement; anything but a MergeTree CREATE TABLE is refused. */
+export function clusterStatements(statement: string, t: ClusterTarget): Sql[] {
+  const m = CREATE_TABLE.exec(statement.trim());
+  if (!m) throw new Error(`cannot run on a cluster (only CREATE TABLE IF NOT EXISTS … MergeTree): ${statement}`);
+  const [, table = "", columns = "", engine = "", args = "", rest = ""] = m;
+  const key = SHARDING_KEYS[table];
+  if (!key) throw new Error(`table ${table} has no sharding key in SHARDING_KEYS (packages/clickhouse/src/cluster.ts)`);
+  const db = ident(t.database).text;
+  const on = `ON CLUSTER ${ident(t.cluster).text}`;
+  const engineArgs = [zkPath(t, "{shard}", table), "'{replica}'", ...(args.trim() ? [args.trim()] : [])].join(", ");
+  return [
+    raw(
+      `CREATE TABLE IF NOT EXISTS ${db}.${ident(local(table)).text} ${on} (${columns.replace(COLUMN_COMMENT, "")}) ENGINE = Replicated${engine}(${engineArgs})${rest}`,
+    ),
+    raw(
+      `CREATE TABLE IF NOT EXISTS ${db}.${ident(table).text} ${on} AS ${db}.${ident(local(table)).text} ENGINE = Distributed(${ident(t.cluster).text}, ${db}, ${ident(local(table)).text}, ${key})`,
+    ),
+  ];
+}
+
+/** The migration record: one replicated table (one ZooKeeper path for every server), not sharded. */
+export function clusterMigrationsTable(t: ClusterTarget): Sql {
+  const db = ident(t.database).text;
+  return raw(
+    `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations_v1 ON CLUSTER ${ident(t.cluster).text} (name String, applied_at DateTime('UTC')) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/${t.database}/schema_migrations_v1', '{replica}') ORDER BY name`,
+  );
+}
+
+/**
+ * Session settings every query needs on the cluster (sent by the client, so they hold whatever the server profile):
+ * inserts return once each shard has its rows; reads and writes prefer the same (first live, caught-up) replica; an
+ * IN subquery over a Distributed table runs once, globally. Not `insert_quorum`: ClickHouse 18.16 runs one quorum
+ * insert per table at a time ("Another quorum insert has been already started"), and the workers' concurrent
+ * batches livelocked on it in the chaos test (docs/adr/0008, known limit: a replica returning from an outage).
+ */
+export const CLUSTER_SETTINGS: ClickHouseSettings = {
+  insert_distributed_sync: 1,
+  prefer_localhost_replica: 0,
+  load_balancing: "in_order",
+  max_replica_delay_for_distributed_queries: "1",
+  fallback_to_stale_replicas_for_distributed_queries: 1,
+  distributed_product_mode: "global",
+};
