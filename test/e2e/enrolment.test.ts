@@ -115,8 +115,21 @@ describe("campaign enrolment", () => {
     expect(await catalog.enrolments.has(campaign.id, dee.id)).toBe(false);
     await catalog.redis.del(`${catalog.prefix}enrol:backfilled`);
     const scan = (cursor: string) => catalog.links.scan(cursor, 100);
-    expect(await catalog.enrolments.backfillFromLinks(scan)).toBeGreaterThan(0);
+    expect(await catalog.enrolments.backfillFromLinks(scan, Date.now() + 1)).toBeGreaterThan(0);
     expect(await catalog.enrolments.has(campaign.id, dee.id)).toBe(true);
     expect(await catalog.enrolments.backfillFromLinks(scan)).toBe(0);
+  });
+
+  it("leaves alone links issued after the backfill began, so an enrolment removed since stays removed", async () => {
+    const { catalog } = world;
+    const eve = await catalog.createInfluencer({ name: "Eve" });
+    const campaign = await catalog.getCampaign(seed.campaign.id);
+    if (!campaign) throw new Error("no campaign");
+    await catalog.redis.del(`${catalog.prefix}enrol:backfilled`);
+    const cut = Date.now() - 60_000;
+    await catalog.links.create({ campaign_id: campaign.id, influencer_id: eve.id }, campaign);
+    const scan = (cursor: string) => catalog.links.scan(cursor, 100);
+    expect(await catalog.enrolments.backfillFromLinks(scan, cut)).toBeGreaterThan(0);
+    expect(await catalog.enrolments.has(campaign.id, eve.id)).toBe(false);
   });
 });

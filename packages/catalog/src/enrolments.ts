@@ -45,23 +45,32 @@ export class Enrolments {
 
   /**
    * Once per catalog: enrols every influencer in the campaigns it already holds links on (links issued before
-   * enrolment existed were issued by an admin or by the influencer when any campaign was open to it). A marker key
-   * makes later calls return at once. Returns the links read, or 0 when it had already run.
+   * enrolment existed were issued by an admin or by the influencer when any campaign was open to it). Only links
+   * created before the backfill first started count: a link issued since was issued under enrolment, and an
+   * enrolment removed since must stay removed. A marker records the start (so a killed backfill resumes with the
+   * same cut) and the end (later calls return at once). Returns the links read, or 0 when it had already run.
    */
   async backfillFromLinks(
-    scan: (cursor: string) => Promise<{ cursor: string; links: Pick<Link, "campaign_id" | "influencer_id">[] }>,
+    scan: (
+      cursor: string,
+    ) => Promise<{ cursor: string; links: Pick<Link, "campaign_id" | "influencer_id" | "created_at_ms">[] }>,
+    nowMs = Date.now(),
   ): Promise<number> {
     const marker = `${this.prefix}enrol:backfilled`;
-    if ((await this.redis.exists(marker)) === 1) return 0;
+    await this.redis.set(marker, `started:${nowMs}`, "NX");
+    const state = (await this.redis.get(marker)) ?? "";
+    // a marker of any other form (a plain time, or done:) is a finished backfill
+    if (!state.startsWith("started:")) return 0;
+    const cutMs = Number(state.slice("started:".length));
     let cursor = "0";
     let read = 0;
     do {
       const page = await scan(cursor);
       cursor = page.cursor;
       read += page.links.length;
-      await this.addMany(page.links);
+      await this.addMany(page.links.filter((l) => l.created_at_ms < cutMs));
     } while (cursor !== "0");
-    await this.redis.set(marker, String(Date.now()));
+    await this.redis.set(marker, `done:${cutMs}`);
     return read;
   }
 

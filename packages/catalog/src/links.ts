@@ -102,6 +102,7 @@ export type LinkFacts = Pick<
   | "fallback_url"
   | "status"
   | "expires_at_ms"
+  | "created_at_ms"
 >;
 
 const isId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2 ** 32 - 1;
@@ -154,6 +155,7 @@ export function readLinkFacts(json: unknown): LinkFacts | undefined {
     fallback_url: l.fallback_url,
     status: l.status,
     expires_at_ms: expires as number | undefined,
+    created_at_ms: l.created_at_ms as number,
   };
 }
 
