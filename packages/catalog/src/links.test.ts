@@ -50,7 +50,7 @@ describe("readLinkFacts", () => {
     const facts = readLinkFacts(json);
     expect(facts !== undefined).toBe(parsed.success);
     if (parsed.success && facts) {
-      const { created_at_ms: _c, updated_at_ms: _u, ...expected } = parsed.data;
+      const { updated_at_ms: _u, ...expected } = parsed.data;
       expect({ ...facts, fallback_url: facts.fallback_url, expires_at_ms: facts.expires_at_ms }).toEqual({
         ...expected,
         fallback_url: expected.fallback_url,
