@@ -27,6 +27,7 @@ import {
   spawnService,
   type TestWorld,
 } from "../../packages/testing/src";
+import { EUR_USD, expectedFor, type OrderPlan, postbacksFor } from "../e2e/chaos-orders";
 import { ADMIN_KEY, allowTokenStatusChanges, FINANCE_KEY, seedCampaign, type Urls } from "../e2e/helpers";
 
 const SALES = Number(process.env.CLUSTER_CHAOS_SALES ?? 20_000);
@@ -37,7 +38,6 @@ const CONCURRENCY = Number(process.env.CLUSTER_CHAOS_CONCURRENCY ?? 24);
 const REPLICA_OUTAGE_MS = 30_000;
 /** the ClickHouse server stopped for REPLICA_OUTAGE_MS: by default the replica every read and write prefers */
 const REPLICA = process.env.CLUSTER_CHAOS_REPLICA ?? "c-ch-1-1";
-const EUR_USD = { num: 11, den: 10, text: "1.1" };
 const BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36";
 
 const stack = inject("clusterStack");
@@ -115,51 +115,7 @@ async function haproxyAllUp(timeoutMs = 60_000) {
   await eventually(down, (n) => n === 0, timeoutMs, 500);
 }
 
-type Plan = { orderId: string; amount: number; currency: "USD" | "EUR"; kind: number };
-type Expected = { pending: number; approved: number; rejected: number; reversed: number; entries: number };
-const roundHalfUp = (num: number, den: number) => Math.floor((2 * num + den) / (2 * den));
-
-/** The ground truth, computed independently of the worker: 10 % of the USD value, refunds pro rata, capped. */
-function expectedFor(p: Plan): Expected {
-  const usd = p.currency === "USD" ? p.amount : roundHalfUp(p.amount * EUR_USD.num, EUR_USD.den);
-  const c = roundHalfUp(usd * 1000, 10_000);
-  const zero = { pending: 0, approved: 0, rejected: 0, reversed: 0 };
-  switch (p.kind) {
-    case 0:
-      return { ...zero, approved: c, entries: 3 };
-    case 1: {
-      const rev = roundHalfUp(c * Math.floor(p.amount / 3), p.amount);
-      return { ...zero, approved: c - rev, reversed: rev, entries: 5 };
-    }
-    case 2:
-      return { ...zero, rejected: c, entries: 3 };
-    case 3:
-      return { ...zero, pending: c, entries: 1 };
-    default:
-      return { ...zero, reversed: c, entries: 3 };
-  }
-}
-
-function postbacksFor(p: Plan, t0: number, clickId: string): Record<string, string | number>[] {
-  const at = (k: number) => t0 + k * 1000;
-  const base = { order_id: p.orderId, currency: p.currency };
-  const sale = { ...base, type: "sale", amount: p.amount, click_id: clickId, occurred_at: at(0) };
-  const approve = { ...base, type: "approve", occurred_at: at(1) };
-  switch (p.kind) {
-    case 0:
-      return [sale, approve];
-    case 1:
-      return [sale, approve, { ...base, type: "refund", amount: Math.floor(p.amount / 3), occurred_at: at(2) }];
-    case 2:
-      return [sale, { ...base, type: "reject", reason: "returned", occurred_at: at(1) }];
-    case 3:
-      return [sale];
-    case 4:
-      return [sale, { ...base, type: "refund", amount: p.amount, occurred_at: at(2) }];
-    default:
-      return [sale, { ...base, type: "refund", amount: p.amount * 2, occurred_at: at(2) }];
-  }
-}
+type Plan = OrderPlan;
 
 /** POST until 202; a 5xx, a 408 or a dropped connection (an instance or a store away) is retried, a 4xx fails. */
 async function sendUntilAccepted(url: string, body: Record<string, string | number>): Promise<void> {
@@ -297,7 +253,6 @@ describe("chaos on the cluster profile", () => {
     ]);
     await allowTokenStatusChanges(urls as Urls, seeded.merchant.id);
     const merchant = seeded.merchant;
-    const t0 = Date.now() - 3_600_000;
     const plans: Plan[] = Array.from({ length: SALES }, (_, i) => ({
       orderId: `CLUSTER-${i}`,
       amount: 100 + ((i * 7919) % 99_901),
@@ -324,6 +279,8 @@ describe("chaos on the cluster profile", () => {
     };
     await clickOnce();
     const saleClick = [...served.keys()][0] ?? "";
+    // every sale is dated after its click: a sale dated before its click is held for review, not booked pending
+    const t0 = Date.now() + 1_000;
 
     const counts = {
       broker_kills: 0,

@@ -25,6 +25,7 @@ import {
 } from "../../packages/testing/src";
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
+import { addExpected, EUR_USD, expectedFor, type OrderPlan, postbacksFor } from "./chaos-orders";
 import { paidTruth, payoutClient, type Run } from "./chaos-payouts";
 import { ADMIN_KEY, allowTokenStatusChanges, api, click, FINANCE_KEY, startServices, type Urls } from "./helpers";
 
@@ -32,7 +33,6 @@ const SALES = Number(process.env.CHAOS_SALES ?? 20_000);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 48);
 const POSTBACK_INSTANCES = Number(process.env.CHAOS_POSTBACK_INSTANCES ?? 4);
 const MIN_KILLS = 5;
-const EUR_USD = { num: 11, den: 10, text: "1.1" };
 /** orders are spread over this many influencers, so a payout run has one line each */
 const INFLUENCERS = 3;
 
@@ -93,77 +93,7 @@ function superviseWorker() {
   };
 }
 
-type Plan = {
-  orderId: string;
-  amount: number;
-  currency: "USD" | "EUR";
-  influencer: number;
-  clickId: string;
-  kind: number;
-};
-type Expected = {
-  pending: number;
-  approved: number;
-  paid: number;
-  rejected: number;
-  reversed: number;
-  entries: number;
-};
-
-const roundHalfUp = (num: number, den: number) => Math.floor((2 * num + den) / (2 * den));
-const addExpected = (a: Expected | undefined, b: Expected): Expected => ({
-  pending: (a?.pending ?? 0) + b.pending,
-  approved: (a?.approved ?? 0) + b.approved,
-  paid: (a?.paid ?? 0) + b.paid,
-  rejected: (a?.rejected ?? 0) + b.rejected,
-  reversed: (a?.reversed ?? 0) + b.reversed,
-  entries: (a?.entries ?? 0) + b.entries,
-});
-
-/** The ground truth, computed independently of the worker: 10 % of the USD value, refunds pro rata, capped at the sale. */
-function expectedFor(p: Plan): Expected {
-  const usd = p.currency === "USD" ? p.amount : roundHalfUp(p.amount * EUR_USD.num, EUR_USD.den);
-  const c = roundHalfUp(usd * 1000, 10_000);
-  const zero = { pending: 0, approved: 0, paid: 0, rejected: 0, reversed: 0 };
-  switch (p.kind) {
-    case 0:
-      return { ...zero, approved: c, entries: 3 };
-    case 1: {
-      const rev = roundHalfUp(c * Math.floor(p.amount / 3), p.amount);
-      return { ...zero, approved: c - rev, reversed: rev, entries: 5 };
-    }
-    case 2:
-      return { ...zero, rejected: c, entries: 3 };
-    case 3:
-      return { ...zero, pending: c, entries: 1 };
-    default:
-      return { ...zero, reversed: c, entries: 3 };
-  }
-}
-
-/** The postbacks of one order, sent one after another (each retried until acknowledged). */
-function postbacksFor(p: Plan, t0: number): Record<string, string | number>[] {
-  const at = (k: number) => t0 + k * 1000;
-  const base = { order_id: p.orderId, currency: p.currency };
-  const sale = { ...base, type: "sale", amount: p.amount, click_id: p.clickId, occurred_at: at(0) };
-  const approve = { ...base, type: "approve", occurred_at: at(1) };
-  switch (p.kind) {
-    case 0:
-      return [sale, approve];
-    case 1:
-      return [sale, approve, { ...base, type: "refund", amount: Math.floor(p.amount / 3), occurred_at: at(2) }];
-    case 2:
-      return [sale, { ...base, type: "reject", reason: "returned", occurred_at: at(1) }];
-    case 3:
-      return [sale];
-    case 4:
-      return [sale, { ...base, type: "refund", amount: p.amount, occurred_at: at(2) }];
-    default:
-      // a refund larger than the sale: capped at the sale
-      return [sale, { ...base, type: "refund", amount: p.amount * 2, occurred_at: at(2) }];
-  }
-}
-
+type Plan = OrderPlan & { influencer: number; clickId: string };
 async function sendUntilAccepted(url: string, body: Record<string, string | number>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -298,7 +228,7 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       plans,
       CONCURRENCY,
       async (p, i) => {
-        for (const body of postbacksFor(p, t0))
+        for (const body of postbacksFor(p, t0, p.clickId))
           await sendUntilAccepted(postbackUrls[i % postbackUrls.length] ?? urls.postbackUrl, {
             ...body,
             merchant_id: merchant.id,
@@ -429,7 +359,7 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       sameMoney(ledgerTotals, money) && sameMoney(hourly, money) && sameMoney(reportTotals, money) && wrong === 0;
     const summary = {
       sales: SALES,
-      postbacks: plans.reduce((s, p) => s + postbacksFor(p, t0).length, 0),
+      postbacks: plans.reduce((s, p) => s + postbacksFor(p, t0, p.clickId).length, 0),
       kills: worker.kills,
       send_s: Math.round(sendMs / 1000),
       lost,
