@@ -44,15 +44,34 @@ function inList(values: readonly (string | number)[]): Sql {
       )})`;
 }
 
-/** Per month: the active part names of both source tables, sorted (the exact change detector). */
-async function fingerprints(ch: Querier, months: readonly number[]): Promise<Map<number, string>> {
-  const rows = await ch.query(
-    "scorecard_weekly_parts",
-    sql`SELECT partition_id, concat(table, '/', name) AS name FROM system.parts
-      WHERE database = currentDatabase() AND active AND table IN ${inList([CLICKS_TABLE, CONVERSIONS_TABLE])}
-        AND partition_id IN ${inList(months.map(String))}`,
-    PartRow,
-  );
+/** Where the source tables' parts are listed: this server, or one replica of every shard of the cluster. */
+export type PartsSource = { cluster?: string | undefined; database?: string | undefined };
+
+/** The query listing the active parts of both source tables in the given months (exported for the SQL shape checks). */
+export function sourcePartsSql(months: readonly number[], at: PartsSource = {}): Sql {
+  const local = (t: string) => (at.cluster ? `${t}_local` : t);
+  const from = at.cluster ? sql`cluster(${at.cluster}, system, parts)` : raw("system.parts");
+  const db = at.cluster ? sql`${at.database ?? ""}` : raw("currentDatabase()");
+  return sql`SELECT partition_id, concat(table, '/', name) AS name FROM ${from}
+      WHERE database = ${db} AND active AND table IN ${inList([local(CLICKS_TABLE), local(CONVERSIONS_TABLE)])}
+        AND partition_id IN ${inList(months.map(String))}`;
+}
+
+/** The statement dropping a month's older builds: on a cluster, from every server's local table. */
+export function dropOldBuildsSql(month: number, build: number, at: PartsSource = {}): Sql {
+  const where = sql`DELETE WHERE month = ${month} AND build < ${build}`;
+  return at.cluster
+    ? sql`ALTER TABLE ${ident(at.database ?? "")}.${ident(`${WEEKLY_TABLE}_local`)} ON CLUSTER ${ident(at.cluster)} ${where}`
+    : sql`ALTER TABLE ${ident(WEEKLY_TABLE)} ${where}`;
+}
+
+/**
+ * Per month: the active part names of both source tables, sorted (the exact change detector). On a cluster the
+ * parts are listed on one replica of each shard (replicas of a shard share part names); a replica that lags behind
+ * shows the change later, so a refresh may rebuild a month one refresh late, as its reads would be anyway.
+ */
+async function fingerprints(ch: Querier, months: readonly number[], at: PartsSource): Promise<Map<number, string>> {
+  const rows = await ch.query("scorecard_weekly_parts", sourcePartsSql(months, at), PartRow);
   const by = new Map<number, string[]>();
   for (const r of rows) by.set(Number(r.partition_id), [...(by.get(Number(r.partition_id)) ?? []), r.name]);
   return new Map(months.map((m) => [m, (by.get(m) ?? []).sort().join(",")]));
@@ -91,11 +110,12 @@ export function weeklyBuildSql(month: number, build: number): Sql {
  * Rebuilds every month of the list whose source partitions changed since its last recorded build. Builds of one
  * process are serialised; two processes building the same month both write complete builds, and the later one wins.
  */
-export function scorecardWeekly(ch: Querier) {
+export function scorecardWeekly(ch: Querier & PartsSource) {
+  const at: PartsSource = { cluster: ch.cluster, database: ch.database };
   let tail: Promise<unknown> = Promise.resolve();
   const refresh = async (months: readonly number[]): Promise<number[]> => {
     const [now, stored] = await Promise.all([
-      fingerprints(ch, months),
+      fingerprints(ch, months, at),
       ch.query(
         "scorecard_weekly_builds",
         sql`SELECT month, argMax(fingerprint, build) AS fingerprint FROM ${ident(BUILDS_TABLE)}
@@ -112,10 +132,7 @@ export function scorecardWeekly(ch: Querier) {
         "scorecard_weekly_record",
         sql`INSERT INTO ${ident(BUILDS_TABLE)} (month, build, fingerprint) VALUES (${month}, ${build}, ${now.get(month) ?? ""})`,
       );
-      await ch.exec(
-        "scorecard_weekly_drop_old",
-        sql`ALTER TABLE ${ident(WEEKLY_TABLE)} DELETE WHERE month = ${month} AND build < ${build}`,
-      );
+      await ch.exec("scorecard_weekly_drop_old", dropOldBuildsSql(month, build, at));
     }
     return stale;
   };

@@ -31,6 +31,7 @@ import {
   rebuildAggregates,
   rebuildClickAggregates,
   SortKey,
+  scorecardWeekly,
   streamCommissionReport,
   streamStatement,
   toDateTimeText,
@@ -187,6 +188,8 @@ async function recordScorecardShapes(ch: ClickHouse): Promise<void> {
   await cells({ ...base, influencerIds: [3], campaignIds: [], ownMerchantId: 2, dims: ["influencer", "own", "week"] });
   await cells({ ...base, merchantId: 2, dims: [] });
   await ch.exec("scorecard_weekly_build", weeklyBuildSql(202503, 1));
+  // the build's bookkeeping: source parts, the build record, dropping older builds
+  await scorecardWeekly(ch).refresh([202503]);
   const weeks = { fromWeekMs: at("2025-03-03T00:00:00Z"), toWeekMs: at("2025-03-31T00:00:00Z") };
   await getWeeklyCells(ch, {
     ...weeks,
