@@ -76,8 +76,11 @@ function leanAnswer(res: ServerResponse): Answer {
     },
     status: (code) => ({
       json: (body) => {
+        // with its length the answer leaves as headers and body, not in chunked framing
+        const text = JSON.stringify(body);
+        headers["content-length"] = String(Buffer.byteLength(text));
         res.writeHead(code, headers);
-        res.end(JSON.stringify(body));
+        res.end(text);
       },
     }),
   };

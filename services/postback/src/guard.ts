@@ -1,17 +1,39 @@
 import type { Catalog } from "@aff/catalog";
+import { tickBatcher } from "./tick-batch";
 
 type Redis = Catalog["redis"];
 
-/** KEYS[1] the signature's replay key (ARGV[1] = "1" when there is one), KEYS[2..] markers read; ARGV[2] replay ttl. */
+/**
+ * The claims of several requests in one call. ARGV[1] the replay ttl, then per request a pair: "1" when it is signed
+ * (its replay key comes first among its KEYS), and how many markers it reads. Per request the answer is "1" (fresh)
+ * or "0" (replayed), then one value per marker (false for a replayed request: nothing is read or claimed for it).
+ */
 const CLAIM = `
-local out = {"1"}
-if ARGV[1] == "1" then
-  if not redis.call("SET", KEYS[1], "1", "EX", ARGV[2], "NX") then return {"0"} end
+local out, k = {}, 1
+for a = 2, #ARGV, 2 do
+  local fresh = true
+  if ARGV[a] == "1" then
+    fresh = redis.call("SET", KEYS[k], "1", "EX", ARGV[1], "NX") ~= false
+    k = k + 1
+  end
+  out[#out + 1] = fresh and "1" or "0"
+  for i = 1, tonumber(ARGV[a + 1]) do
+    out[#out + 1] = fresh and redis.call("GET", KEYS[k])
+    k = k + 1
+  end
 end
-for i = 2, #KEYS do out[#out + 1] = redis.call("GET", KEYS[i]) end
 return out`;
 
-type ClaimCommand = { postbackClaim(...args: (string | number)[]): Promise<unknown> };
+/** Remembers acknowledged events: KEYS[i] gets ARGV[i + 1] for ARGV[1] seconds, unless it is set already. */
+const RECORD = `
+for i = 1, #KEYS do redis.call("SET", KEYS[i], ARGV[i + 1], "EX", ARGV[1], "NX") end
+return #KEYS`;
+
+type GuardCommands = {
+  postbackClaims(...args: (string | number)[]): Promise<unknown>;
+  postbackRecord(...args: (string | number)[]): Promise<unknown>;
+};
+type ClaimAsk = { replayKey?: string; markerKeys: string[]; split: number };
 
 /** An acknowledged sale: its ids, and its currency (refunds and adjustments must be in it). */
 export type PriorSale = { event_id: string; received_at_ms: number; currency?: string };
@@ -28,12 +50,31 @@ const parse = <T>(v: string | null | undefined): T | undefined =>
  * All are SET NX with an expiry, written only after Kafka acknowledged what they vouch for.
  */
 export class PostbackGuard {
+  private readonly claims: (ask: ClaimAsk) => Promise<Claim>;
+  private readonly records: (writes: [key: string, value: string][]) => Promise<void>;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly opts: { replayTtlS: number; saleTtlS: number; deliveryTtlS: number },
   ) {
-    if (!("postbackClaim" in redis)) redis.defineCommand("postbackClaim", { lua: CLAIM });
+    if (!("postbackClaims" in redis)) {
+      redis.defineCommand("postbackClaims", { lua: CLAIM });
+      redis.defineCommand("postbackRecord", { lua: RECORD });
+    }
+    // The requests of one event-loop turn share one script call: one command for Redis and ioredis to handle.
+    const commands = redis as Redis & GuardCommands;
+    this.claims = tickBatcher((asks) => claimAll(commands, opts.replayTtlS, asks));
+    this.records = tickBatcher(async (batches) => {
+      const writes = batches.flat();
+      await commands.postbackRecord(
+        writes.length,
+        ...writes.map(([k]) => k),
+        opts.saleTtlS,
+        ...writes.map(([, v]) => v),
+      );
+      return batches.map(() => undefined);
+    });
   }
 
   private replayKey(merchantId: number, mac: string) {
@@ -51,32 +92,19 @@ export class PostbackGuard {
 
   /**
    * Claims a signature (false when it was used before) and reads which of `conversionIds` already have an
-   * acknowledged sale and which `eventIds` were acknowledged: one script, one round trip, and nothing is claimed
-   * for a request that is a replay.
+   * acknowledged sale and which `eventIds` were acknowledged: one script call (shared with the requests of the same
+   * event-loop turn, atomic for all of them), and nothing is read for a request that is a replay.
    */
-  async claim(
+  claim(
     signature: { merchantId: number; mac: string } | undefined,
     conversionIds: string[],
     eventIds: string[] = [],
   ): Promise<Claim> {
-    const keys = [
-      signature ? this.replayKey(signature.merchantId, signature.mac) : "",
-      ...conversionIds.map((id) => this.saleKey(id)),
-      ...eventIds.map((id) => this.eventKey(id)),
-    ];
-    // EVALSHA: the script is sent once per connection, not with every postback.
-    const reply = (await (this.redis as Redis & ClaimCommand).postbackClaim(
-      keys.length,
-      ...keys,
-      signature ? "1" : "0",
-      this.opts.replayTtlS,
-    )) as (string | null)[];
-    const [fresh, ...values] = reply;
-    return {
-      fresh: fresh === "1",
-      sales: values.slice(0, conversionIds.length).map((v) => parse<PriorSale>(v)),
-      events: values.slice(conversionIds.length).map((v) => parse<PriorEvent>(v)),
-    };
+    return this.claims({
+      replayKey: signature && this.replayKey(signature.merchantId, signature.mac),
+      markerKeys: [...conversionIds.map((id) => this.saleKey(id)), ...eventIds.map((id) => this.eventKey(id))],
+      split: conversionIds.length,
+    });
   }
 
   /** A send that was not acknowledged must stay retryable with the same signed request. */
@@ -89,16 +117,11 @@ export class PostbackGuard {
     sales: { conversionId: string; sale: PriorSale }[],
     events: { eventId: string; event: PriorEvent }[] = [],
   ): Promise<void> {
-    const writes = [
-      ...sales.map((s) => [this.saleKey(s.conversionId), JSON.stringify(s.sale)] as const),
-      ...events.map((e) => [this.eventKey(e.eventId), JSON.stringify(e.event)] as const),
+    const writes: [string, string][] = [
+      ...sales.map((s): [string, string] => [this.saleKey(s.conversionId), JSON.stringify(s.sale)]),
+      ...events.map((e): [string, string] => [this.eventKey(e.eventId), JSON.stringify(e.event)]),
     ];
-    const [only, ...more] = writes;
-    if (!only) return;
-    if (more.length === 0) return void (await this.redis.set(only[0], only[1], "EX", this.opts.saleTtlS, "NX"));
-    const p = this.redis.pipeline();
-    for (const [key, value] of writes) p.set(key, value, "EX", this.opts.saleTtlS, "NX");
-    await p.exec();
+    if (writes.length > 0) await this.records(writes);
   }
 
   /** The answer given to a platform delivery id before, if it was handled (acknowledged) already. */
@@ -111,4 +134,28 @@ export class PostbackGuard {
     const key = this.deliveryKey(source, merchantId, id);
     await this.redis.set(key, JSON.stringify(answer), "EX", this.opts.deliveryTtlS, "NX");
   }
+}
+
+/** One script call for the claims of many requests; each gets its own fresh flag and markers back. */
+async function claimAll(redis: GuardCommands, replayTtlS: number, asks: ClaimAsk[]): Promise<Claim[]> {
+  const keys: string[] = [];
+  const args: (string | number)[] = [replayTtlS];
+  for (const a of asks) {
+    if (a.replayKey) keys.push(a.replayKey);
+    keys.push(...a.markerKeys);
+    args.push(a.replayKey ? "1" : "0", a.markerKeys.length);
+  }
+  // EVALSHA: the script is sent once per connection, not with every call.
+  const reply = (await redis.postbackClaims(keys.length, ...keys, ...args)) as (string | null)[];
+  let at = 0;
+  return asks.map((a) => {
+    const fresh = reply[at] === "1";
+    const values = reply.slice(at + 1, at + 1 + a.markerKeys.length);
+    at += 1 + a.markerKeys.length;
+    return {
+      fresh,
+      sales: values.slice(0, a.split).map((v) => parse<PriorSale>(v)),
+      events: values.slice(a.split).map((v) => parse<PriorEvent>(v)),
+    };
+  });
 }
