@@ -17,28 +17,32 @@ const msg = (key: string) => ({ key, value: key });
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe("coalescing publisher", () => {
-  it("sends what queued during a send as one next send, and settles each caller with its own send", async () => {
+  it("sends the publishes of one turn together, what queued during a send as the next, each settled by its own send", async () => {
     const { producer, sends } = fakeProducer();
     const pub = createCoalescingPublisher(producer, "t", { maxBatchMessages: 100 });
     const settled: string[] = [];
-    const first = pub.publish([msg("a")]).then(() => settled.push("a"));
-    const rest = ["b", "c", "d"].map((k) => pub.publish([msg(k)]).then(() => settled.push(k)));
+    const first = ["a", "b"].map((k) => pub.publish([msg(k)]).then(() => settled.push(k)));
+    expect(sends).toHaveLength(0);
     await tick();
-    expect(sends.map((s) => s.size)).toEqual([1]);
+    expect(sends.map((s) => s.size)).toEqual([2]);
+    const rest = ["c", "d", "e"].map((k) => pub.publish([msg(k)]).then(() => settled.push(k)));
+    await tick();
+    expect(sends.map((s) => s.size)).toEqual([2]);
     sends[0]?.done();
-    await first;
+    await Promise.all(first);
+    expect(settled).toEqual(["a", "b"]);
     await tick();
-    expect(settled).toEqual(["a"]);
-    expect(sends.map((s) => s.size)).toEqual([1, 3]);
+    expect(sends.map((s) => s.size)).toEqual([2, 3]);
     sends[1]?.done();
     await Promise.all(rest);
-    expect(settled).toEqual(["a", "b", "c", "d"]);
+    expect(settled).toEqual(["a", "b", "c", "d", "e"]);
   });
 
   it("fails exactly the callers of a failed send and keeps going", async () => {
     const { producer, sends } = fakeProducer();
     const pub = createCoalescingPublisher(producer, "t", { maxBatchMessages: 2 });
     const a = pub.publish([msg("a")]);
+    await tick();
     const b = pub.publish([msg("b")]);
     const c = pub.publish([msg("c"), msg("d")]);
     await tick();

@@ -5,8 +5,12 @@ type Waiting = { messages: OutMessage[]; resolve: () => void; reject: (err: unkn
 
 /**
  * Coalesces concurrent publishes into one `producer.send`. The idempotent producer keeps one request in flight, so
- * while a send waits for its acknowledgement every new publish queues, and the queue goes out as the next send. Each
- * caller's promise settles with the send that carried its own messages: a 202 still waits for its own event's ack.
+ * while a send waits for its acknowledgement every new publish queues, and the queue goes out as the next send. A
+ * send starts in the check phase of the event loop (`setImmediate`), never inside a publish: the requests whose Redis
+ * claims came back together publish together, and the next send picks up what the turn that acknowledged the previous
+ * one released, instead of leaving with the first message while the rest wait a whole round trip. An idle service
+ * adds no linger. Each caller's promise settles with the send that carried its own messages: a 202 still waits for
+ * its own event's ack.
  */
 export function createCoalescingPublisher(
   producer: Producer,
@@ -15,6 +19,7 @@ export function createCoalescingPublisher(
 ) {
   let queue: Waiting[] = [];
   let sending = false;
+  let scheduled = false;
 
   const take = (): Waiting[] => {
     let count = 0;
@@ -24,6 +29,15 @@ export function createCoalescingPublisher(
     const batch = queue.slice(0, i);
     queue = queue.slice(i);
     return batch;
+  };
+
+  const schedule = () => {
+    if (scheduled || sending || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      void flush();
+    });
   };
 
   const flush = async (): Promise<void> => {
@@ -42,7 +56,7 @@ export function createCoalescingPublisher(
         performance.now() - t0,
       );
       sending = false;
-      void flush();
+      schedule();
     }
   };
 
@@ -52,7 +66,7 @@ export function createCoalescingPublisher(
       if (messages.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         queue.push({ messages, resolve, reject });
-        void flush();
+        schedule();
       });
     },
     get queued(): number {
