@@ -58,6 +58,7 @@ export async function startPostback(
   };
   const publisher = createCoalescingPublisher(producer, config.TOPIC_POSTBACKS, {
     maxBatchMessages: config.PUBLISH_MAX_BATCH,
+    timeoutMs: config.PUBLISH_TIMEOUT_MS,
     onSend: (n) => sendSize.observe(n),
   });
   // The catalog's Redis on a second connection of its own. The guard batches the claims and the markers of one
@@ -70,7 +71,7 @@ export async function startPostback(
     saleTtlS: config.SALE_DEDUP_TTL_S,
     deliveryTtlS: config.WEBHOOK_REPLAY_WINDOW_S * 2,
   });
-  const accept = createIntake({ guard, publisher, publishTimeoutMs: config.PUBLISH_TIMEOUT_MS });
+  const accept = createIntake({ guard, publisher });
   const kit = createRouteKit({ log, lifecycle, outcomes, accept, onDurability });
   const auth = createAuthenticator(config, { catalog, log });
   const postback = postbackRoutes(kit, auth);

@@ -43,9 +43,11 @@ export function fastPathHandler(opts: {
         body: parsed.body,
         rawBody: raw,
         params: {},
+        // most signed POSTs have no query string: an empty object of the same (prototype-less) kind, unparsed
+        query: search === "" ? Object.create(null) : parseQuery(search),
         get,
       };
-      await fn({ ...ask, query: parseQuery(search) }, answer);
+      await fn(ask, answer);
     } catch (err) {
       opts.log.error({ err: errorMessage(err), path }, "http_unhandled_error");
       if (!res.headersSent) sendError(answer, "internal_error", "internal error");

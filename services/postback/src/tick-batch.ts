@@ -17,7 +17,7 @@ export function tickBatcher<I, O>(run: (items: I[]) => Promise<O[]>): (item: I) 
     try {
       run(batch.map((p) => p.item)).then((out) => {
         if (out.length !== batch.length) return fail(new Error(`batch of ${batch.length} answered ${out.length}`));
-        batch.forEach((p, i) => p.resolve(out[i] as O));
+        for (const [i, p] of batch.entries()) p.resolve(out[i] as O);
       }, fail);
     } catch (err) {
       fail(err);
