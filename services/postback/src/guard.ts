@@ -29,11 +29,16 @@ const RECORD = `
 for i = 1, #KEYS do redis.call("SET", KEYS[i], ARGV[i + 1], "EX", ARGV[1], "NX") end
 return #KEYS`;
 
-type GuardCommands = {
-  postbackClaims(...args: (string | number)[]): Promise<unknown>;
-  postbackRecord(...args: (string | number)[]): Promise<unknown>;
+/** A pipeline with the guard's scripts (ioredis defines them at run time, untyped). */
+type GuardPipeline = {
+  postbackClaims(...args: (string | number)[]): GuardPipeline;
+  postbackRecord(...args: (string | number)[]): GuardPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
 };
 type ClaimAsk = { replayKey?: string; markerKeys: string[]; split: number };
+/** What a request asks of Redis in a turn: a claim, or markers to write after Kafka's acknowledgement. */
+type GuardOp = { claim: ClaimAsk } | { record: [key: string, value: string][] };
+type GuardOutcome = { claim?: Claim } | { error: unknown };
 
 /** An acknowledged sale: its ids, and its currency (refunds and adjustments must be in it). */
 export type PriorSale = { event_id: string; received_at_ms: number; currency?: string };
@@ -50,8 +55,8 @@ const parse = <T>(v: string | null | undefined): T | undefined =>
  * All are SET NX with an expiry, written only after Kafka acknowledged what they vouch for.
  */
 export class PostbackGuard {
-  private readonly claims: (ask: ClaimAsk) => Promise<Claim>;
-  private readonly records: (writes: [key: string, value: string][]) => Promise<void>;
+  /** The claims and marker writes of one event-loop turn, sent together. */
+  private readonly turn: (op: GuardOp) => Promise<GuardOutcome>;
 
   constructor(
     private readonly redis: Redis,
@@ -62,19 +67,7 @@ export class PostbackGuard {
       redis.defineCommand("postbackClaims", { lua: CLAIM });
       redis.defineCommand("postbackRecord", { lua: RECORD });
     }
-    // The requests of one event-loop turn share one script call: one command for Redis and ioredis to handle.
-    const commands = redis as Redis & GuardCommands;
-    this.claims = tickBatcher((asks) => claimAll(commands, opts.replayTtlS, asks));
-    this.records = tickBatcher(async (batches) => {
-      const writes = batches.flat();
-      await commands.postbackRecord(
-        writes.length,
-        ...writes.map(([k]) => k),
-        opts.saleTtlS,
-        ...writes.map(([, v]) => v),
-      );
-      return batches.map(() => undefined);
-    });
+    this.turn = tickBatcher((ops) => runTurn(redis.pipeline() as unknown as GuardPipeline, opts, ops));
   }
 
   private replayKey(merchantId: number, mac: string) {
@@ -95,16 +88,21 @@ export class PostbackGuard {
    * acknowledged sale and which `eventIds` were acknowledged: one script call (shared with the requests of the same
    * event-loop turn, atomic for all of them), and nothing is read for a request that is a replay.
    */
-  claim(
+  async claim(
     signature: { merchantId: number; mac: string } | undefined,
     conversionIds: string[],
     eventIds: string[] = [],
   ): Promise<Claim> {
-    return this.claims({
-      replayKey: signature && this.replayKey(signature.merchantId, signature.mac),
-      markerKeys: [...conversionIds.map((id) => this.saleKey(id)), ...eventIds.map((id) => this.eventKey(id))],
-      split: conversionIds.length,
+    const out = await this.turn({
+      claim: {
+        replayKey: signature && this.replayKey(signature.merchantId, signature.mac),
+        markerKeys: [...conversionIds.map((id) => this.saleKey(id)), ...eventIds.map((id) => this.eventKey(id))],
+        split: conversionIds.length,
+      },
     });
+    if ("error" in out) throw out.error;
+    if (!out.claim) throw new Error("the claim was not answered");
+    return out.claim;
   }
 
   /** A send that was not acknowledged must stay retryable with the same signed request. */
@@ -121,7 +119,9 @@ export class PostbackGuard {
       ...sales.map((s): [string, string] => [this.saleKey(s.conversionId), JSON.stringify(s.sale)]),
       ...events.map((e): [string, string] => [this.eventKey(e.eventId), JSON.stringify(e.event)]),
     ];
-    if (writes.length > 0) await this.records(writes);
+    if (writes.length === 0) return;
+    const out = await this.turn({ record: writes });
+    if ("error" in out) throw out.error;
   }
 
   /** The answer given to a platform delivery id before, if it was handled (acknowledged) already. */
@@ -136,8 +136,34 @@ export class PostbackGuard {
   }
 }
 
-/** One script call for the claims of many requests; each gets its own fresh flag and markers back. */
-async function claimAll(redis: GuardCommands, replayTtlS: number, asks: ClaimAsk[]): Promise<Claim[]> {
+/**
+ * One turn's Redis work in one write: one script call writes every marker of the turn, one claims for every request,
+ * each request getting its own answer (a failed script fails only the requests that asked for it).
+ */
+async function runTurn(
+  pipeline: GuardPipeline,
+  ttl: { replayTtlS: number; saleTtlS: number },
+  ops: GuardOp[],
+): Promise<GuardOutcome[]> {
+  const asks = ops.flatMap((op) => ("claim" in op ? [op.claim] : []));
+  const writes = ops.flatMap((op) => ("record" in op ? op.record : []));
+  // markers first: a claim in the same turn already sees the events acknowledged just before it
+  if (writes.length > 0)
+    pipeline.postbackRecord(writes.length, ...writes.map(([k]) => k), ttl.saleTtlS, ...writes.map(([, v]) => v));
+  if (asks.length > 0) pipeline.postbackClaims(...claimArgs(asks, ttl.replayTtlS));
+  const replies = (await pipeline.exec()) ?? [];
+  const [recorded, claimed] = writes.length > 0 ? replies : [undefined, replies[0]];
+  const claims = claimed && !claimed[0] ? splitClaims(asks, claimed[1] as (string | null)[]) : [];
+  let next = 0;
+  return ops.map((op): GuardOutcome => {
+    const reply = "claim" in op ? claimed : recorded;
+    if (!reply || reply[0]) return { error: reply?.[0] ?? new Error("no reply from Redis") };
+    return "claim" in op ? { claim: claims[next++] } : {};
+  });
+}
+
+/** The script arguments for many claims: every key, then the replay ttl and a (signed, markers) pair per claim. */
+function claimArgs(asks: ClaimAsk[], replayTtlS: number): (string | number)[] {
   const keys: string[] = [];
   const args: (string | number)[] = [replayTtlS];
   for (const a of asks) {
@@ -145,8 +171,11 @@ async function claimAll(redis: GuardCommands, replayTtlS: number, asks: ClaimAsk
     keys.push(...a.markerKeys);
     args.push(a.replayKey ? "1" : "0", a.markerKeys.length);
   }
-  // EVALSHA: the script is sent once per connection, not with every call.
-  const reply = (await redis.postbackClaims(keys.length, ...keys, ...args)) as (string | null)[];
+  return [keys.length, ...keys, ...args];
+}
+
+/** Each claim's fresh flag and markers, from the script's flat reply. */
+function splitClaims(asks: ClaimAsk[], reply: (string | null)[]): Claim[] {
   let at = 0;
   return asks.map((a) => {
     const fresh = reply[at] === "1";
