@@ -195,6 +195,9 @@ const cpuPerBase = Math.round(base.cpu / Math.max(1, base.ok));
 console.error(
   `server CPU per request: postback ${cpuPerAck} µs, baseline ${cpuPerBase} µs (a core could ack ~${Math.round(1e6 / cpuPerAck)}/s)`,
 );
+// Cores the postback process used during its load: near 1, its event loop is the bound, not the machine.
+const postbackCores = acked.cpu / (DURATION_S * ROUNDS * 1e6);
+console.error(`postback process used ${postbackCores.toFixed(2)} cores during its load`);
 const perAck = (us) => (Number.isFinite(us) ? Math.round(us / Math.max(1, acked.ok)) : null);
 console.error(
   `stack CPU per acknowledged postback: kafka ${perAck(stackCpu.kafka)} µs, redis ${perAck(stackCpu.redis)} µs`,
@@ -208,6 +211,7 @@ console.log(
     on_topic: onTopic,
     cpu_us_per_ack: cpuPerAck,
     cpu_us_per_baseline_request: cpuPerBase,
+    postback_cpu_cores: Number(postbackCores.toFixed(2)),
     kafka_cpu_us_per_ack: perAck(stackCpu.kafka),
     redis_cpu_us_per_ack: perAck(stackCpu.redis),
     postback_rss_mb: Math.round(postbackRssMb),
