@@ -2,6 +2,7 @@
 // handler measured the same way in the same run. Load generator: autocannon. Last line: one JSON object.
 import { fork } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readStackEnv } from "@aff/testing";
@@ -80,6 +81,25 @@ function cpuMicros(child) {
   });
 }
 
+/** Peak resident memory (VmHWM) of a process, in MB. */
+const peakRssMb = (pid) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+
+/** CPU µs a stack process (kafka, redis; pid from .stack/run) has used, or NaN when it cannot be read. */
+function stackCpuMicros(name) {
+  try {
+    // the pid file holds "<pid> <start time>"
+    const pid = readFileSync(path.join(root, `.stack/run/${name}.pid`), "utf8")
+      .trim()
+      .split(" ")[0];
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // utime and stime (fields 14 and 15 of stat), in clock ticks of 10 ms
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function load(port, requests, title) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -132,13 +152,17 @@ const postbackRequests = signedRequests(merchant_id, secret);
 // Rounds alternate so both sides see the same (shared, noisy) machine; each side's figure is its mean.
 const base = { perS: 0, ok: 0, cpu: 0 };
 const acked = { perS: 0, ok: 0, non2xx: 0, cpu: 0 };
+// What the broker and Redis spend on the postback's load: they share the machine with it.
+const stackCpu = { kafka: 0, redis: 0 };
 for (let round = 1; round <= ROUNDS; round++) {
   const b0 = await cpuMicros(baseline.child);
   const b = await load(baseline.info.port, baselineRequests, `round ${round}: baseline node:http POST`);
   base.cpu += (await cpuMicros(baseline.child)) - b0;
   const a0 = await cpuMicros(postback.child);
+  const s0 = { kafka: stackCpuMicros("kafka"), redis: stackCpuMicros("redis") };
   const a = await load(port, postbackRequests, `round ${round}: postback signed sale, 202 after Kafka ack`);
   acked.cpu += (await cpuMicros(postback.child)) - a0;
+  for (const name of ["kafka", "redis"]) stackCpu[name] += stackCpuMicros(name) - s0[name];
   base.perS += b.perS / ROUNDS;
   base.ok += b.ok;
   acked.perS += a.perS / ROUNDS;
@@ -151,6 +175,9 @@ const sends = metric("postback_kafka_send_messages_count");
 console.error(
   `kafka sends: ${sends}, mean messages per send ${(metric("postback_kafka_send_messages_sum") / sends).toFixed(1)}`,
 );
+const postbackRssMb = peakRssMb(postback.child.pid);
+const baselineRssMb = peakRssMb(baseline.child.pid);
+console.error(`peak RSS: postback ${postbackRssMb.toFixed(0)} MB, baseline ${baselineRssMb.toFixed(0)} MB`);
 await stop(baseline.child);
 await stop(postback.child);
 
@@ -168,6 +195,13 @@ const cpuPerBase = Math.round(base.cpu / Math.max(1, base.ok));
 console.error(
   `server CPU per request: postback ${cpuPerAck} µs, baseline ${cpuPerBase} µs (a core could ack ~${Math.round(1e6 / cpuPerAck)}/s)`,
 );
+// Cores the postback process used during its load: near 1, its event loop is the bound, not the machine.
+const postbackCores = acked.cpu / (DURATION_S * ROUNDS * 1e6);
+console.error(`postback process used ${postbackCores.toFixed(2)} cores during its load`);
+const perAck = (us) => (Number.isFinite(us) ? Math.round(us / Math.max(1, acked.ok)) : null);
+console.error(
+  `stack CPU per acknowledged postback: kafka ${perAck(stackCpu.kafka)} µs, redis ${perAck(stackCpu.redis)} µs`,
+);
 console.error(`acked ${Math.round(acked.perS)}/s vs baseline ${Math.round(base.perS)}/s: ratio ${ratio.toFixed(3)}`);
 console.log(
   JSON.stringify({
@@ -177,6 +211,11 @@ console.log(
     on_topic: onTopic,
     cpu_us_per_ack: cpuPerAck,
     cpu_us_per_baseline_request: cpuPerBase,
+    postback_cpu_cores: Number(postbackCores.toFixed(2)),
+    kafka_cpu_us_per_ack: perAck(stackCpu.kafka),
+    redis_cpu_us_per_ack: perAck(stackCpu.redis),
+    postback_rss_mb: Math.round(postbackRssMb),
+    baseline_rss_mb: Math.round(baselineRssMb),
     acked: acked.ok,
     non2xx: acked.non2xx,
     connections: CONNECTIONS,

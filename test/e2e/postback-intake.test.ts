@@ -93,6 +93,40 @@ describe("signed JSON API", () => {
     });
   });
 
+  it("keeps each concurrent request's own answer: fresh sales, one copy of a signature, resends of a stored sale", async () => {
+    const stored = signed(merchant, { order_id: "S-C0", amount: 700, currency: "USD" });
+    expect((await send(stored.path, stored.body, stored.headers)).status).toBe(202);
+    const twice = signed(merchant, { order_id: "S-C1", amount: 100, currency: "USD" });
+    const fresh = Array.from({ length: 20 }, (_, i) => ({ order_id: `S-C${i + 2}`, amount: 100 + i, currency: "USD" }));
+    // sent at once, so that the service reads many of them in one event-loop turn and claims them together
+    const answers = await Promise.all([
+      ...fresh.map((p) => sendSigned(merchant, p)),
+      ...Array.from({ length: 5 }, () => send(twice.path, twice.body, twice.headers)),
+      ...Array.from({ length: 3 }, (_, i) => sendSigned(merchant, { order_id: "S-C0", amount: i, currency: "USD" })),
+    ]);
+    expect(answers.slice(0, 20).map((a) => [a.status, a.json.duplicate])).toEqual(fresh.map(() => [202, false]));
+    expect(
+      answers
+        .slice(20, 25)
+        .map((a) => a.status)
+        .sort(),
+    ).toEqual([202, 401, 401, 401, 401]);
+    expect(answers.slice(20, 25).filter((a) => a.status === 401)).toMatchObject(
+      Array.from({ length: 4 }, () => ({ json: { error: "replayed_signature" } })),
+    );
+    expect(answers.slice(25).map((a) => [a.status, a.json.duplicate])).toEqual([
+      [200, true],
+      [200, true],
+      [200, true],
+    ]);
+    for (const [i, p] of fresh.entries()) {
+      const [got] = await topic.forOrder(merchant.id, p.order_id, 1);
+      expect(got?.event).toMatchObject({ event_id: answers[i]?.json.event_id, amount_minor: p.amount });
+    }
+    expect(await topic.forOrder(merchant.id, "S-C1", 1)).toHaveLength(1);
+    expect(await topic.forOrder(merchant.id, "S-C0", 1)).toHaveLength(1);
+  });
+
   it("refuses bad, stale, missing and wrong-merchant signatures", async () => {
     const payload = { order_id: "S-3", amount: 1, currency: "USD" };
     expect(await sendSigned(merchant, payload, { secret: "not-the-secret" })).toMatchObject({

@@ -58,11 +58,12 @@ export async function startPostback(
   };
   const publisher = createCoalescingPublisher(producer, config.TOPIC_POSTBACKS, {
     maxBatchMessages: config.PUBLISH_MAX_BATCH,
+    timeoutMs: config.PUBLISH_TIMEOUT_MS,
     onSend: (n) => sendSize.observe(n),
   });
-  // The catalog's Redis, on a second connection with auto-pipelining: the commands of concurrent postbacks leave
-  // in one write per event-loop tick instead of one each, which is where the per-request Redis cost went.
-  const guardRedis = catalog.redis.duplicate({ enableAutoPipelining: true });
+  // The catalog's Redis on a second connection of its own. The guard batches the claims and the markers of one
+  // event-loop turn into one script call each (auto-pipelining would only wrap that one command and wait a turn more).
+  const guardRedis = catalog.redis.duplicate();
   guardRedis.on("error", (err) => log.debug({ err: err.message }, "redis_error"));
   lifecycle.defer("guard_redis", () => void guardRedis.disconnect());
   const guard = new PostbackGuard(guardRedis, catalog.prefix, {
@@ -70,7 +71,7 @@ export async function startPostback(
     saleTtlS: config.SALE_DEDUP_TTL_S,
     deliveryTtlS: config.WEBHOOK_REPLAY_WINDOW_S * 2,
   });
-  const accept = createIntake({ guard, publisher, publishTimeoutMs: config.PUBLISH_TIMEOUT_MS });
+  const accept = createIntake({ guard, publisher });
   const kit = createRouteKit({ log, lifecycle, outcomes, accept, onDurability });
   const auth = createAuthenticator(config, { catalog, log });
   const postback = postbackRoutes(kit, auth);

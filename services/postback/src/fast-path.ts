@@ -43,9 +43,11 @@ export function fastPathHandler(opts: {
         body: parsed.body,
         rawBody: raw,
         params: {},
+        // most signed POSTs have no query string: an empty object of the same (prototype-less) kind, unparsed
+        query: search === "" ? Object.create(null) : parseQuery(search),
         get,
       };
-      await fn({ ...ask, query: parseQuery(search) }, answer);
+      await fn(ask, answer);
     } catch (err) {
       opts.log.error({ err: errorMessage(err), path }, "http_unhandled_error");
       if (!res.headersSent) sendError(answer, "internal_error", "internal error");
@@ -76,8 +78,11 @@ function leanAnswer(res: ServerResponse): Answer {
     },
     status: (code) => ({
       json: (body) => {
+        // with its length the answer leaves as headers and body, not in chunked framing
+        const text = JSON.stringify(body);
+        headers["content-length"] = String(Buffer.byteLength(text));
         res.writeHead(code, headers);
-        res.end(JSON.stringify(body));
+        res.end(text);
       },
     }),
   };

@@ -1,17 +1,44 @@
 import type { Catalog } from "@aff/catalog";
+import { tickBatcher } from "./tick-batch";
 
 type Redis = Catalog["redis"];
 
-/** KEYS[1] the signature's replay key (ARGV[1] = "1" when there is one), KEYS[2..] markers read; ARGV[2] replay ttl. */
+/**
+ * The claims of several requests in one call. ARGV[1] the replay ttl, then per request a pair: "1" when it is signed
+ * (its replay key comes first among its KEYS), and how many markers it reads. Per request the answer is "1" (fresh)
+ * or "0" (replayed), then one value per marker (false for a replayed request: nothing is read or claimed for it).
+ */
 const CLAIM = `
-local out = {"1"}
-if ARGV[1] == "1" then
-  if not redis.call("SET", KEYS[1], "1", "EX", ARGV[2], "NX") then return {"0"} end
+local out, k = {}, 1
+for a = 2, #ARGV, 2 do
+  local fresh = true
+  if ARGV[a] == "1" then
+    fresh = redis.call("SET", KEYS[k], "1", "EX", ARGV[1], "NX") ~= false
+    k = k + 1
+  end
+  out[#out + 1] = fresh and "1" or "0"
+  for i = 1, tonumber(ARGV[a + 1]) do
+    out[#out + 1] = fresh and redis.call("GET", KEYS[k])
+    k = k + 1
+  end
 end
-for i = 2, #KEYS do out[#out + 1] = redis.call("GET", KEYS[i]) end
 return out`;
 
-type ClaimCommand = { postbackClaim(...args: (string | number)[]): Promise<unknown> };
+/** Remembers acknowledged events: KEYS[i] gets ARGV[i + 1] for ARGV[1] seconds, unless it is set already. */
+const RECORD = `
+for i = 1, #KEYS do redis.call("SET", KEYS[i], ARGV[i + 1], "EX", ARGV[1], "NX") end
+return #KEYS`;
+
+/** A pipeline with the guard's scripts (ioredis defines them at run time, untyped). */
+type GuardPipeline = {
+  postbackClaims(...args: (string | number)[]): GuardPipeline;
+  postbackRecord(...args: (string | number)[]): GuardPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+};
+type ClaimAsk = { replayKey?: string; markerKeys: string[]; split: number };
+/** What a request asks of Redis in a turn: a claim, or markers to write after Kafka's acknowledgement. */
+type GuardOp = { claim: ClaimAsk } | { record: [key: string, value: string][] };
+type GuardOutcome = { claim?: Claim } | { error: unknown };
 
 /** An acknowledged sale: its ids, and its currency (refunds and adjustments must be in it). */
 export type PriorSale = { event_id: string; received_at_ms: number; currency?: string };
@@ -28,12 +55,19 @@ const parse = <T>(v: string | null | undefined): T | undefined =>
  * All are SET NX with an expiry, written only after Kafka acknowledged what they vouch for.
  */
 export class PostbackGuard {
+  /** The claims and marker writes of one event-loop turn, sent together. */
+  private readonly turn: (op: GuardOp) => Promise<GuardOutcome>;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly opts: { replayTtlS: number; saleTtlS: number; deliveryTtlS: number },
   ) {
-    if (!("postbackClaim" in redis)) redis.defineCommand("postbackClaim", { lua: CLAIM });
+    if (!("postbackClaims" in redis)) {
+      redis.defineCommand("postbackClaims", { lua: CLAIM });
+      redis.defineCommand("postbackRecord", { lua: RECORD });
+    }
+    this.turn = tickBatcher((ops) => runTurn(redis.pipeline() as unknown as GuardPipeline, opts, ops));
   }
 
   private replayKey(merchantId: number, mac: string) {
@@ -51,32 +85,24 @@ export class PostbackGuard {
 
   /**
    * Claims a signature (false when it was used before) and reads which of `conversionIds` already have an
-   * acknowledged sale and which `eventIds` were acknowledged: one script, one round trip, and nothing is claimed
-   * for a request that is a replay.
+   * acknowledged sale and which `eventIds` were acknowledged: one script call (shared with the requests of the same
+   * event-loop turn, atomic for all of them), and nothing is read for a request that is a replay.
    */
   async claim(
     signature: { merchantId: number; mac: string } | undefined,
     conversionIds: string[],
     eventIds: string[] = [],
   ): Promise<Claim> {
-    const keys = [
-      signature ? this.replayKey(signature.merchantId, signature.mac) : "",
-      ...conversionIds.map((id) => this.saleKey(id)),
-      ...eventIds.map((id) => this.eventKey(id)),
-    ];
-    // EVALSHA: the script is sent once per connection, not with every postback.
-    const reply = (await (this.redis as Redis & ClaimCommand).postbackClaim(
-      keys.length,
-      ...keys,
-      signature ? "1" : "0",
-      this.opts.replayTtlS,
-    )) as (string | null)[];
-    const [fresh, ...values] = reply;
-    return {
-      fresh: fresh === "1",
-      sales: values.slice(0, conversionIds.length).map((v) => parse<PriorSale>(v)),
-      events: values.slice(conversionIds.length).map((v) => parse<PriorEvent>(v)),
-    };
+    const out = await this.turn({
+      claim: {
+        replayKey: signature && this.replayKey(signature.merchantId, signature.mac),
+        markerKeys: [...conversionIds.map((id) => this.saleKey(id)), ...eventIds.map((id) => this.eventKey(id))],
+        split: conversionIds.length,
+      },
+    });
+    if ("error" in out) throw out.error;
+    if (!out.claim) throw new Error("the claim was not answered");
+    return out.claim;
   }
 
   /** A send that was not acknowledged must stay retryable with the same signed request. */
@@ -89,16 +115,13 @@ export class PostbackGuard {
     sales: { conversionId: string; sale: PriorSale }[],
     events: { eventId: string; event: PriorEvent }[] = [],
   ): Promise<void> {
-    const writes = [
-      ...sales.map((s) => [this.saleKey(s.conversionId), JSON.stringify(s.sale)] as const),
-      ...events.map((e) => [this.eventKey(e.eventId), JSON.stringify(e.event)] as const),
+    const writes: [string, string][] = [
+      ...sales.map((s): [string, string] => [this.saleKey(s.conversionId), JSON.stringify(s.sale)]),
+      ...events.map((e): [string, string] => [this.eventKey(e.eventId), JSON.stringify(e.event)]),
     ];
-    const [only, ...more] = writes;
-    if (!only) return;
-    if (more.length === 0) return void (await this.redis.set(only[0], only[1], "EX", this.opts.saleTtlS, "NX"));
-    const p = this.redis.pipeline();
-    for (const [key, value] of writes) p.set(key, value, "EX", this.opts.saleTtlS, "NX");
-    await p.exec();
+    if (writes.length === 0) return;
+    const out = await this.turn({ record: writes });
+    if ("error" in out) throw out.error;
   }
 
   /** The answer given to a platform delivery id before, if it was handled (acknowledged) already. */
@@ -111,4 +134,57 @@ export class PostbackGuard {
     const key = this.deliveryKey(source, merchantId, id);
     await this.redis.set(key, JSON.stringify(answer), "EX", this.opts.deliveryTtlS, "NX");
   }
+}
+
+/**
+ * One turn's Redis work in one write: one script call writes every marker of the turn, one claims for every request,
+ * each request getting its own answer (a failed script fails only the requests that asked for it).
+ */
+async function runTurn(
+  pipeline: GuardPipeline,
+  ttl: { replayTtlS: number; saleTtlS: number },
+  ops: GuardOp[],
+): Promise<GuardOutcome[]> {
+  const asks = ops.flatMap((op) => ("claim" in op ? [op.claim] : []));
+  const writes = ops.flatMap((op) => ("record" in op ? op.record : []));
+  // markers first: a claim in the same turn already sees the events acknowledged just before it
+  if (writes.length > 0)
+    pipeline.postbackRecord(writes.length, ...writes.map(([k]) => k), ttl.saleTtlS, ...writes.map(([, v]) => v));
+  if (asks.length > 0) pipeline.postbackClaims(...claimArgs(asks, ttl.replayTtlS));
+  const replies = (await pipeline.exec()) ?? [];
+  const [recorded, claimed] = writes.length > 0 ? replies : [undefined, replies[0]];
+  const claims = claimed && !claimed[0] ? splitClaims(asks, claimed[1] as (string | null)[]) : [];
+  let next = 0;
+  return ops.map((op): GuardOutcome => {
+    const reply = "claim" in op ? claimed : recorded;
+    if (!reply || reply[0]) return { error: reply?.[0] ?? new Error("no reply from Redis") };
+    return "claim" in op ? { claim: claims[next++] } : {};
+  });
+}
+
+/** The script arguments for many claims: every key, then the replay ttl and a (signed, markers) pair per claim. */
+function claimArgs(asks: ClaimAsk[], replayTtlS: number): (string | number)[] {
+  const keys: string[] = [];
+  const args: (string | number)[] = [replayTtlS];
+  for (const a of asks) {
+    if (a.replayKey) keys.push(a.replayKey);
+    keys.push(...a.markerKeys);
+    args.push(a.replayKey ? "1" : "0", a.markerKeys.length);
+  }
+  return [keys.length, ...keys, ...args];
+}
+
+/** Each claim's fresh flag and markers, from the script's flat reply. */
+function splitClaims(asks: ClaimAsk[], reply: (string | null)[]): Claim[] {
+  let at = 0;
+  return asks.map((a) => {
+    const fresh = reply[at] === "1";
+    const values = reply.slice(at + 1, at + 1 + a.markerKeys.length);
+    at += 1 + a.markerKeys.length;
+    return {
+      fresh,
+      sales: values.slice(0, a.split).map((v) => parse<PriorSale>(v)),
+      events: values.slice(a.split).map((v) => parse<PriorEvent>(v)),
+    };
+  });
 }

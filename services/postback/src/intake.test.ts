@@ -32,7 +32,6 @@ function intake() {
   const accept = createIntake({
     guard: memoryGuard(),
     publisher: { publish: async (messages) => void published.push(...messages.map((m) => m.value)) },
-    publishTimeoutMs: 1000,
   });
   const results = async (...events: ConversionEvent[]) => {
     const r = await accept(events, undefined);

@@ -24,24 +24,8 @@ export type Signature = { merchantId: number; mac: string };
 export function createIntake(deps: {
   guard: Pick<PostbackGuard, "claim" | "release" | "recordAcknowledged">;
   publisher: Pick<CoalescingPublisher, "publish">;
-  publishTimeoutMs: number;
 }) {
   const { guard, publisher } = deps;
-
-  const publishWithin = async (messages: { key: string; value: string }[]) => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no acknowledgement within ${deps.publishTimeoutMs} ms`)),
-        deps.publishTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([publisher.publish(messages), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
 
   return async function accept(events: ConversionEvent[], signature: Signature | undefined): Promise<IntakeResult> {
     const saleIds = unique(
@@ -63,7 +47,7 @@ export function createIntake(deps: {
     const fresh = events.filter((_, i) => isFresh(results[i]));
 
     try {
-      await publishWithin(fresh.map((e) => ({ key: e.conversion_id, value: JSON.stringify(e) })));
+      await publisher.publish(fresh.map((e) => ({ key: e.conversion_id, value: JSON.stringify(e) })));
     } catch (err) {
       if (signature) await guard.release(signature).catch(() => undefined);
       throw new AppError("not_durable", "the event could not be stored; it was not accepted, retry", {
