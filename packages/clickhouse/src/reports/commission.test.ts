@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { commissionReportSql, monthCuts } from "./commission";
+import type { Querier } from "../client";
+import { commissionReportSql, getCommissionReport, monthCuts, streamCommissionReport } from "./commission";
+import { getPayableLines } from "./payouts";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number[]) => ms.map((m) => new Date(m).toISOString());
@@ -58,5 +60,54 @@ describe("the ledger path of a commission report", () => {
       toMs: at("2026-03-01T00:00:00Z"),
     }).text;
     expect(text).not.toContain("UNION ALL");
+  });
+});
+
+/** A Querier that answers no rows and remembers the names of the queries it ran. */
+function recording() {
+  const names: string[] = [];
+  const q: Querier = {
+    query: async (name) => {
+      names.push(name);
+      return [];
+    },
+    async *stream(name) {
+      names.push(name);
+      yield* [];
+    },
+    exec: async (name) => {
+      names.push(name);
+    },
+  };
+  return { q, names };
+}
+
+describe("which client runs a report", () => {
+  const q = {
+    fromMs: at("2026-01-01T00:00:00Z"),
+    toMs: at("2026-04-01T00:00:00Z"),
+    timeZone: "Asia/Kolkata",
+    asOfMs: at("2026-06-01T00:00:00Z"),
+    groupBy: "day" as const,
+    sort: "key" as const,
+    order: "asc" as const,
+    offset: 0,
+  };
+  it("sends the ledger path to the ledger client (long timeout) and the aggregates to the main one", async () => {
+    const main = recording();
+    const ledger = recording();
+    expect((await getCommissionReport(main.q, ledger.q)({ ...q, source: "ledger" })).source).toBe("ledger");
+    expect((await getCommissionReport(main.q, ledger.q)(q)).source).toBe("aggregate");
+    const streamed = await streamCommissionReport(main.q, ledger.q)({ ...q, source: "ledger" });
+    for await (const _ of streamed.rows);
+    // a past as_of: the planner's clock check runs on the main client, the report it sends to the ledger one
+    await getPayableLines(main.q, ledger.q)({ asOfMs: q.asOfMs, source: "ledger" });
+    await getPayableLines(main.q, ledger.q)({ asOfMs: q.asOfMs });
+    expect(main.names).toEqual(["commission_report_aggregate", "payable_lines_aggregate"]);
+    expect(ledger.names).toEqual([
+      "commission_report_ledger",
+      "commission_report_stream_ledger",
+      "payable_lines_ledger",
+    ]);
   });
 });
