@@ -139,10 +139,17 @@ async function report(base, query) {
   return source;
 }
 
-/** One report over HTTP, whatever its status: the ledger reads may time out (503) and that is a figure too. */
+/**
+ * One report over HTTP, whatever its status: the ledger reads may time out (503) and that is a figure too; status 0
+ * when no answer came (fetch gives up waiting for headers after 300 s).
+ */
 async function reportAnswer(base, query) {
-  const res = await fetch(`${base}/v1/reports/commissions?${query}`, { headers: { authorization: `Bearer ${KEY}` } });
-  return { status: res.status, source: res.headers.get("x-report-source"), text: await res.text() };
+  try {
+    const res = await fetch(`${base}/v1/reports/commissions?${query}`, { headers: { authorization: `Bearer ${KEY}` } });
+    return { status: res.status, source: res.headers.get("x-report-source"), text: await res.text() };
+  } catch (err) {
+    return { status: 0, source: null, text: String(err) };
+  }
 }
 
 /** The exactness check over a month and over the whole range (every row, CSV), payouts once; see the header. */

@@ -84,9 +84,14 @@ const enc = encodeURIComponent;
 
 type Answer = { status: number; source: string | null; text: string };
 
+/** A request that fails before an answer (refused, or past fetch's 300 s header timeout) is status 0. */
 async function fetchAnswer(base: string, key: string, path: string): Promise<Answer> {
-  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, source: res.headers.get("x-report-source"), text: await res.text() };
+  try {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: res.status, source: res.headers.get("x-report-source"), text: await res.text() };
+  } catch (err) {
+    return { status: 0, source: null, text: String(err) };
+  }
 }
 
 /** One report's whole answer: JSON pages are followed through `next_offset` and concatenated. */
