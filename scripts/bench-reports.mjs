@@ -1,20 +1,25 @@
-// npm run bench:reports [-- --rows 10000000 --runs 15 --csv-rows 1000000]
+// npm run bench:reports [-- --rows 10000000 --runs 15 --csv-rows 1000000]   (BENCH_LEDGER_ROWS=1000000 also sets --rows;
+// BENCH_EXACT=0 skips the exactness check)
 // Seeds ROWS ledger rows (and a tenth as many clicks) with INSERT ... SELECT FROM numbers() inside ClickHouse, starts the
 // reports service as a child process, then times each main report over HTTP against a bare
 // `SELECT sum(...) GROUP BY` over the same table in the same run, and measures a CSV export's rows/s and the
 // service's peak RSS. Prints p50/p99, ratios and which path answered (X-Report-Source); the last line is one JSON
 // object: `ratio` (monthly by influencer), `max_ratio` (worst of monthly by influencer, campaign, merchant and by day
 // in Europe/Berlin, each against its bare aggregate over the same instants), `year_p99_ms` (12-month reports) and
-// `sources` (every report should say `aggregate`).
+// `sources` (every report should say `aggregate`). After the timings (so they are not disturbed) it times one 12-month
+// report read from the ledger (`ledger_year_ms`, `ledger_year_status`: 200, not a 503 timeout) and checks exactness:
+// every grouping and status split in six zones (three not whole hours) over a month and over the whole range, plus
+// payouts, read from the aggregates and from the ledger with FINAL, byte for byte (`exact`, `exact_reports`; the
+// shared check of packages/testing/src/report-exactness.ts, also run by the chaos and aggregates tests).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createClickHouse, ensureDatabase, migrate, raw, rebuildAllAggregates, sql } from "@aff/clickhouse";
-import { readStackEnv, startService } from "@aff/testing";
+import { compareReportSources, readStackEnv, startService } from "@aff/testing";
 import { z } from "zod";
 
 const { values: args } = parseArgs({
   options: {
-    rows: { type: "string", default: "10000000" },
+    rows: { type: "string", default: process.env.BENCH_LEDGER_ROWS ?? "10000000" },
     runs: { type: "string", default: "15" },
     "csv-rows": { type: "string", default: "1000000" },
     keep: { type: "boolean", default: false },
@@ -129,10 +134,40 @@ async function time(fn, runs) {
 
 /** One report over HTTP; returns the path that answered it (X-Report-Source: aggregate or ledger). */
 async function report(base, query) {
-  const res = await fetch(`${base}/v1/reports/commissions?${query}`, { headers: { authorization: `Bearer ${KEY}` } });
-  if (res.status !== 200) throw new Error(`${query}: ${res.status} ${await res.text()}`);
-  await res.arrayBuffer();
-  return res.headers.get("x-report-source");
+  const { status, source, text } = await reportAnswer(base, query);
+  if (status !== 200) throw new Error(`${query}: ${status} ${text}`);
+  return source;
+}
+
+/**
+ * One report over HTTP, whatever its status: the ledger reads may time out (503) and that is a figure too; status 0
+ * when no answer came (fetch gives up waiting for headers after 300 s).
+ */
+async function reportAnswer(base, query) {
+  try {
+    const res = await fetch(`${base}/v1/reports/commissions?${query}`, { headers: { authorization: `Bearer ${KEY}` } });
+    return { status: res.status, source: res.headers.get("x-report-source"), text: await res.text() };
+  } catch (err) {
+    return { status: 0, source: null, text: String(err) };
+  }
+}
+
+/** The exactness check over a month and over the whole range (every row, CSV), payouts once; see the header. */
+async function exactness(base) {
+  if (process.env.BENCH_EXACT === "0") return { exact: null, reports: 0, ms: 0, problems: [] };
+  const t0 = performance.now();
+  // mid-range: some approved money is still held and some payable (payable_at = approval + 31 days)
+  const common = { base, key: KEY, asOf: "2026-04-15T00:00:00Z", format: "csv" };
+  const month = await compareReportSources({ ...common, from: "2026-02-01", to: "2026-03-01" });
+  const all = await compareReportSources({ ...common, from: "2026-01-01", to: "2027-01-01", payouts: true });
+  const problems = [month, all].flatMap((r) => [...r.mismatches, ...r.notAggregate, ...r.failures]);
+  for (const p of problems.slice(0, 10)) log(`NOT EXACT: ${p}`);
+  return {
+    exact: month.exact && all.exact,
+    reports: month.compared + all.compared,
+    ms: performance.now() - t0,
+    problems,
+  };
 }
 
 /** Streams the CSV and counts lines without keeping them. */
@@ -237,6 +272,17 @@ async function main() {
     log(
       `CSV statement export: ${csv.rows} rows in ${(csv.ms / 1000).toFixed(1)} s = ${Math.round(csvRate)} rows/s; reports service peak RSS ${rss.toFixed(0)} MB`,
     );
+    // the ledger path over 12 months (source=ledger audits, a past as_of): must answer, not time out (503)
+    const ledgerYear = await (async () => {
+      const t0 = performance.now();
+      const a = await reportAnswer(base, `from=${year.from}&to=${year.to}&group_by=influencer&limit=100&source=ledger`);
+      return { ms: performance.now() - t0, status: a.status, source: a.source };
+    })();
+    log(`12-month report from the ledger (FINAL): ${ledgerYear.ms.toFixed(0)} ms, HTTP ${ledgerYear.status}`);
+    const exact = await exactness(base);
+    log(
+      `exactness: ${exact.exact} over ${exact.reports} reports (aggregates vs ledger) in ${(exact.ms / 1000).toFixed(1)} s`,
+    );
     const main = results[0].t;
     const baseline = results[0].baseline;
     const notAggregate = results.filter((r) => r.t.first !== "aggregate").map((r) => r.name);
@@ -254,6 +300,11 @@ async function main() {
         csv_rows: csv.rows,
         sources: Object.fromEntries(results.map((r) => [r.name, r.t.first])),
         ledger_rows: ROWS,
+        ledger_year_ms: Number(ledgerYear.ms.toFixed(0)),
+        ledger_year_status: ledgerYear.status,
+        exact: exact.exact,
+        exact_reports: exact.reports,
+        exact_s: Number((exact.ms / 1000).toFixed(1)),
       }),
     );
   } finally {

@@ -6,6 +6,7 @@ import { ACKS_ALL, createKafka, createProducer } from "../../packages/kafka/src"
 import { createTestWorld, eventually, type TestWorld } from "../../packages/testing/src";
 import { startAttribution } from "../../services/attribution/src/app";
 import { loadConfig as attributionConfig } from "../../services/attribution/src/config";
+import { consumerLag } from "./consumer-group";
 import { AROUND_TODAY, api, click, FINANCE_KEY, seedCampaign, startServices, type Urls } from "./helpers";
 
 let world: TestWorld;
@@ -174,7 +175,7 @@ describe("attribution worker fed hostile messages straight onto the postbacks to
     const admin = kafka.admin();
     await admin.connect();
     await eventually(
-      async () => lag(admin, env.GROUP_CONVERSIONS ?? "", topic),
+      async () => consumerLag(admin, env.GROUP_CONVERSIONS ?? "", topic),
       (l) => l === 0,
       60_000,
     );
@@ -206,15 +207,4 @@ async function readDeadLetters(kafka: ReturnType<typeof createKafka>, topic: str
   );
   await consumer.disconnect();
   return letters;
-}
-
-async function lag(admin: ReturnType<ReturnType<typeof createKafka>["admin"]>, groupId: string, topic: string) {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  let total = 0;
-  for (const p of ends) {
-    const at = committed?.partitions.find((c) => c.partition === p.partition)?.offset ?? "-1";
-    total += Number(p.high) - Math.max(0, Number(at));
-  }
-  return total;
 }

@@ -3,7 +3,9 @@
  * is SIGKILLed at random (>= 5 times), the broker is restarted once and ClickHouse is stopped for 10 s; meanwhile three
  * payout runs are created (one twice with its key) and marked paid (one as a whole, one line by line, one twice).
  * Afterwards every figure must equal the ground truth computed here, to the cent, the paid bucket included (its truth
- * is what the API returned for the runs' lines). Run with `npm run test:chaos` (own vitest config).
+ * is what the API returned for the runs' lines). Then every report read from the pre-aggregates must equal the same
+ * report read from the ledger with FINAL in six zones, and again, byte for byte unchanged, after the attribution worker
+ * replayed the whole postbacks topic (chaos-exactness.ts). Run with `npm run test:chaos` (own vitest config).
  */
 import { type ChildProcess, execFile } from "node:child_process";
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
@@ -25,6 +27,7 @@ import {
 } from "../../packages/testing/src";
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
+import { checkReportsAcrossReplay, exactnessProblems } from "./chaos-exactness";
 import { addExpected, EUR_USD, expectedFor, type OrderPlan, postbacksFor } from "./chaos-orders";
 import { paidTruth, payoutClient, type Run } from "./chaos-payouts";
 import { ADMIN_KEY, allowTokenStatusChanges, api, click, FINANCE_KEY, startServices, type Urls } from "./helpers";
@@ -68,14 +71,16 @@ function superviseWorker() {
   const logDir = path.join(REPO_ROOT, ".stack", "logs");
   mkdirSync(logDir, { recursive: true });
   const out = openSync(path.join(logDir, "chaos-worker.log"), "a");
+  let stopped = false;
   const spawnOne = () => {
+    if (stopping || stopped) return;
     const { child } = spawnService("attribution", {
       env: { ...world.env, LOG_LEVEL: "warn", KAFKA_SESSION_TIMEOUT_MS: "6000", STALL_MS: "120000" },
       output: out,
     });
     current = child;
     child.once("exit", () => {
-      if (!stopping && current === child) setTimeout(spawnOne, 200);
+      if (!stopping && !stopped && current === child) setTimeout(spawnOne, 200);
     });
   };
   spawnOne();
@@ -89,6 +94,15 @@ function superviseWorker() {
     },
     get kills() {
       return kills;
+    },
+    /** SIGTERM and no respawn; resolves once the process exited (a clean exit leaves the consumer groups at once) */
+    async stop() {
+      stopped = true;
+      const child = current;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
     },
   };
 }
@@ -269,8 +283,20 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       120_000,
       1_000,
     );
+    const truthNow = async () => {
+      const t = (await world.ch.query("chaos_ledger_totals", byStatus("commission_ledger_v1"), Totals))[0];
+      return t !== undefined && Object.entries(truth).every(([k, v]) => t[k as keyof typeof t] === v);
+    };
+    const exactness = await checkReportsAcrossReplay({
+      env: world.env,
+      log: world.log,
+      reportsUrl: urls.reportsUrl,
+      startMs: t0,
+      stopWorker: () => worker.stop(),
+      startWorker: () => superviseWorker(),
+      ledgerIsTruth: truthNow,
+    });
     stopping = true;
-    current?.kill("SIGTERM");
 
     const perConversion = await world.ch.query(
       "chaos_per_conversion",
@@ -370,6 +396,11 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       paid_minor: truth.paid,
       paid_checks: paidChecks,
       paid_match: paidMatch,
+      aggregates_match: exactness.aggregatesMatch,
+      replay_match: exactness.replayMatch,
+      reports_compared: exactness.before.compared + exactness.after.compared,
+      replayed_messages: exactness.replayed,
+      replay_s: Math.round(exactness.replayMs / 1000),
     };
     const result = {
       sales: SALES,
@@ -379,6 +410,8 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       totals_match: totalsMatch,
       payout_runs: runs.length,
       paid_match: paidMatch,
+      aggregates_match: exactness.aggregatesMatch,
+      replay_match: exactness.replayMatch,
     };
     writeFileSync(path.join(REPO_ROOT, ".stack", "chaos-result.json"), `${JSON.stringify(result)}\n`);
     console.log(JSON.stringify(summary));
@@ -396,5 +429,11 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       lines_add_up: true,
     });
     expect(worker.kills).toBeGreaterThanOrEqual(MIN_KILLS);
+    // aggregates == ledger (FINAL) for every report, in six zones, before and after the whole topic was replayed
+    const clean = { mismatches: [], notAggregate: [], failures: [] };
+    expect(exactnessProblems(exactness.before)).toEqual(clean);
+    expect(exactnessProblems(exactness.after)).toEqual(clean);
+    expect({ changed: exactness.changed, ledger: exactness.ledgerAfterReplay }).toEqual({ changed: [], ledger: true });
+    expect(exactness.replayed).toBeGreaterThan(0);
   });
 });

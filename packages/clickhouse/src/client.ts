@@ -37,6 +37,8 @@ export type ClickHouseOptions = {
   cluster?: string;
   log?: Logger;
   onQuery?: (name: string, ms: number, ok: boolean) => void;
+  /** how long a request may go without a byte from ClickHouse before it fails as an outage (default 30 s) */
+  requestTimeoutMs?: number;
 };
 
 /**
@@ -56,7 +58,7 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
     username: opts.username ?? "default",
     password: opts.password ?? "",
     compression: { request: true, response: true },
-    request_timeout: 30_000,
+    request_timeout: opts.requestTimeoutMs ?? 30_000,
     ...(opts.cluster ? { clickhouse_settings: CLUSTER_SETTINGS } : {}),
   });
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {

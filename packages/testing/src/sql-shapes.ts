@@ -152,6 +152,10 @@ async function recordReportShapes(ch: ClickHouse): Promise<void> {
   for (const groupBy of ["influencer", "day"] as const)
     for (const timeZone of ["UTC", "Asia/Kolkata", "Asia/Kathmandu"]) await report({ ...odd, groupBy, timeZone });
   await report({ ...base(), groupBy: "week", timeZone: "Asia/Kolkata", statuses: ["payable"] });
+  // the ledger over several months: one FINAL per UTC month partition, UNION ALL (docs/adr/0006 "Long ledger reads")
+  const months = { ...base(), fromMs: at("2025-01-20T00:00:00Z"), source: "ledger" as const };
+  await report({ ...months, groupBy: "day", timeZone: "Asia/Kathmandu", statuses: ["payable", "approved"] });
+  await report({ ...months, groupBy: "month", timeZone: "Australia/Eucla", merchantId: 2, currency: "EUR" });
   await getPayableLines(ch)({ asOfMs: at("2025-03-10T10:07:30Z") });
   await getPayableLines(ch)({ asOfMs: AS_OF, source: "ledger" });
   await getPayableLines(ch)({ asOfMs: AS_OF });
@@ -391,6 +395,28 @@ async function recordChecks(): Promise<SqlCheck[]> {
           revenue_currency: "EUR",
           clicks: 3,
           unique_clicks: 1,
+          bot_clicks: 1,
+        },
+        { k: 9, currency: "", ...money, conversions: 0, clicks: 1, unique_clicks: 1, bot_clicks: 0 },
+      ],
+    },
+    {
+      name: "commission by influencer from the ledger over February and March (one FINAL per month, UNION ALL)",
+      sql: await sqlOf(report({ fromMs: at("2025-02-01T00:00:00Z"), source: "ledger" })),
+      expect: [
+        {
+          k: 3,
+          currency: "EUR",
+          pending_minor: 1234,
+          approved_minor: 700,
+          payable_minor: 550,
+          rejected_minor: 300,
+          reversed_minor: -200,
+          conversions: 5,
+          revenue_minor: 25145,
+          revenue_currency: "EUR",
+          clicks: 4,
+          unique_clicks: 2,
           bot_clicks: 1,
         },
         { k: 9, currency: "", ...money, conversions: 0, clicks: 1, unique_clicks: 1, bot_clicks: 0 },

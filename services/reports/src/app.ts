@@ -100,18 +100,18 @@ function sourceRecorder(metrics: Metrics): SourceRecorder {
 }
 
 function reportsApi(
-  ch: ClickHouse,
+  { ch, ledger }: { ch: ClickHouse; ledger: ClickHouse },
   config: ReportsConfig,
   thresholds: PayoutThresholds,
   recordSource: SourceRecorder,
 ): express.Router {
   const CommissionQuery = commissionQuery(config.MAX_RANGE_DAYS);
   const StatementQuery = statementQuery(config.MAX_RANGE_DAYS);
-  const report = getCommissionReport(ch);
-  const reportStream = streamCommissionReport(ch);
-  const statement = getStatement(ch);
-  const statementStream = streamStatement(ch);
-  const payable = getPayableLines(ch);
+  const report = getCommissionReport(ch, ledger);
+  const reportStream = streamCommissionReport(ch, ledger);
+  const statement = getStatement(ledger);
+  const statementStream = streamStatement(ledger);
+  const payable = getPayableLines(ch, ledger);
   const api = express.Router();
 
   api.get("/reports/commissions", async (req, res) => {
@@ -260,6 +260,12 @@ export async function startReports(
   const metrics = createMetrics("reports");
   const ch = createClickHouse(clickHouseOptions(config, log));
   lifecycle.defer("clickhouse", () => ch.close());
+  // reads the ledger answers (long periods with FINAL send nothing until done): same server, longer timeout
+  const ledger = createClickHouse({
+    ...clickHouseOptions(config, log),
+    requestTimeoutMs: config.REPORTS_LEDGER_TIMEOUT_MS,
+  });
+  lifecycle.defer("clickhouse_ledger", () => ledger.close());
   const catalog = deps.catalog ?? connectCatalog(config, deps);
   const thresholds = new PayoutThresholds(
     catalog.redis,
@@ -279,7 +285,7 @@ export async function startReports(
   app.use(
     "/v1",
     keyAuth(resolveKey(catalog, config.REPORTS_API_KEY)),
-    reportsApi(ch, config, thresholds, sourceRecorder(metrics)),
+    reportsApi({ ch, ledger }, config, thresholds, sourceRecorder(metrics)),
     scorecardsApi(ch, catalog, config),
     outcomesApi(ch),
     payoutsApi({ ch, catalog, config, thresholds, publish: payoutPublisher(config, log, lifecycle) }),

@@ -26,6 +26,12 @@ export const ReportsConfig = z.object({
   REPORTS_API_KEY: secret("REPORTS_API_KEY"),
   /** longest period one report may cover, in days */
   MAX_RANGE_DAYS: z.coerce.number().int().min(1).max(3660).default(400),
+  /**
+   * ms a ledger read (source=ledger audits, a past as_of, statements) may wait for ClickHouse's first byte: it sums
+   * every entry of the period with FINAL and answers only at the end, up to MAX_RANGE_DAYS of ledger (aggregate reads
+   * keep the 30 s timeout, so an outage there is a 503 quickly)
+   */
+  REPORTS_LEDGER_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(600_000),
   /** minimum payout for campaigns without their own threshold, in minor units of the settlement currency */
   PAYOUT_MIN_DEFAULT_MINOR: z.coerce.number().int().min(0).default(0),
   /** a merchant sees rates of other merchants' campaigns only when they pool at least this many other merchants */

@@ -107,10 +107,14 @@ async function recordedAfter(ch: Querier, q: PayoutQuery): Promise<boolean> {
   return (await newestRecordedSince(ch)({ ...q, fromMs: 0, toMs: 0, timeZone: "UTC" })) > q.asOfMs;
 }
 
-export function getPayableLines(ch: Querier) {
+/** `ledger` runs the ledger reads (longer request timeout, see getCommissionReport). */
+export function getPayableLines(ch: Querier, ledger: Querier = ch) {
   return async (q: PayoutQuery): Promise<{ source: ReportSource; rows: PayableLine[] }> => {
     const source: ReportSource = q.source === "ledger" || (await recordedAfter(ch, q)) ? "ledger" : "aggregate";
     const query = source === "ledger" ? payableLinesLedgerSql(q) : payableLinesCubeSql(q);
-    return { source, rows: await ch.query(`payable_lines_${source}`, query, PayableLine) };
+    return {
+      source,
+      rows: await (source === "ledger" ? ledger : ch).query(`payable_lines_${source}`, query, PayableLine),
+    };
   };
 }
