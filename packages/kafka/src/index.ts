@@ -9,8 +9,8 @@ export {
   type KafkaClientName,
   KafkaSendError,
   type OutgoingMessage,
-  type ProduceRequest,
   type ProducedBatch,
+  type ProduceRequest,
   type Producer,
 } from "./producer";
 

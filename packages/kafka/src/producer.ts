@@ -1,11 +1,11 @@
 import { errorMessage, kafkaEnv, type Logger } from "@aff/common";
 import {
-  type ProduceResult,
-  Producer as PlatformaticProducer,
   murmur2,
   type Partitioner as PlatformaticPartitioner,
+  Producer as PlatformaticProducer,
+  type ProduceResult,
 } from "@platformatic/kafka";
-import { type Kafka, Partitioners, type Producer as KafkajsProducer } from "kafkajs";
+import { type Kafka, type Producer as KafkajsProducer, Partitioners } from "kafkajs";
 
 /** One record to produce; the shape the services have always sent (kafkajs's), so no call site changed. */
 export type OutgoingMessage = {
