@@ -96,6 +96,19 @@ describe.each(clients)("the %s producer", (client) => {
     ).resolves.toHaveLength(1);
     await producer.disconnect();
   });
+
+  it("connects again after a disconnect (the redirect drops its producer after a failed send)", async () => {
+    const topic = `${world.id}.${client}`;
+    const producer = createProducer(kafkaOf(`${client}-again`), { client });
+    await producer.connect();
+    await producer.send({ topic, acks: ACKS_ALL, messages: [{ key: "k", value: "first" }] });
+    await producer.disconnect();
+    await producer.connect();
+    await expect(
+      producer.send({ topic, acks: ACKS_ALL, messages: [{ key: "k", value: "again" }] }),
+    ).resolves.toHaveLength(1);
+    await producer.disconnect();
+  });
 });
 
 describe("both clients", () => {

@@ -90,7 +90,52 @@ function toHeaders(headers: OutgoingMessage["headers"]): Map<Buffer, Buffer> | u
 const RETRIES = 10;
 const retryDelay = (_client: unknown, _op: string, attempt: number) => Math.min(5_000, 300 * 2 ** (attempt - 1));
 
+/**
+ * A closed @platformatic/kafka client never reopens, while callers reconnect after a disconnect (the redirect drops
+ * its producer after a failed send, for a fresh producer id): each connect after a disconnect builds a new client.
+ */
 function platformaticProducer(s: KafkaSettings, idempotent: boolean): Producer {
+  let client: PlatformaticProducer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  const open = () => {
+    client ??= newPlatformaticClient(s, idempotent);
+    return client;
+  };
+  return {
+    async connect() {
+      await open()
+        .metadata({ topics: [] })
+        .catch((err: unknown) => Promise.reject(sendError(err)));
+    },
+    async disconnect() {
+      const closing = client;
+      client = undefined;
+      await closing?.close();
+    },
+    async send({ topic, acks, messages }) {
+      let result: ProduceResult;
+      try {
+        result = await open().send({
+          acks: acks ?? ACKS_ALL,
+          messages: messages.map((m) => ({
+            topic,
+            key: toBuffer(m.key),
+            value: toBuffer(m.value),
+            headers: toHeaders(m.headers),
+          })),
+        });
+      } catch (err) {
+        throw sendError(err);
+      }
+      return (result.offsets ?? []).map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        baseOffset: o.offset.toString(),
+      }));
+    },
+  };
+}
+
+function newPlatformaticClient(s: KafkaSettings, idempotent: boolean) {
   const p = new PlatformaticProducer<Buffer, Buffer, Buffer, Buffer>({
     clientId: s.clientId,
     bootstrapBrokers: s.brokers,
@@ -111,33 +156,7 @@ function platformaticProducer(s: KafkaSettings, idempotent: boolean): Producer {
   p.on("client:broker:connect", () => {
     warnedDown = false;
   });
-  return {
-    async connect() {
-      await p.metadata({ topics: [] }).catch((err: unknown) => Promise.reject(sendError(err)));
-    },
-    disconnect: () => p.close(),
-    async send({ topic, acks, messages }) {
-      let result: ProduceResult;
-      try {
-        result = await p.send({
-          acks: acks ?? ACKS_ALL,
-          messages: messages.map((m) => ({
-            topic,
-            key: toBuffer(m.key),
-            value: toBuffer(m.value),
-            headers: toHeaders(m.headers),
-          })),
-        });
-      } catch (err) {
-        throw sendError(err);
-      }
-      return (result.offsets ?? []).map((o) => ({
-        topic: o.topic,
-        partition: o.partition,
-        baseOffset: o.offset.toString(),
-      }));
-    },
-  };
+  return p;
 }
 
 /** The innermost messages of a nested client error ("Producing messages failed." says nothing by itself). */
