@@ -1,6 +1,7 @@
 /**
  * The producer across a partition leader's SIGKILL on the cluster profile (three brokers, RF 3, min.insync.replicas 2;
- * docs/adr/0009). Several loops send one small message per send with acks=all, as the postback intake does, while
+ * docs/adr/0009). Several loops send with acks=all, half of them one small message per send, half a batch spread over
+ * the partitions (as the coalescing postback publisher and the click publisher do), while
  * the broker leading most of the topic's partitions is SIGKILLed and restarted. Afterwards:
  * - every acknowledged message is on the topic (at least once: consumers dedupe by id, so a repeat is counted, not
  *   failed);
@@ -23,6 +24,8 @@ import { leadingBroker, pidOf } from "./brokers";
 const CLIENTS = (process.env.LEADER_KILL_CLIENTS ?? "platformatic").split(",") as KafkaClientName[];
 const IDEMPOTENT = process.env.LEADER_KILL_IDEMPOTENT !== "false";
 const LOOPS = 8;
+/** messages per send of every other loop (the rest send one): the coalesced postbacks and packed clicks span partitions */
+const BATCH = Number(process.env.LEADER_KILL_BATCH ?? 25);
 const PARTITIONS = 6;
 const BEFORE_KILL_MS = 10_000;
 const DOWN_MS = 15_000;
@@ -82,6 +85,7 @@ async function idsOnTopic(topic: string): Promise<Map<string, number>> {
 type Outcome = {
   client: KafkaClientName;
   idempotent: boolean;
+  batch: number;
   killed_broker: number;
   sent: number;
   acked: number;
@@ -115,25 +119,26 @@ describe.each(CLIENTS)("the %s producer across a partition leader's SIGKILL", (c
     /** per partition: acknowledgement times of sends started after the kill */
     const acksAfterKill: number[][] = Array.from({ length: PARTITIONS }, () => []);
     const loop = async (l: number) => {
+      const size = l % 2 === 0 ? 1 : BATCH;
       for (let i = 0; Date.now() < stopAt; i++) {
-        const id = `${l}-${i}`;
+        const ids = Array.from({ length: size }, (_, j) => `${l}-${i}-${j}`);
         const startedAt = Date.now();
-        sent++;
-        unsettled++;
+        sent += size;
+        unsettled += size;
         try {
-          const [batch] = await producer.send({
+          const batches = await producer.send({
             topic,
-            messages: [{ key: id, value: JSON.stringify({ id, startedAt }) }],
+            messages: ids.map((id) => ({ key: id, value: JSON.stringify({ id, startedAt }) })),
           });
-          acked.add(id);
-          if (startedAt > killedAt && batch) acksAfterKill[batch.partition]?.push(Date.now());
+          for (const id of ids) acked.add(id);
+          if (startedAt > killedAt) for (const b of batches) acksAfterKill[b.partition]?.push(Date.now());
         } catch (err) {
-          failed++;
+          failed += size;
           const reason = String(err instanceof Error ? err.message : err).slice(0, 160);
           errors.set(reason, (errors.get(reason) ?? 0) + 1);
           await sleep(200);
         } finally {
-          unsettled--;
+          unsettled -= size;
         }
         await sleep(10);
       }
@@ -159,6 +164,7 @@ describe.each(CLIENTS)("the %s producer across a partition leader's SIGKILL", (c
     const outcome: Outcome = {
       client,
       idempotent: IDEMPOTENT,
+      batch: BATCH,
       killed_broker: broker,
       sent,
       acked: acked.size,
