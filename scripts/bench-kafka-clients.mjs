@@ -7,19 +7,24 @@
 //              the sends that queue while one is in flight into the next send.
 // Figures: acknowledged messages per second and the producing process's CPU per message (user + system). Then the
 // bare kafkajs consumer's read rate over the same topic (no processing), so a later consumer switch is compared
-// with the old client's bare figure, not a slower one. Last line: one JSON object.
-// BENCH_MESSAGES (default 20000), BENCH_CONCURRENCY (64), BENCH_ROUNDS (1: each client once per pattern, alternating).
+// with the old client's bare figure, not a slower one; and @platformatic/kafka's consumer stream over the same topic,
+// for direction only. Last line: one JSON object.
+// BENCH_MESSAGES (default 20000), BENCH_CONCURRENCY (64), BENCH_ROUNDS (1: each client once per pattern, alternating),
+// BENCH_WARMUP (3000 unmeasured messages per client and pattern first).
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { conversionId, createLogger, deterministicId } from "@aff/common";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
 import { isolatedEnv, startNativeStack } from "@aff/testing";
+import { Consumer as PlatformaticConsumer } from "@platformatic/kafka";
 import { createCoalescingPublisher } from "../services/postback/dist/publisher.js";
 
 const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+/** messages each client sends, unmeasured, before the runs: the first writes to a fresh topic are slower */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3_000);
 const CLIENTS = ["platformatic", "kafkajs"];
 const PATTERNS = ["direct", "coalesced"];
 const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -50,19 +55,19 @@ function saleEvent(i) {
 }
 
 /** Child: produce N events with one client and pattern; report rate and CPU per message. */
-async function produce({ brokers, topic, client, pattern }) {
+async function produce({ brokers, topic, client, pattern, n }) {
   const kafka = createKafka({ brokers, clientId: `bench-${client}`, log });
   const producer = createProducer(kafka, { client });
   await producer.connect();
   // warm-up: connections, metadata, producer id, JIT
   await producer.send({ topic, acks: -1, messages: [saleEvent(-1)] });
-  const events = Array.from({ length: N }, (_, i) => saleEvent(i));
+  const events = Array.from({ length: n }, (_, i) => saleEvent(i));
   const publisher = createCoalescingPublisher(producer, topic, { maxBatchMessages: 500 });
   const sendOne =
     pattern === "direct" ? (e) => producer.send({ topic, acks: -1, messages: [e] }) : (e) => publisher.publish([e]);
   let next = 0;
   const caller = async () => {
-    while (next < N) await sendOne(events[next++]);
+    while (next < n) await sendOne(events[next++]);
   };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -71,8 +76,8 @@ async function produce({ brokers, topic, client, pattern }) {
   const cpu = process.cpuUsage(cpu0);
   await producer.disconnect();
   return {
-    msgs_per_s: Math.round((N / ms) * 1000),
-    cpu_us_per_msg: Number(((cpu.user + cpu.system) / N).toFixed(1)),
+    msgs_per_s: Math.round((n / ms) * 1000),
+    cpu_us_per_msg: Number(((cpu.user + cpu.system) / n).toFixed(1)),
   };
 }
 
@@ -100,6 +105,31 @@ async function bareConsumerRate(brokers, topic, total) {
   return Math.round((read / (t1 - t0)) * 1000);
 }
 
+/** The same read with @platformatic/kafka's consumer stream (direction for a later consumer switch only). */
+async function platformaticConsumerRate(brokers, topic, total) {
+  const consumer = new PlatformaticConsumer({
+    clientId: "bench-reader-platformatic",
+    groupId: `${topic}.bare-platformatic`,
+    bootstrapBrokers: brokers.split(","),
+  });
+  const stream = await consumer.consume({
+    topics: [topic],
+    mode: "earliest",
+    autocommit: false,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  let read = 0;
+  let t0 = 0;
+  for await (const _ of stream) {
+    if (t0 === 0) t0 = performance.now();
+    if (++read >= total) break;
+  }
+  const t1 = performance.now();
+  await stream.close();
+  await consumer.close(true);
+  return Math.round((read / (t1 - t0)) * 1000);
+}
+
 function inChild(args) {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ["--child", JSON.stringify(args)], {
@@ -124,11 +154,13 @@ await ensureTopics(createKafka({ brokers: env.KAFKA_BROKERS, clientId: "bench-ad
 ]);
 say(`${N} events of ~${Buffer.byteLength(saleEvent(0).value)} bytes, ${CONCURRENCY} callers, topic ${topic}`);
 
+for (const client of CLIENTS)
+  for (const pattern of PATTERNS) await inChild({ brokers: env.KAFKA_BROKERS, topic, client, pattern, n: WARMUP });
 const runs = Object.fromEntries(CLIENTS.map((c) => [c, Object.fromEntries(PATTERNS.map((p) => [p, []]))]));
 for (let round = 0; round < ROUNDS; round++)
   for (const pattern of PATTERNS)
     for (const client of round % 2 === 0 ? CLIENTS : [...CLIENTS].reverse()) {
-      const r = await inChild({ brokers: env.KAFKA_BROKERS, topic, client, pattern });
+      const r = await inChild({ brokers: env.KAFKA_BROKERS, topic, client, pattern, n: N });
       say(`round ${round + 1} ${client} ${pattern}: ${r.msgs_per_s} msgs/s, ${r.cpu_us_per_msg} µs CPU per message`);
       runs[client][pattern].push(r);
     }
@@ -141,9 +173,11 @@ const summary = (client) =>
     ]),
   );
 
-const total = ROUNDS * CLIENTS.length * PATTERNS.length * (N + 1);
+const total = CLIENTS.length * PATTERNS.length * (ROUNDS * (N + 1) + WARMUP + 1);
 const consumerRate = await bareConsumerRate(env.KAFKA_BROKERS, topic, total);
 say(`bare kafkajs consumer: ${consumerRate} msgs/s over ${total} messages`);
+const platformaticRate = await platformaticConsumerRate(env.KAFKA_BROKERS, topic, total);
+say(`bare @platformatic/kafka consumer: ${platformaticRate} msgs/s`);
 console.log(
   JSON.stringify({
     messages: N,
@@ -152,6 +186,7 @@ console.log(
     platformatic: summary("platformatic"),
     kafkajs: summary("kafkajs"),
     kafkajs_bare_consumer_msgs_per_s: consumerRate,
+    platformatic_bare_consumer_msgs_per_s: platformaticRate,
   }),
 );
 process.exit(0);
