@@ -62,7 +62,7 @@ async function produce({ brokers, topic, client, pattern, n }) {
   // warm-up: connections, metadata, producer id, JIT
   await producer.send({ topic, acks: -1, messages: [saleEvent(-1)] });
   const events = Array.from({ length: n }, (_, i) => saleEvent(i));
-  const publisher = createCoalescingPublisher(producer, topic, { maxBatchMessages: 500 });
+  const publisher = createCoalescingPublisher(producer, topic, { maxBatchMessages: 2_000, timeoutMs: 60_000 });
   const sendOne =
     pattern === "direct" ? (e) => producer.send({ topic, acks: -1, messages: [e] }) : (e) => publisher.publish([e]);
   let next = 0;
