@@ -8,14 +8,13 @@
  * Scale: CLUSTER_CHAOS_SALES (default 20,000), CLUSTER_CHAOS_CLICKS (default 200,000).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { FxRates } from "../../packages/catalog/src";
 import { Int64Text, raw } from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
-import { createKafka } from "../../packages/kafka/src";
 import {
   controlClusterInstance,
   createTestWorld,
@@ -29,6 +28,7 @@ import {
 } from "../../packages/testing/src";
 import { EUR_USD, expectedFor, type OrderPlan, postbacksFor } from "../e2e/chaos-orders";
 import { ADMIN_KEY, allowTokenStatusChanges, FINANCE_KEY, seedCampaign, type Urls } from "../e2e/helpers";
+import { leadingBroker, pidOf } from "./brokers";
 
 const SALES = Number(process.env.CLUSTER_CHAOS_SALES ?? 20_000);
 const CLICKS = Number(process.env.CLUSTER_CHAOS_CLICKS ?? 200_000);
@@ -42,8 +42,6 @@ const BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/12
 
 const stack = inject("clusterStack");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pidOf = (instance: string) =>
-  Number(readFileSync(path.join(REPO_ROOT, ".stack", "run", `${instance}.pid`), "utf8").split(" ")[0]);
 const ports = (svc: string) => (stack.all[`${svc.toUpperCase()}_PORTS`] ?? "").split(",").map(Number);
 
 let world: TestWorld;
@@ -165,20 +163,6 @@ const byStatus = (table: string, extra = "") =>
     sumIf(commission_minor, status = 'rejected') AS rejected, sumIf(commission_minor, status = 'reversed') AS reversed,
     ${table === "commission_hourly_v1" ? "sum(entries)" : "count()"} AS n FROM ${table} FINAL ${extra ? "GROUP BY conversion_id" : ""}`);
 
-/** The broker leading most partitions of the postbacks topic. */
-async function leadingBroker(topic: string): Promise<number> {
-  const admin = createKafka({ brokers: stack.KAFKA_BROKERS, clientId: "chaos-cluster", log: world.log }).admin();
-  await admin.connect();
-  try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    const led = new Map<number, number>();
-    for (const p of meta.topics[0]?.partitions ?? []) led.set(p.leader, (led.get(p.leader) ?? 0) + 1);
-    return [...led.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 1;
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /**
  * Reads until `done`, or until the reading has not changed for `stableMs` (nothing is still arriving), or `timeoutMs`:
  * the last reading, never an exception, so the summary always prints.
@@ -294,7 +278,7 @@ describe("chaos on the cluster profile", () => {
     const started = Date.now();
     const chaos = (async () => {
       await sleep(SECONDS * 100);
-      const broker = await leadingBroker(world.env.TOPIC_POSTBACKS ?? "");
+      const broker = await leadingBroker(stack.KAFKA_BROKERS, world.log, world.env.TOPIC_POSTBACKS ?? "");
       step(`SIGKILL broker ${broker}`);
       process.kill(pidOf(`c-kafka-${broker}`), "SIGKILL");
       counts.broker_kills++;

@@ -25,6 +25,8 @@ export const kafkaEnv = {
     .enum(["true", "false"])
     .default("true")
     .transform((v) => v === "true"),
+  /** the producer's client: "platformatic" (@platformatic/kafka) or "kafkajs" (the old one, for side-by-side runs; ADR 0009) */
+  KAFKA_CLIENT: z.enum(["platformatic", "kafkajs"]).default("platformatic"),
   /** min.insync.replicas of topics created at boot (unset: the broker's default); 2 with replication factor 3 */
   KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(10).optional(),
 };

@@ -1,23 +1,30 @@
 import { errorMessage, type Logger } from "@aff/common";
-import {
-  type Consumer,
-  type EachBatchPayload,
-  Kafka,
-  type KafkaMessage,
-  logLevel,
-  Partitioners,
+import { type Consumer, type EachBatchPayload, Kafka, type KafkaMessage, logLevel } from "kafkajs";
+import { rememberSettings } from "./producer";
+
+export type { Consumer, KafkaMessage } from "kafkajs";
+export {
+  ACKS_ALL,
+  createProducer,
+  type KafkaClientName,
+  KafkaSendError,
+  type OutgoingMessage,
+  type ProducedBatch,
+  type ProduceRequest,
   type Producer,
-} from "kafkajs";
+} from "./producer";
 
-export type { Consumer, KafkaMessage, Producer } from "kafkajs";
-
-/** A kafkajs client whose own logs go through our pino logger. */
+/**
+ * A kafkajs client (admin, consumers) whose own logs go through our pino logger; `createProducer` builds its
+ * producer from the same settings, with the client KAFKA_CLIENT names.
+ */
 export function createKafka(opts: { brokers: string; clientId: string; log: Logger }): Kafka {
+  const brokers = opts.brokers.split(",").map((b) => b.trim());
   const toPino = (level: logLevel) =>
     level === logLevel.ERROR ? "error" : level === logLevel.WARN ? "warn" : level === logLevel.INFO ? "info" : "debug";
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: opts.clientId,
-    brokers: opts.brokers.split(",").map((b) => b.trim()),
+    brokers,
     connectionTimeout: 3_000,
     requestTimeout: 30_000,
     retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 10 },
@@ -35,6 +42,8 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
         );
       },
   });
+  rememberSettings(kafka, { brokers, clientId: opts.clientId, log: opts.log });
+  return kafka;
 }
 
 export type TopicSpec = {
@@ -97,23 +106,6 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
     await admin.disconnect();
   }
 }
-
-/**
- * A producer whose sends use acks from all in-sync replicas; idempotent unless `idempotent` is false
- * (KAFKA_IDEMPOTENT=false). Neither mode of kafkajs 2.2.4 survives a partition leader's SIGKILL cleanly (docs/adr/0008):
- * idempotent, it can stay stuck on OUT_OF_ORDER_SEQUENCE_NUMBER; not idempotent, sends acknowledged across the leader
- * change went missing in the cluster chaos test. Idempotent stays the default: stuck beats lost.
- */
-export function createProducer(kafka: Kafka, opts: { idempotent?: boolean } = {}): Producer {
-  return kafka.producer({
-    idempotent: opts.idempotent ?? true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-}
-
-export const ACKS_ALL = -1;
 
 export type BatchHandler = (messages: KafkaMessage[], ctx: { topic: string; partition: number }) => Promise<void>;
 

@@ -38,6 +38,36 @@ describe("ClickPublisher", () => {
     ]);
   });
 
+  it("leaves the spool to the next process when a send still in flight at shutdown fails afterwards", async () => {
+    // a client whose disconnect fails the sends in flight (as @platformatic/kafka's close does): the flush that then
+    // ends must not start replaying the spool that stop() just wrote
+    let failInflight: (err: Error) => void = () => undefined;
+    const closing = {
+      connect: async () => undefined,
+      disconnect: async () => failInflight(new Error("client closed")),
+      send: () =>
+        new Promise((_resolve, reject) => {
+          failInflight = reject;
+        }),
+    } as unknown as Producer;
+    const dir = mkdtempSync(path.join(tmpdir(), "clicks-"));
+    const publisher = new ClickPublisher({
+      producer: closing,
+      topic: "t",
+      spool: new Spool(dir, "c"),
+      log: createLogger("test", "silent"),
+      batchMax: 100,
+      flushMs: 5,
+      queueMax: 1000,
+    });
+    publisher.publishSerialized('{"click_id":"id-1"}');
+    void publisher.flush();
+    await publisher.stop(50);
+    await closing.disconnect();
+    await publisher.flush();
+    expect(readFileSync(path.join(dir, "c.jsonl"), "utf8").trim()).toBe('{"click_id":"id-1"}');
+  });
+
   it("counts and logs clicks the full spool cannot take, once per episode, and says when it accepts again", async () => {
     const lines: { msg: string; dropped?: number }[] = [];
     const sink = new Writable({

@@ -84,6 +84,9 @@ export class ClickPublisher {
 
   /** One flush at a time: spool first (older clicks), then the queue. */
   flush(): Promise<void> {
+    // After stop() the spool belongs to the next process: a flush chained before stop() (and released when the
+    // client's disconnect fails the send in flight) must not start replaying it.
+    if (this.stopped) return this.flushing ?? Promise.resolve();
     if (!this.flushing) {
       this.flushing = this.flushOnce().finally(() => {
         this.flushing = undefined;
