@@ -107,6 +107,25 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[], timeoutMs 
   }
 }
 
+/**
+ * Runs `work` while heartbeating the group every `intervalMs`. kafkajs heartbeats only when asked to inside eachBatch:
+ * a batch slower than the session timeout (a loaded host, ClickHouse slow to answer) got its member evicted, its
+ * commit refused with UNKNOWN_MEMBER_ID, and the rejoined consumer took the same slow batch again, forever. A failed
+ * heartbeat (a rebalance under way) is left to the commit, which then fails and restarts the consumer.
+ */
+export async function whileBeating<T>(
+  heartbeat: () => Promise<void>,
+  intervalMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const beat = setInterval(() => void heartbeat().catch(() => undefined), intervalMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 export type BatchHandler = (messages: KafkaMessage[], ctx: { topic: string; partition: number }) => Promise<void>;
 
 export type BatchConsumerOptions = {
@@ -147,11 +166,12 @@ export type BatchConsumer = {
  */
 export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
   const sessionTimeout = o.sessionTimeoutMs ?? 10_000;
+  const heartbeatInterval = Math.max(500, Math.floor(sessionTimeout / 5));
   const consumer = o.kafka.consumer({
     groupId: o.groupId,
     sessionTimeout,
     rebalanceTimeout: Math.max(sessionTimeout, 10_000),
-    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+    heartbeatInterval,
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
   let stopping = false;
@@ -172,7 +192,7 @@ export function createBatchConsumer(o: BatchConsumerOptions): BatchConsumer {
       for (let attempt = 0; ; attempt++) {
         if (!isRunning() || isStale() || stopping) return;
         try {
-          await o.handle(batch.messages, ctx);
+          await whileBeating(heartbeat, heartbeatInterval, () => o.handle(batch.messages, ctx));
           break;
         } catch (err) {
           const delay = Math.min(5_000, 200 * 2 ** attempt);
