@@ -231,8 +231,7 @@ type ConversionDeps = {
   parkedRetentionMs: number;
 };
 
-type Fresh = { event: ConversionEvent; seq: number; message: KafkaMessage };
-type Ctx = { topic: string; partition: number };
+type Fresh = { event: ConversionEvent; seq: number; delivery: Delivery };
 
 /** `<class>: <message>` for an exception met while processing one message. */
 const failureReason = (err: unknown) => {
@@ -240,49 +239,91 @@ const failureReason = (err: unknown) => {
   return `${f.reasonClass}: ${f.message}`;
 };
 
+/** One message of a batch, with the partition it came from (batches of several partitions are processed together). */
+type Delivery = { topic: string; partition: number; message: KafkaMessage };
+
 /**
  * Conversions: parse -> validate -> (sales) resolve, then recompute the books of every touched conversion from its
  * full history, store the events, write conversions and ledger, overwrite the touched hourly totals and store dead
  * letters; only then does the consumer commit. A message that cannot be booked is dead-lettered with its reason and
  * the rest of the batch goes on; a failure of a store that is not transient is pinned to its message by splitting the
  * batch (`runIsolating`). See docs/adr/0005-conversion-state.md.
+ *
+ * Batches of several partitions handed over together (kafkajs runs them concurrently) are processed as one: one
+ * history read, one insert per table and one aggregate rebuild for all of them (`combineBatches`).
  */
 export function createConversionHandler(deps: ConversionDeps): BatchHandler {
   const process = createConversionBatch(deps);
-  return async (messages, ctx) => {
+  const run = async (deliveries: readonly Delivery[]) => {
     const letters: DeadLetter[] = [];
     const isolated = await runIsolating(
-      messages,
+      deliveries,
       async (part) => {
-        letters.push(...(await process(part, ctx)));
+        letters.push(...(await process(part)));
       },
       (size, f) =>
-        deps.log.warn({ ...ctx, size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
+        deps.log.warn({ size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
     );
-    for (const i of isolated)
-      letters.push({ ...ctx, message: i.item, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
+    for (const i of isolated) letters.push({ ...i.item, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
     // the sender sees its dead-lettered events in the postback log, written before the letters and the commit
     const told = letters.flatMap((l) => deadLetterRow(l.message.value, Number(l.message.offset), l.reason) ?? []);
     if (told.length > 0) await deps.store.writeOutcomes(told);
     await deps.deadLetter(letters);
-    deps.counters.processed(messages.length);
+    deps.counters.processed(deliveries.length);
   };
+  return combineBatches(run);
+}
+
+/**
+ * Batches that arrive while none is being processed, or while one is, are processed together in one run; every
+ * caller's promise settles with that run (so each partition commits only once its messages are written). The first
+ * batch waits for the current turn of the event loop to end (`setImmediate`, no timer), by which time kafkajs has
+ * handed over every batch of its fetch. Runs never overlap: a conversion's history is read after the previous run
+ * wrote it. Partitions never share a conversion (the key is the conversion id), so merging them changes no books.
+ */
+export function combineBatches(run: (deliveries: readonly Delivery[]) => Promise<void>): BatchHandler {
+  type Waiting = { deliveries: Delivery[]; settle: (err?: unknown) => void };
+  let waiting: Waiting[] = [];
+  let scheduled = false;
+  const flush = async () => {
+    while (waiting.length > 0) {
+      const turn = waiting;
+      waiting = [];
+      try {
+        await run(turn.flatMap((w) => w.deliveries));
+        for (const w of turn) w.settle();
+      } catch (err) {
+        for (const w of turn) w.settle(err);
+      }
+    }
+    scheduled = false;
+  };
+  return (messages, ctx) =>
+    new Promise<void>((resolve, reject) => {
+      const deliveries = messages.map((message) => ({ ...ctx, message }));
+      waiting.push({ deliveries, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => void flush());
+      }
+    });
 }
 
 /** Decodes and validates each message on its own: whatever is wrong with one becomes its dead letter. */
-async function decodeAll(messages: readonly KafkaMessage[], letter: (m: KafkaMessage, reason: string) => void) {
+async function decodeAll(deliveries: readonly Delivery[], letter: (d: Delivery, reason: string) => void) {
   const parse = pipe(createParseStep(), createValidateStep());
   const fresh: Fresh[] = [];
-  for (const m of messages) {
+  for (const d of deliveries) {
+    const m = d.message;
     try {
       const r = await parse(m.value);
-      if (r.kind === "dlq") letter(m, r.reason);
+      if (r.kind === "dlq") letter(d, r.reason);
       else if (r.kind !== "ok") continue;
       // the key orders a conversion's events on one partition; offsets of two partitions cannot order them
-      else if (m.key?.toString("utf8") !== r.value.conversion_id) letter(m, "key_mismatch");
-      else fresh.push({ event: r.value, seq: Number(m.offset), message: m });
+      else if (m.key?.toString("utf8") !== r.value.conversion_id) letter(d, "key_mismatch");
+      else fresh.push({ event: r.value, seq: Number(m.offset), delivery: d });
     } catch (err) {
-      letter(m, failureReason(err));
+      letter(d, failureReason(err));
     }
   }
   return fresh;
@@ -290,11 +331,11 @@ async function decodeAll(messages: readonly KafkaMessage[], letter: (m: KafkaMes
 
 /** One batch (or part of one, when a failure is being isolated): returns its dead letters once everything is written. */
 function createConversionBatch(deps: ConversionDeps) {
-  // bot-flagged clicks of the batch's new sales, read in one query before they are resolved (batches run one at a time)
+  // bot-flagged clicks of the run's new sales, read in one query before they are resolved (runs never overlap)
   let bots = new Set<string>();
   const resolve = createResolveStep({ ...deps.resolve, isBotClick: (id) => bots.has(id) });
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
-  return async (messages: readonly KafkaMessage[], ctx: Ctx): Promise<DeadLetter[]> => {
+  return async (deliveries: readonly Delivery[]): Promise<DeadLetter[]> => {
     const phases: Record<string, number> = {};
     let mark = performance.now();
     const lap = (name: string) => {
@@ -303,14 +344,16 @@ function createConversionBatch(deps: ConversionDeps) {
       mark = t;
     };
     const letters: DeadLetter[] = [];
-    const letter = (message: KafkaMessage, reason: string) => letters.push({ ...ctx, message, reason });
-    const fresh = await decodeAll(messages, letter);
+    const letter = (d: Delivery, reason: string) => letters.push({ ...d, reason });
+    const fresh = await decodeAll(deliveries, letter);
     lap("parse");
-    const { histories, frozen } = await readHistories(deps, fresh);
-    const clickIds = fresh.flatMap((f) =>
-      f.event.type === "sale" && f.event.click_id && !frozen.has(f.event.event_id) ? [f.event.click_id] : [],
-    );
-    bots = clickIds.length > 0 ? await deps.store.readBotClicks(clickIds) : new Set();
+    // the bot clicks of every sale are read beside the history: a sale whose resolution is frozen ignores them
+    const clickIds = fresh.flatMap((f) => (f.event.type === "sale" && f.event.click_id ? [f.event.click_id] : []));
+    const [{ histories, frozen }, botClicks] = await Promise.all([
+      readHistories(deps, fresh),
+      clickIds.length > 0 ? deps.store.readBotClicks(clickIds) : new Set<string>(),
+    ]);
+    bots = botClicks;
     lap("read_history");
     const batchEvents = new Map<string, Fresh[]>();
     const accepted: HistoryEvent[] = [];
@@ -319,7 +362,7 @@ function createConversionBatch(deps: ConversionDeps) {
       if (f.event.type === "sale") {
         const r = await resolveSale(resolve, frozen, f.event);
         if (typeof r === "string") {
-          if (r !== "") letter(f.message, r);
+          if (r !== "") letter(f.delivery, r);
           continue;
         }
         resolution = r;
@@ -345,7 +388,7 @@ function createConversionBatch(deps: ConversionDeps) {
       for (const o of outcomeRows(history, books)) if (!books.refused.has(o.event_id)) outcomes.push(o);
       for (const [eventId, reason] of books.refused) {
         refused.add(eventId);
-        for (const f of batchEvents.get(eventId) ?? []) letter(f.message, reason);
+        for (const f of batchEvents.get(eventId) ?? []) letter(f.delivery, reason);
       }
       reportOutcomes(deps, id, books, batchEvents);
     }
@@ -362,7 +405,7 @@ function createConversionBatch(deps: ConversionDeps) {
     lap("write_ledger");
     await rebuild(touchedHours(ledger));
     lap("rebuild_hourly");
-    deps.log.debug({ ...ctx, size: messages.length, phases_ms: phases }, "conversion_batch_phases");
+    deps.log.debug({ size: deliveries.length, phases_ms: phases }, "conversion_batch_phases");
     return letters;
   };
 }
