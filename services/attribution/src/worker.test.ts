@@ -23,6 +23,7 @@ import {
   createClickHandler,
   createConversionHandler,
   type DeadLetter,
+  groupByConversion,
   reasonClass,
 } from "./worker";
 
@@ -286,6 +287,30 @@ describe("conversion handler", () => {
     expect(reads.map((ids) => ids.length)).toEqual([1, 2]);
     expect(maxInFlight).toBe(1);
     expect([...store.conversions.values()].map((c) => c.order_id).sort()).toEqual(["C", "D", "E"]);
+  });
+
+  it("books a run large enough to be split into concurrent groups as it books the same messages in small batches", async () => {
+    const messages: KafkaMessage[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const order = `G-${i % 1_500}`;
+      const e = i < 1_500 ? event(order, "sale") : event(order, i % 2 ? "approve" : "reject");
+      messages.push(eventMessage(i, e));
+    }
+    const groups = groupByConversion(messages.map((message) => ({ topic: "postbacks", partition: 0, message })));
+    expect(groups.length).toBe(2);
+    const keysOf = (g: { message: KafkaMessage }[]) => new Set(g.map((d) => String(d.message.key)));
+    const [a, b] = groups.map(keysOf);
+    expect([...(a ?? [])].filter((k) => b?.has(k))).toEqual([]);
+    for (const g of groups) {
+      const offsets = g.map((d) => Number(d.message.offset));
+      expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+    }
+    const whole = setup();
+    await whole.run(messages);
+    const small = setup();
+    for (let i = 0; i < messages.length; i += 100) await small.run(messages.slice(i, i + 100));
+    expect(whole.store.snapshot()).toEqual(small.store.snapshot());
+    expect(whole.store.ledger.size).toBeGreaterThan(1_500);
   });
 
   it("dead-letters an adjustment that would push the commission past the amount bound, and not stores it", async () => {

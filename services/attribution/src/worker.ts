@@ -329,13 +329,58 @@ async function decodeAll(deliveries: readonly Delivery[], letter: (d: Delivery, 
   return fresh;
 }
 
-/** One batch (or part of one, when a failure is being isolated): returns its dead letters once everything is written. */
+/** Runs above this many messages are booked in groups of conversions that proceed concurrently (at most GROUPS). */
+const GROUP_MIN = 2_000;
+const GROUPS = 4;
+/** Sales resolved at once (catalog, FX and first-click reads in flight together). */
+const RESOLVE_CONCURRENCY = 64;
+
+/** FNV-1a of the message key: a conversion's events (same key) always fall in the same group. */
+function keyHash(key: Buffer | null): number {
+  let h = 0x811c9dc5;
+  for (const b of key ?? []) h = Math.imul(h ^ b, 0x01000193);
+  return h >>> 0;
+}
+
+/** Deliveries split by conversion into groups that share no conversion, each in offset order. */
+export function groupByConversion(deliveries: readonly Delivery[]): Delivery[][] {
+  const n = Math.min(GROUPS, Math.ceil(deliveries.length / GROUP_MIN));
+  if (n <= 1) return [[...deliveries]];
+  const groups: Delivery[][] = Array.from({ length: n }, () => []);
+  for (const d of deliveries) groups[keyHash(d.message.key) % n]?.push(d);
+  return groups.filter((g) => g.length > 0);
+}
+
+/**
+ * One run (or part of one, when a failure is being isolated): books it, then rebuilds the aggregates it touched once
+ * every entry is written, and returns its dead letters. A large run is booked in groups of disjoint conversions
+ * concurrently, so one group's CPU work overlaps another's ClickHouse round trips; each group's writes are those the
+ * whole run would have made for its conversions (books are per conversion), so a kill between groups leaves a
+ * replay-safe prefix as any other split does.
+ */
 function createConversionBatch(deps: ConversionDeps) {
-  // bot-flagged clicks of the run's new sales, read in one query before they are resolved (runs never overlap)
-  let bots = new Set<string>();
-  const resolve = createResolveStep({ ...deps.resolve, isBotClick: (id) => bots.has(id) });
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
+  const book = createBooking(deps);
   return async (deliveries: readonly Delivery[]): Promise<DeadLetter[]> => {
+    const t0 = performance.now();
+    const groups = await Promise.all(groupByConversion(deliveries).map(book));
+    const t1 = performance.now();
+    await rebuild(touchedHours(groups.flatMap((g) => g.ledger)));
+    deps.log.debug(
+      {
+        size: deliveries.length,
+        groups: groups.length,
+        phases_ms: { ...groups[0]?.phases, book: Math.round(t1 - t0), rebuild: Math.round(performance.now() - t1) },
+      },
+      "conversion_batch_phases",
+    );
+    return groups.flatMap((g) => g.letters);
+  };
+}
+
+/** Books a group of deliveries: reads its history, resolves new sales, computes and writes the books. */
+function createBooking(deps: ConversionDeps) {
+  return async (deliveries: readonly Delivery[]) => {
     const phases: Record<string, number> = {};
     let mark = performance.now();
     const lap = (name: string) => {
@@ -349,25 +394,22 @@ function createConversionBatch(deps: ConversionDeps) {
     lap("parse");
     // the bot clicks of every sale are read beside the history: a sale whose resolution is frozen ignores them
     const clickIds = fresh.flatMap((f) => (f.event.type === "sale" && f.event.click_id ? [f.event.click_id] : []));
-    const [{ histories, frozen }, botClicks] = await Promise.all([
+    const [{ histories, frozen }, bots] = await Promise.all([
       readHistories(deps, fresh),
       clickIds.length > 0 ? deps.store.readBotClicks(clickIds) : new Set<string>(),
     ]);
-    bots = botClicks;
     lap("read_history");
+    const resolve = createResolveStep({ ...deps.resolve, isBotClick: (id) => bots.has(id) });
+    const resolutions = await resolveSales(resolve, frozen, fresh);
     const batchEvents = new Map<string, Fresh[]>();
     const accepted: HistoryEvent[] = [];
-    for (const f of fresh) {
-      let resolution: Resolution | undefined;
-      if (f.event.type === "sale") {
-        const r = await resolveSale(resolve, frozen, f.event);
-        if (typeof r === "string") {
-          if (r !== "") letter(f.delivery, r);
-          continue;
-        }
-        resolution = r;
+    for (const [i, f] of fresh.entries()) {
+      const r = resolutions[i];
+      if (typeof r === "string") {
+        if (r !== "") letter(f.delivery, r);
+        continue;
       }
-      const h: HistoryEvent = { event: f.event, seq: f.seq, resolution };
+      const h: HistoryEvent = { event: f.event, seq: f.seq, resolution: r };
       accepted.push(h);
       histories.get(f.event.conversion_id)?.push(h);
       batchEvents.set(f.event.event_id, [...(batchEvents.get(f.event.event_id) ?? []), f]);
@@ -403,11 +445,29 @@ function createConversionBatch(deps: ConversionDeps) {
       deps.store.writeOutcomes(outcomes),
     ]);
     lap("write_ledger");
-    await rebuild(touchedHours(ledger));
-    lap("rebuild_hourly");
-    deps.log.debug({ size: deliveries.length, phases_ms: phases }, "conversion_batch_phases");
-    return letters;
+    return { letters, ledger, phases };
   };
+}
+
+/**
+ * The resolution of every fresh sale (undefined for other events, or a dead-letter reason), RESOLVE_CONCURRENCY at a
+ * time: each sale is resolved on its own (its catalog and FX reads), so the order of the awaits changes nothing.
+ */
+async function resolveSales(
+  resolve: ReturnType<typeof createResolveStep>,
+  frozen: Map<string, Resolution>,
+  fresh: readonly Fresh[],
+): Promise<(Resolution | string | undefined)[]> {
+  const out: (Resolution | string | undefined)[] = [];
+  for (let i = 0; i < fresh.length; i += RESOLVE_CONCURRENCY)
+    out.push(
+      ...(await Promise.all(
+        fresh
+          .slice(i, i + RESOLVE_CONCURRENCY)
+          .map((f) => (f.event.type === "sale" ? resolveSale(resolve, frozen, f.event) : undefined)),
+      )),
+    );
+  return out;
 }
 
 /** The stored history of the batch's conversions, and the resolutions frozen with their sales. */
