@@ -329,9 +329,12 @@ async function decodeAll(deliveries: readonly Delivery[], letter: (d: Delivery, 
   return fresh;
 }
 
-/** Runs above this many messages are booked in groups of conversions that proceed concurrently (at most GROUPS). */
-const GROUP_MIN = 2_000;
-const GROUPS = 4;
+/**
+ * A run is booked in groups of about this many messages, GROUPS_AT_ONCE at a time: one group's CPU work overlaps
+ * another's ClickHouse round trips, and memory holds the rows of two groups, not of the whole run.
+ */
+const GROUP_SIZE = 2_000;
+const GROUPS_AT_ONCE = 2;
 /** Sales resolved at once (catalog, FX and first-click reads in flight together). */
 const RESOLVE_CONCURRENCY = 64;
 
@@ -344,7 +347,7 @@ function keyHash(key: Buffer | null): number {
 
 /** Deliveries split by conversion into groups that share no conversion, each in offset order. */
 export function groupByConversion(deliveries: readonly Delivery[]): Delivery[][] {
-  const n = Math.min(GROUPS, Math.ceil(deliveries.length / GROUP_MIN));
+  const n = Math.ceil(deliveries.length / GROUP_SIZE);
   if (n <= 1) return [[...deliveries]];
   const groups: Delivery[][] = Array.from({ length: n }, () => []);
   for (const d of deliveries) groups[keyHash(d.message.key) % n]?.push(d);
@@ -354,27 +357,33 @@ export function groupByConversion(deliveries: readonly Delivery[]): Delivery[][]
 /**
  * One run (or part of one, when a failure is being isolated): books it, then rebuilds the aggregates it touched once
  * every entry is written, and returns its dead letters. A large run is booked in groups of disjoint conversions
- * concurrently, so one group's CPU work overlaps another's ClickHouse round trips; each group's writes are those the
- * whole run would have made for its conversions (books are per conversion), so a kill between groups leaves a
- * replay-safe prefix as any other split does.
+ * (`groupByConversion`), two at a time; each group's writes are those the whole run would have made for its
+ * conversions (books are per conversion), so a kill between groups leaves a replay-safe prefix as any other split does.
  */
 function createConversionBatch(deps: ConversionDeps) {
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
   const book = createBooking(deps);
   return async (deliveries: readonly Delivery[]): Promise<DeadLetter[]> => {
     const t0 = performance.now();
-    const groups = await Promise.all(groupByConversion(deliveries).map(book));
+    const groups = groupByConversion(deliveries);
+    const done: Awaited<ReturnType<typeof book>>[] = [];
+    let next = 0;
+    const lane = async () => {
+      // letters keep the order of the groups, whichever finishes first
+      for (let i = next++; i < groups.length; i = next++) done[i] = await book(groups[i] ?? []);
+    };
+    await Promise.all(Array.from({ length: Math.min(GROUPS_AT_ONCE, groups.length) }, lane));
     const t1 = performance.now();
-    await rebuild(touchedHours(groups.flatMap((g) => g.ledger)));
+    await rebuild(done.flatMap((d) => d.touched));
     deps.log.debug(
       {
         size: deliveries.length,
         groups: groups.length,
-        phases_ms: { ...groups[0]?.phases, book: Math.round(t1 - t0), rebuild: Math.round(performance.now() - t1) },
+        phases_ms: { ...done[0]?.phases, book: Math.round(t1 - t0), rebuild: Math.round(performance.now() - t1) },
       },
       "conversion_batch_phases",
     );
-    return groups.flatMap((g) => g.letters);
+    return done.flatMap((d) => d.letters);
   };
 }
 
@@ -445,7 +454,7 @@ function createBooking(deps: ConversionDeps) {
       deps.store.writeOutcomes(outcomes),
     ]);
     lap("write_ledger");
-    return { letters, ledger, phases };
+    return { letters, touched: touchedHours(ledger), phases };
   };
 }
 
