@@ -267,7 +267,7 @@ describe("conversion handler", () => {
     const reads: string[][] = [];
     let inFlight = 0;
     let maxInFlight = 0;
-    let open = () => undefined as void;
+    let open: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
       open = r;
     });
