@@ -563,22 +563,24 @@ export function createClickHandler(deps: {
   log: Logger;
 }): BatchHandler {
   const { write } = guarded({ write: deps.write ?? insertClicks(deps.ch) }, clickHouseFailure);
-  return async (messages, ctx) => {
-    const rows: { row: ClickRow; message: KafkaMessage }[] = [];
+  // batches of several partitions handed over together are written as one (one insert per table, one cube rebuild)
+  return combineBatches(async (deliveries) => {
+    const rows: { row: ClickRow; delivery: Delivery }[] = [];
     const letters: DeadLetter[] = [];
-    for (const record of messages) {
+    for (const d of deliveries) {
+      const record = d.message;
       const lines = record.value ? splitClickRecord(record.value) : [];
-      if (lines.length === 0) letters.push({ ...ctx, message: record, reason: "empty_message" });
+      if (lines.length === 0) letters.push({ ...d, reason: "empty_message" });
       for (const line of lines) {
-        const m = lines.length === 1 ? record : { ...record, value: line };
+        const one = lines.length === 1 ? d : { ...d, message: { ...record, value: line } };
         try {
           const r = decodeJson(ClickEvent, line);
-          if (!r.ok) letters.push({ ...ctx, message: m, reason: r.reason });
+          if (!r.ok) letters.push({ ...one, reason: r.reason });
           else if (r.value.clicked_at_ms >= EVENT_TIME_MAX_MS)
-            letters.push({ ...ctx, message: m, reason: "time_out_of_range: clicked_at_ms" });
-          else rows.push({ row: clickRow(r.value), message: m });
+            letters.push({ ...one, reason: "time_out_of_range: clicked_at_ms" });
+          else rows.push({ row: clickRow(r.value), delivery: one });
         } catch (err) {
-          letters.push({ ...ctx, message: m, reason: failureReason(err) });
+          letters.push({ ...one, reason: failureReason(err) });
         }
       }
     }
@@ -586,11 +588,11 @@ export function createClickHandler(deps: {
       rows,
       (part) => write(part.map((r) => r.row)),
       (size, f) =>
-        deps.log.warn({ ...ctx, size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
+        deps.log.warn({ size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
     );
     for (const i of isolated)
-      letters.push({ ...ctx, message: i.item.message, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
+      letters.push({ ...i.item.delivery, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
     await deps.deadLetter(letters);
-    deps.counters.processed(messages.length);
-  };
+    deps.counters.processed(deliveries.length);
+  });
 }
