@@ -3,7 +3,8 @@
 // postback acknowledged (HTTP 202) to its entry being visible to the reports (ledger FINAL).
 // Last line: {"ratio":…,"per_s":…,"baseline_per_s":…,"e2e_p99_ms":…,"attribution_rss_mb":…,"totals_equal":…}.
 // BENCH_SALES / BENCH_E2E override the sizes. The worker runs in this process: `attribution_rss_mb` is the peak RSS
-// sampled while it works (phases 3 and 4), `rss_before_worker_mb` what the process held before it started.
+// sampled while it works (phases 3 and 4), `rss_before_worker_mb` what the process held before it started,
+// `worker_cpu_s` the CPU the process spent while the worker loaded the sales.
 import { randomBytes } from "node:crypto";
 import { Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, join, migrate, raw, sql } from "@aff/clickhouse";
@@ -118,11 +119,15 @@ const rssSampler = setInterval(() => {
   peakRssMb = Math.max(peakRssMb, rssMb());
 }, 20);
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await startAttribution(attributionConfig(env), { log, lifecycle });
 while ((await countLedger()) < SALES) await sleep(100);
 const workerMs = performance.now() - t0;
+// CPU this process spent while the worker loaded the sales (less sensitive to other load than the wall clock)
+const cpu = process.cpuUsage(cpu0);
+const workerCpuS = (cpu.user + cpu.system) / 1e6;
 const perS = SALES / (workerMs / 1000);
-say(`worker: ${Math.round(perS)}/s`);
+say(`worker: ${Math.round(perS)}/s, ${workerCpuS.toFixed(2)} s of CPU in this process`);
 // exactness: one sale entry per sale, and their order amounts add up to what was sent
 const Totals = z.object({ sales: z.coerce.number(), amount: z.coerce.number() });
 const totals = (
@@ -211,6 +216,7 @@ console.log(
     baseline_per_s: round(baselinePerS),
     e2e_p99_ms: p99,
     attribution_rss_mb: Math.round(peakRssMb),
+    worker_cpu_s: round(workerCpuS, 2),
     rss_before_worker_mb: Math.round(rssBeforeWorkerMb),
     totals_equal: totalsEqual,
   }),
