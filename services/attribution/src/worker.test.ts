@@ -131,9 +131,10 @@ class MemoryStore implements ConversionStore {
   }
 }
 
-function setup(store = new MemoryStore()) {
+function setup(store = new MemoryStore(), groupSize?: number) {
   const letters: DeadLetter[] = [];
   const handle = createConversionHandler({
+    groupSize,
     store,
     resolve: resolveDeps,
     deadLetter: async (l) => {
@@ -296,7 +297,10 @@ describe("conversion handler", () => {
       const e = i < 1_500 ? event(order, "sale") : event(order, i % 2 ? "approve" : "reject");
       messages.push(eventMessage(i, e));
     }
-    const groups = groupByConversion(messages.map((message) => ({ topic: "postbacks", partition: 0, message })));
+    const groups = groupByConversion(
+      messages.map((message) => ({ topic: "postbacks", partition: 0, message })),
+      2_000,
+    );
     expect(groups.length).toBe(2);
     const keysOf = (g: { message: KafkaMessage }[]) => new Set(g.map((d) => String(d.message.key)));
     const [a, b] = groups.map(keysOf);
@@ -305,7 +309,7 @@ describe("conversion handler", () => {
       const offsets = g.map((d) => Number(d.message.offset));
       expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
     }
-    const whole = setup();
+    const whole = setup(new MemoryStore(), 2_000);
     await whole.run(messages);
     const small = setup();
     for (let i = 0; i < messages.length; i += 100) await small.run(messages.slice(i, i + 100));

@@ -229,6 +229,8 @@ type ConversionDeps = {
   counters: ConversionCounters;
   log: Logger;
   parkedRetentionMs: number;
+  /** messages per group of a run (default GROUP_SIZE; tests make it small) */
+  groupSize?: number;
 };
 
 type Fresh = { event: ConversionEvent; seq: number; delivery: Delivery };
@@ -331,9 +333,10 @@ async function decodeAll(deliveries: readonly Delivery[], letter: (d: Delivery, 
 
 /**
  * A run is booked in groups of about this many messages, GROUPS_AT_ONCE at a time: one group's CPU work overlaps
- * another's ClickHouse round trips, and memory holds the rows of two groups, not of the whole run.
+ * another's ClickHouse round trips, and memory holds the rows of two groups, not of the whole run. Smaller groups
+ * made more statements than they saved (docs/adr/0005 "Throughput").
  */
-const GROUP_SIZE = 2_000;
+const GROUP_SIZE = 5_000;
 const GROUPS_AT_ONCE = 2;
 /** Sales resolved at once (catalog, FX and first-click reads in flight together). */
 const RESOLVE_CONCURRENCY = 64;
@@ -346,8 +349,8 @@ function keyHash(key: Buffer | null): number {
 }
 
 /** Deliveries split by conversion into groups that share no conversion, each in offset order. */
-export function groupByConversion(deliveries: readonly Delivery[]): Delivery[][] {
-  const n = Math.ceil(deliveries.length / GROUP_SIZE);
+export function groupByConversion(deliveries: readonly Delivery[], size = GROUP_SIZE): Delivery[][] {
+  const n = Math.ceil(deliveries.length / size);
   if (n <= 1) return [[...deliveries]];
   const groups: Delivery[][] = Array.from({ length: n }, () => []);
   for (const d of deliveries) groups[keyHash(d.message.key) % n]?.push(d);
@@ -365,7 +368,7 @@ function createConversionBatch(deps: ConversionDeps) {
   const book = createBooking(deps);
   return async (deliveries: readonly Delivery[]): Promise<DeadLetter[]> => {
     const t0 = performance.now();
-    const groups = groupByConversion(deliveries);
+    const groups = groupByConversion(deliveries, deps.groupSize);
     const done: Awaited<ReturnType<typeof book>>[] = [];
     let next = 0;
     const lane = async () => {
