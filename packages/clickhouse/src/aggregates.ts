@@ -162,90 +162,92 @@ export function coarserRounds(cube: CubeSpec, each: EachChunk, grains: readonly 
   );
 }
 
-/** Every (level, grain) of the cube as `level * 4 + grain`, the value a ledger row is repeated over in one pass. */
-const LEVEL_GRAINS = raw(`[${LEVELS.flatMap((l) => GRAINS.map((g) => l * 4 + GRAIN_ID[g])).join(", ")}]`);
+export const COMMISSION_CUBE: CubeSpec = {
+  table: CUBE_TABLE,
+  dims: raw("commission_currency, status"),
+  values: raw(
+    "commission_minor, order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries",
+  ),
+  sums: () =>
+    raw(`sum(commission_minor), sum(order_amount_minor), sum(revenue_minor), sum(sales),
+      minIf(order_currency_min, order_currency_min != ''), max(order_currency_max), sum(entries)`),
+};
 
-/** Chunks of the scope's hours and campaigns, each with the days and months holding its hours. */
+/** The 15-minute and hour grains at every level, as `level * 4 + grain`: what one ledger row is repeated over. */
+const FINE_LEVEL_GRAINS = raw(`[${LEVELS.flatMap((l) => [l * 4 + GRAIN_ID.q15, l * 4 + GRAIN_ID.hour]).join(", ")}]`);
+
+/** Chunks of the scope's hours and campaigns; one chunk of campaigns also writes level 0 (it spans every campaign). */
 function ledgerChunks(scope: AggregateScope) {
   const hours = unique(scope.hourStartsSec.map((h) => h - (h % HOUR_S)));
   if (hours.length === 0 || scope.campaigns?.length === 0) return [];
   const campaignChunks = scope.campaigns ? chunks(unique(scope.campaigns)) : [undefined];
   return chunks(hours).flatMap((hourChunk) =>
-    campaignChunks.map((campaigns, i) => ({
-      hours: hourChunk,
-      days: unique(hourChunk.map((h) => bucketOf("day", h).start)),
-      months: unique(hourChunk.map((h) => bucketOf("month", h).start)),
-      campaigns,
-      // level 0 spans every campaign: one chunk of campaigns writes it (the others would write the same totals)
-      withLevel0: i === 0,
-    })),
+    campaignChunks.map((campaigns, i) => ({ hours: hourChunk, campaigns, withLevel0: i === 0 })),
   );
 }
 
 /**
- * Every cube key of a chunk (all grains, all levels) summed from the ledger (FINAL) in one statement: each ledger
- * row of the touched months is repeated once per (level, grain), and only the copies whose bucket is one of the
- * chunk's (and, below level 0, whose campaign is) are kept. The ledger is ordered by entry id, so any read of a
- * month scans it whole: one pass costs what the first of the former seven rounds (ledger, then each coarser grain
- * and level from the cube) did, without the six round trips after it (docs/adr/0005 "Aggregates").
+ * The 15-minute and hour rows of every level for a chunk's hours, summed from the ledger (FINAL) in one statement:
+ * the ledger rows of those hours are repeated once per (level, grain) and grouped, campaigns filtered below level 0.
+ * Replaces three rounds (ledger to level 3, level 3 to 2, 2 to 0) and the hour round of the cube-from-cube rebuild.
  */
-function cubeFromLedger(chunk: ReturnType<typeof ledgerChunks>[number], version: number): Sql {
+function fineFromLedger(chunk: ReturnType<typeof ledgerChunks>[number], version: number): Sql {
   const t = raw("event_time");
-  const inHours = sql`toUInt32(toStartOfHour(${t})) IN ${inList(chunk.hours)}`;
-  const inDays = sql`toUInt32(toStartOfDay(${t})) IN ${inList(chunk.days)}`;
-  const inMonths = sql`toYYYYMM(${t}, 'UTC') IN ${inList(chunk.months.map(yyyymm))}`;
   const ofCampaigns = chunk.campaigns ? sql`campaign_id IN ${inList(chunk.campaigns)}` : raw("1");
-  const levels = chunk.withLevel0 ? raw("lg >= 0") : raw("lg >= 8");
-  const lo = Math.min(...chunk.months);
-  const hi = Math.max(...chunk.months.map((m) => bucketOf("month", m).end));
+  const levels = chunk.withLevel0 ? raw("1") : raw("lv > 0");
   return sql`INSERT INTO ${ident(CUBE_TABLE)}
-    SELECT toUInt8(lv), toUInt8(gr), toDateTime(b, 'UTC'), m, c, i, commission_currency, status,
+    SELECT toUInt8(lv), toUInt8(gr), b, m, c, i, commission_currency, status,
       sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')),
       countIf(entry_type = 'sale') AS sales,
       if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), ''),
       if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),
       count(), toUInt64(${version})
     FROM (
-      SELECT arrayJoin(${LEVEL_GRAINS}) AS lg, intDiv(lg, 4) AS lv, lg % 4 AS gr,
-        multiIf(gr = 0, toUInt32(toStartOfFifteenMinutes(${t})), gr = 1, toUInt32(toStartOfHour(${t})),
-          gr = 2, toUInt32(toStartOfDay(${t})), toUInt32(toStartOfDay(${t})) - (toDayOfMonth(${t}) - 1) * 86400) AS b,
+      SELECT arrayJoin(${FINE_LEVEL_GRAINS}) AS lg, intDiv(lg, 4) AS lv, lg % 4 AS gr,
+        if(gr = 0, toStartOfFifteenMinutes(${t}), toStartOfHour(${t})) AS b,
         if(lv >= 2, merchant_id, toUInt32(0)) AS m, if(lv >= 2, campaign_id, toUInt32(0)) AS c,
         if(lv = 3, influencer_id, toUInt32(0)) AS i,
         commission_currency, status, commission_minor, order_amount_minor, entry_type, order_currency
-      FROM ${ident(LEDGER_TABLE)} FINAL
-      WHERE ${t} >= toDateTime(${lo}, 'UTC') AND ${t} < toDateTime(${hi}, 'UTC') AND ${inMonths}
-        AND ${levels} AND (lv = 0 OR ${ofCampaigns}) AND multiIf(gr <= 1, ${inHours}, gr = 2, ${inDays}, 1)
+      FROM (
+        SELECT event_time, merchant_id, campaign_id, influencer_id, commission_currency, status, commission_minor,
+          order_amount_minor, entry_type, order_currency
+        FROM ${ident(LEDGER_TABLE)} FINAL
+        WHERE ${bucketCondition("event_time", "hour", chunk.hours)}
+      )
+      WHERE ${levels} AND (lv = 0 OR ${ofCampaigns})
     )
     GROUP BY lv, gr, b, m, c, i, commission_currency, status`;
 }
 
-const yyyymm = (sec: number) => Number(new Date(sec * 1000).toISOString().slice(0, 7).replace("-", ""));
-
-/** The legacy hourly table (schema/004) of a chunk's campaigns and hours, from the ledger beside the cube. */
-function hourlyFromLedger(chunk: ReturnType<typeof ledgerChunks>[number], version: number): Sql {
-  const scope = join(
-    [
-      bucketCondition("event_time", "hour", chunk.hours),
-      ...(chunk.campaigns ? [sql`campaign_id IN ${inList(chunk.campaigns)}`] : []),
-    ],
-    " AND ",
-  );
+/** The legacy hourly table (schema/004), summed from the cube's hourly rows instead of a second ledger read. */
+function hourlyFromCube(scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(HOURLY_TABLE)}
-    SELECT toStartOfHour(event_time) AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
-      sum(commission_minor), sum(order_amount_minor), count(), countIf(entry_type = 'sale'), toUInt64(${Math.floor(version / 1000)})
-    FROM ${ident(LEDGER_TABLE)} FINAL
-    WHERE ${scope}
+    SELECT bucket AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
+      sum(commission_minor), sum(order_amount_minor), sum(entries), sum(sales), toUInt64(${Math.floor(version / 1000)})
+    FROM ${ident(CUBE_TABLE)} FINAL
+    WHERE level = 3 AND grain = 1 AND ${scope}
     GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`;
 }
 
 /**
- * The statements of one rebuild: one round, every statement of it in parallel (a cube statement and an hourly-table
- * statement per chunk of hours and campaigns), each reading the ledger the batch has just written.
+ * The statements of one rebuild, in dependency order (each round after the previous one was acknowledged): the
+ * 15-minute and hour rows of every level from the ledger (one read of it), then the days of every level beside the
+ * hourly table, then the months. Three rounds; it was seven, one per grain and level (docs/adr/0005 "Throughput").
  */
 export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
+  const each = scopedChunks(scope, "event_time");
   const parts = ledgerChunks(scope);
-  if (parts.length === 0) return [];
-  return [(v) => parts.flatMap((p) => [cubeFromLedger(p, v()), hourlyFromLedger(p, v())])];
+  if (!each || parts.length === 0) return [];
+  const [days, months] = coarserRounds(COMMISSION_CUBE, each, [
+    ["hour", "day"],
+    ["day", "month"],
+  ]);
+  if (!days || !months) return [];
+  return [
+    (v) => parts.map((p) => fineFromLedger(p, v())),
+    (v) => [...days(v), ...each(3, "hour", (w) => hourlyFromCube(w, v()))],
+    months,
+  ];
 }
 
 /** Runs rounds in order, each statement of a round in parallel, with versions read just before each statement. */
