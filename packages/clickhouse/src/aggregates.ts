@@ -162,49 +162,67 @@ export function coarserRounds(cube: CubeSpec, each: EachChunk, grains: readonly 
   );
 }
 
-export const COMMISSION_CUBE: CubeSpec = {
-  table: CUBE_TABLE,
-  dims: raw("commission_currency, status"),
-  values: raw(
-    "commission_minor, order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries",
-  ),
-  sums: () =>
-    raw(`sum(commission_minor), sum(order_amount_minor), sum(revenue_minor), sum(sales),
-      minIf(order_currency_min, order_currency_min != ''), max(order_currency_max), sum(entries)`),
-};
-
-/** The 15-minute and hour grains at every level, as `level * 4 + grain`: what one ledger row is repeated over. */
-const FINE_LEVEL_GRAINS = raw(`[${LEVELS.flatMap((l) => [l * 4 + GRAIN_ID.q15, l * 4 + GRAIN_ID.hour]).join(", ")}]`);
-
 /** Chunks of the scope's hours and campaigns; one chunk of campaigns also writes level 0 (it spans every campaign). */
 function ledgerChunks(scope: AggregateScope) {
   const hours = unique(scope.hourStartsSec.map((h) => h - (h % HOUR_S)));
   if (hours.length === 0 || scope.campaigns?.length === 0) return [];
   const campaignChunks = scope.campaigns ? chunks(unique(scope.campaigns)) : [undefined];
   return chunks(hours).flatMap((hourChunk) =>
-    campaignChunks.map((campaigns, i) => ({ hours: hourChunk, campaigns, withLevel0: i === 0 })),
+    campaignChunks.map((campaigns, i) => ({
+      hours: hourChunk,
+      days: unique(hourChunk.map((h) => bucketOf("day", h).start)),
+      months: unique(hourChunk.map((h) => bucketOf("month", h).start)),
+      campaigns,
+      withLevel0: i === 0,
+    })),
   );
+}
+type LedgerChunk = ReturnType<typeof ledgerChunks>[number];
+
+/** `[level * 4 + grain, ...]` of the given grains at levels 3 and 2 (always) and 0 (when `level0`). */
+function combos(grains: readonly Grain[], level0: boolean): Sql {
+  const levels = LEVELS.filter((l) => l > 0 || level0);
+  return raw(`[${levels.flatMap((l) => grains.map((g) => `toUInt8(${l * 4 + GRAIN_ID[g]})`)).join(", ")}]`);
 }
 
 /**
- * The 15-minute and hour rows of every level for a chunk's hours, summed from the ledger (FINAL) in one statement:
- * the ledger rows of those hours are repeated once per (level, grain) and grouped, campaigns filtered below level 0.
- * Replaces three rounds (ledger to level 3, level 3 to 2, 2 to 0) and the hour round of the cube-from-cube rebuild.
+ * Every cube key of a chunk (every grain and level) summed from the ledger (FINAL) in one statement. Each ledger row
+ * of the touched months is repeated only for the (level, grain) keys it belongs to: its 15-minute and hour keys when
+ * its hour is touched, its day keys when its day is, its month keys; below level 0 only when its campaign is touched.
+ * Most rows of a month count only towards the month at level 0, so the repetition stays near one row per row read
+ * (docs/adr/0005 "Throughput").
  */
-function fineFromLedger(chunk: ReturnType<typeof ledgerChunks>[number], version: number): Sql {
+function cubeFromLedger(chunk: LedgerChunk, version: number): Sql {
   const t = raw("event_time");
   const ofCampaigns = chunk.campaigns ? sql`campaign_id IN ${inList(chunk.campaigns)}` : raw("1");
-  const levels = chunk.withLevel0 ? raw("1") : raw("lv > 0");
+  const keys = (grains: readonly Grain[]) =>
+    chunk.withLevel0
+      ? sql`if(${ofCampaigns}, ${combos(grains, true)}, [toUInt8(${GRAIN_ID[grains[0] ?? "q15"]})])`
+      : sql`if(${ofCampaigns}, ${combos(grains, false)}, emptyArrayUInt8())`;
+  // level 0 of grain g is code g: the array above keeps only the first grain's, so list the rest for level 0 here
+  const fine = chunk.withLevel0
+    ? sql`if(${ofCampaigns}, ${combos(["q15", "hour"], true)}, [toUInt8(0), toUInt8(1)])`
+    : keys(["q15", "hour"]);
+  const inHours = sql`toUInt32(toStartOfHour(${t})) IN ${inList(chunk.hours)}`;
+  const inDays = sql`toUInt32(toStartOfDay(${t})) IN ${inList(chunk.days)}`;
+  const lo = Math.min(...chunk.months);
+  const hi = Math.max(...chunk.months.map((m) => bucketOf("month", m).end));
+  const months = chunk.months.map((m) => Number(new Date(m * 1000).toISOString().slice(0, 7).replace("-", "")));
   return sql`INSERT INTO ${ident(CUBE_TABLE)}
-    SELECT toUInt8(lv), toUInt8(gr), b, m, c, i, commission_currency, status,
+    SELECT toUInt8(lv), toUInt8(gr), toDateTime(b, 'UTC'), m, c, i, commission_currency, status,
       sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')),
       countIf(entry_type = 'sale') AS sales,
       if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), ''),
       if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),
       count(), toUInt64(${version})
     FROM (
-      SELECT arrayJoin(${FINE_LEVEL_GRAINS}) AS lg, intDiv(lg, 4) AS lv, lg % 4 AS gr,
-        if(gr = 0, toStartOfFifteenMinutes(${t}), toStartOfHour(${t})) AS b,
+      SELECT arrayJoin(arrayConcat(
+          if(${inHours}, ${fine}, emptyArrayUInt8()),
+          if(${inDays}, ${keys(["day"])}, emptyArrayUInt8()),
+          ${keys(["month"])})) AS lg,
+        intDiv(lg, 4) AS lv, lg % 4 AS gr,
+        multiIf(gr = 0, toUInt32(toStartOfFifteenMinutes(${t})), gr = 1, toUInt32(toStartOfHour(${t})),
+          gr = 2, toUInt32(toStartOfDay(${t})), toUInt32(toStartOfDay(${t})) - (toDayOfMonth(${t}) - 1) * 86400) AS b,
         if(lv >= 2, merchant_id, toUInt32(0)) AS m, if(lv >= 2, campaign_id, toUInt32(0)) AS c,
         if(lv = 3, influencer_id, toUInt32(0)) AS i,
         commission_currency, status, commission_minor, order_amount_minor, entry_type, order_currency
@@ -212,42 +230,38 @@ function fineFromLedger(chunk: ReturnType<typeof ledgerChunks>[number], version:
         SELECT event_time, merchant_id, campaign_id, influencer_id, commission_currency, status, commission_minor,
           order_amount_minor, entry_type, order_currency
         FROM ${ident(LEDGER_TABLE)} FINAL
-        WHERE ${bucketCondition("event_time", "hour", chunk.hours)}
+        WHERE ${t} >= toDateTime(${lo}, 'UTC') AND ${t} < toDateTime(${hi}, 'UTC') AND toYYYYMM(${t}, 'UTC') IN ${inList(months)}
       )
-      WHERE ${levels} AND (lv = 0 OR ${ofCampaigns})
     )
     GROUP BY lv, gr, b, m, c, i, commission_currency, status`;
 }
 
-/** The legacy hourly table (schema/004), summed from the cube's hourly rows instead of a second ledger read. */
-function hourlyFromCube(scope: Sql, version: number): Sql {
+/** The legacy hourly table (schema/004) of a chunk's campaigns and hours, from the ledger beside the cube. */
+function hourlyFromLedger(chunk: LedgerChunk, version: number): Sql {
+  const scope = join(
+    [
+      bucketCondition("event_time", "hour", chunk.hours),
+      ...(chunk.campaigns ? [sql`campaign_id IN ${inList(chunk.campaigns)}`] : []),
+    ],
+    " AND ",
+  );
   return sql`INSERT INTO ${ident(HOURLY_TABLE)}
-    SELECT bucket AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
-      sum(commission_minor), sum(order_amount_minor), sum(entries), sum(sales), toUInt64(${Math.floor(version / 1000)})
-    FROM ${ident(CUBE_TABLE)} FINAL
-    WHERE level = 3 AND grain = 1 AND ${scope}
+    SELECT toStartOfHour(event_time) AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
+      sum(commission_minor), sum(order_amount_minor), count(), countIf(entry_type = 'sale'), toUInt64(${Math.floor(version / 1000)})
+    FROM ${ident(LEDGER_TABLE)} FINAL
+    WHERE ${scope}
     GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`;
 }
 
 /**
- * The statements of one rebuild, in dependency order (each round after the previous one was acknowledged): the
- * 15-minute and hour rows of every level from the ledger (one read of it), then the days of every level beside the
- * hourly table, then the months. Three rounds; it was seven, one per grain and level (docs/adr/0005 "Throughput").
+ * The statements of one rebuild: one round, in parallel, a cube statement and an hourly-table statement per chunk of
+ * hours and campaigns, each reading the ledger the batch has just written. It was seven rounds, one per grain and
+ * level, each from the next finer cube rows (docs/adr/0005 "Throughput").
  */
 export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
-  const each = scopedChunks(scope, "event_time");
   const parts = ledgerChunks(scope);
-  if (!each || parts.length === 0) return [];
-  const [days, months] = coarserRounds(COMMISSION_CUBE, each, [
-    ["hour", "day"],
-    ["day", "month"],
-  ]);
-  if (!days || !months) return [];
-  return [
-    (v) => parts.map((p) => fineFromLedger(p, v())),
-    (v) => [...days(v), ...each(3, "hour", (w) => hourlyFromCube(w, v()))],
-    months,
-  ];
+  if (parts.length === 0) return [];
+  return [(v) => parts.flatMap((p) => [cubeFromLedger(p, v()), hourlyFromLedger(p, v())])];
 }
 
 /** Runs rounds in order, each statement of a round in parallel, with versions read just before each statement. */
