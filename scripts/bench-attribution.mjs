@@ -1,7 +1,10 @@
 // npm run bench:attribution: conversions per second from Kafka into committed ClickHouse ledger rows, against a
 // plain kafkajs consumer reading the same topic without processing, in the same run; then the p99 time from a
 // postback acknowledged (HTTP 202) to its entry being visible to the reports (ledger FINAL).
-// Last line: {"ratio":…,"per_s":…,"baseline_per_s":…,"e2e_p99_ms":…}. BENCH_SALES / BENCH_E2E override the sizes.
+// Last line: {"ratio":…,"per_s":…,"baseline_per_s":…,"e2e_p99_ms":…,"attribution_rss_mb":…,"totals_equal":…}.
+// BENCH_SALES / BENCH_E2E override the sizes. The worker runs in this process: `attribution_rss_mb` is the peak RSS
+// sampled while it works (phases 3 and 4), `rss_before_worker_mb` what the process held before it started,
+// `worker_cpu_s` the CPU the process spent while the worker loaded the sales.
 import { randomBytes } from "node:crypto";
 import { Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, join, migrate, raw, sql } from "@aff/clickhouse";
@@ -109,12 +112,38 @@ say(`baseline: ${Math.round(baselinePerS)}/s`);
 const Count = z.object({ n: z.coerce.number() });
 const countLedger = async () =>
   (await ch.query("bench_count", raw("SELECT count() AS n FROM commission_ledger_v1 FINAL"), Count))[0]?.n ?? 0;
+const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
+const rssBeforeWorkerMb = rssMb();
+let peakRssMb = rssBeforeWorkerMb;
+const rssSampler = setInterval(() => {
+  peakRssMb = Math.max(peakRssMb, rssMb());
+}, 20);
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await startAttribution(attributionConfig(env), { log, lifecycle });
 while ((await countLedger()) < SALES) await sleep(100);
 const workerMs = performance.now() - t0;
+// CPU this process spent while the worker loaded the sales (less sensitive to other load than the wall clock)
+const cpu = process.cpuUsage(cpu0);
+const workerCpuS = (cpu.user + cpu.system) / 1e6;
 const perS = SALES / (workerMs / 1000);
-say(`worker: ${Math.round(perS)}/s`);
+say(`worker: ${Math.round(perS)}/s, ${workerCpuS.toFixed(2)} s of CPU in this process`);
+// exactness: one sale entry per sale, and their order amounts add up to what was sent
+const Totals = z.object({ sales: z.coerce.number(), amount: z.coerce.number() });
+const totals = (
+  await ch.query(
+    "bench_totals",
+    raw(
+      "SELECT countIf(entry_type = 'sale') AS sales, sumIf(order_amount_minor, entry_type = 'sale') AS amount FROM commission_ledger_v1 FINAL",
+    ),
+    Totals,
+  )
+)[0];
+const expectedAmount = SALES * 1000 + (SALES * (SALES - 1)) / 2;
+const totalsEqual = totals?.sales === SALES && totals.amount === expectedAmount;
+say(
+  `totals: ${totals?.sales} sales (sent ${SALES}), amount ${totals?.amount} (sent ${expectedAmount}): ${totalsEqual ? "equal" : "DIFFERENT"}`,
+);
 
 // 4. End to end: postbacks over HTTP, time from 202 to visible in the ledger the reports read.
 const postback = await startPostback(pcfg, { log, lifecycle, catalog });
@@ -167,6 +196,11 @@ const lat = [...acked].map(([k, t]) => (visible.get(k) ?? Number.POSITIVE_INFINI
 const p99 = lat[Math.min(lat.length - 1, Math.ceil(lat.length * 0.99) - 1)] ?? 0;
 say(`e2e: ${acked.size} postbacks, p50 ${lat[Math.floor(lat.length / 2)]} ms, p99 ${p99} ms`);
 
+clearInterval(rssSampler);
+peakRssMb = Math.max(peakRssMb, rssMb());
+say(
+  `RSS: ${Math.round(peakRssMb)} MB peak while the worker ran (${Math.round(rssBeforeWorkerMb)} MB before it started)`,
+);
 await lifecycle.stop("bench_done");
 await ch.exec("drop_bench_db", sql`DROP DATABASE IF EXISTS ${ident(id)}`);
 await ch.close();
@@ -181,6 +215,10 @@ console.log(
     per_s: round(perS),
     baseline_per_s: round(baselinePerS),
     e2e_p99_ms: p99,
+    attribution_rss_mb: Math.round(peakRssMb),
+    worker_cpu_s: round(workerCpuS, 2),
+    rss_before_worker_mb: Math.round(rssBeforeWorkerMb),
+    totals_equal: totalsEqual,
   }),
 );
 process.exit(0);

@@ -170,7 +170,13 @@ describe("flags finance can act on", () => {
     expect(c.conversion).toMatchObject({ status: "review", held_for_review: true, commission_minor: 1000 });
     expect(c.conversion.flags).toEqual(expect.arrayContaining(["too_fast", "bot_click"]));
     await send({ order_id: "BOT-1", status: "rejected", reason: "fraud" });
-    const rejected = await untilConversion(urls, key, "BOT-1", (b) => b.conversion?.status === "rejected");
+    // the outcomes are written beside the conversion row (one round of inserts): wait for both deliveries' outcomes
+    const rejected = await untilConversion(
+      urls,
+      key,
+      "BOT-1",
+      (b) => b.conversion?.status === "rejected" && b.events?.length === 2,
+    );
     expect(rejected.events.map((e: { outcome: string }) => e.outcome)).toEqual(["booked", "booked"]);
   });
 });

@@ -23,6 +23,7 @@ import {
   createClickHandler,
   createConversionHandler,
   type DeadLetter,
+  groupByConversion,
   reasonClass,
 } from "./worker";
 
@@ -130,9 +131,10 @@ class MemoryStore implements ConversionStore {
   }
 }
 
-function setup(store = new MemoryStore()) {
+function setup(store = new MemoryStore(), groupSize?: number) {
   const letters: DeadLetter[] = [];
   const handle = createConversionHandler({
+    groupSize,
     store,
     resolve: resolveDeps,
     deadLetter: async (l) => {
@@ -215,6 +217,104 @@ describe("conversion handler", () => {
     const { letters, run } = setup();
     await run([message(0, "another-key", JSON.stringify(event("A", "sale")))]);
     expect(letters.map((l) => l.reason)).toEqual(["key_mismatch"]);
+  });
+
+  it("processes batches of several partitions handed over together as one run; a dead letter keeps its partition", async () => {
+    const store = new MemoryStore();
+    let reads = 0;
+    const readHistory = store.readHistory.bind(store);
+    store.readHistory = (ids) => {
+      reads++;
+      return readHistory(ids);
+    };
+    store.refuse = (order) => order === "POISON";
+    const { letters } = setup(store);
+    const handle = createConversionHandler({
+      store,
+      resolve: resolveDeps,
+      deadLetter: async (l) => {
+        letters.push(...l);
+      },
+      counters: { processed: () => undefined, deadLettered: () => undefined, outcome: () => undefined },
+      log: createLogger("test", "silent"),
+      parkedRetentionMs: 90 * DAY_MS,
+    });
+    const batch = (partition: number, orders: string[]) =>
+      handle(
+        orders.map((o, i) => eventMessage(i, event(o, "sale"))),
+        { topic: "postbacks", partition },
+      );
+    await Promise.all([batch(0, ["A", "B"]), batch(1, ["C", "POISON"]), batch(2, ["D"])]);
+    expect(letters.map((l) => [l.partition, l.message.offset, reasonClass(l.reason)])).toEqual([
+      [1, "1", "clickhouse_rejected"],
+    ]);
+    expect([...store.conversions.values()].map((c) => c.order_id).sort()).toEqual(["A", "B", "C", "D"]);
+    // one read for the three batches, then the reads of the halves that pinned the refused row
+    const firstRunReads = reads;
+    await Promise.all([batch(0, ["E"]), batch(1, ["F"])]);
+    expect(reads).toBe(firstRunReads + 1);
+  });
+
+  it("fails every batch of a run on an outage; batches that arrive during a run share the next one, never overlapping it", async () => {
+    const store = new MemoryStore();
+    const { run } = setup(store);
+    store.outage = true;
+    const failed = await Promise.allSettled([
+      run([eventMessage(0, event("A", "sale"))]),
+      run([eventMessage(1, event("B", "sale"))]),
+    ]);
+    expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    store.outage = false;
+    const reads: string[][] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const readHistory = store.readHistory.bind(store);
+    store.readHistory = async (ids) => {
+      reads.push([...ids]);
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await gate;
+      inFlight--;
+      return readHistory(ids);
+    };
+    const first = run([eventMessage(0, event("C", "sale"))]);
+    while (reads.length === 0) await new Promise((r) => setImmediate(r));
+    const later = [run([eventMessage(1, event("D", "sale"))]), run([eventMessage(2, event("E", "sale"))])];
+    open();
+    await Promise.all([first, ...later]);
+    expect(reads.map((ids) => ids.length)).toEqual([1, 2]);
+    expect(maxInFlight).toBe(1);
+    expect([...store.conversions.values()].map((c) => c.order_id).sort()).toEqual(["C", "D", "E"]);
+  });
+
+  it("books a run large enough to be split into concurrent groups as it books the same messages in small batches", async () => {
+    const messages: KafkaMessage[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const order = `G-${i % 1_500}`;
+      const e = i < 1_500 ? event(order, "sale") : event(order, i % 2 ? "approve" : "reject");
+      messages.push(eventMessage(i, e));
+    }
+    const groups = groupByConversion(
+      messages.map((message) => ({ topic: "postbacks", partition: 0, message })),
+      2_000,
+    );
+    expect(groups.length).toBe(2);
+    const keysOf = (g: { message: KafkaMessage }[]) => new Set(g.map((d) => String(d.message.key)));
+    const [a, b] = groups.map(keysOf);
+    expect([...(a ?? [])].filter((k) => b?.has(k))).toEqual([]);
+    for (const g of groups) {
+      const offsets = g.map((d) => Number(d.message.offset));
+      expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+    }
+    const whole = setup(new MemoryStore(), 2_000);
+    await whole.run(messages);
+    const small = setup();
+    for (let i = 0; i < messages.length; i += 100) await small.run(messages.slice(i, i + 100));
+    expect(whole.store.snapshot()).toEqual(small.store.snapshot());
+    expect(whole.store.ledger.size).toBeGreaterThan(1_500);
   });
 
   it("dead-letters an adjustment that would push the commission past the amount bound, and not stores it", async () => {

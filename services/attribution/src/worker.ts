@@ -229,10 +229,11 @@ type ConversionDeps = {
   counters: ConversionCounters;
   log: Logger;
   parkedRetentionMs: number;
+  /** messages per group of a run (default GROUP_SIZE; tests make it small) */
+  groupSize?: number;
 };
 
-type Fresh = { event: ConversionEvent; seq: number; message: KafkaMessage };
-type Ctx = { topic: string; partition: number };
+type Fresh = { event: ConversionEvent; seq: number; delivery: Delivery };
 
 /** `<class>: <message>` for an exception met while processing one message. */
 const failureReason = (err: unknown) => {
@@ -240,61 +241,158 @@ const failureReason = (err: unknown) => {
   return `${f.reasonClass}: ${f.message}`;
 };
 
+/** One message of a batch, with the partition it came from (batches of several partitions are processed together). */
+type Delivery = { topic: string; partition: number; message: KafkaMessage };
+
 /**
  * Conversions: parse -> validate -> (sales) resolve, then recompute the books of every touched conversion from its
  * full history, store the events, write conversions and ledger, overwrite the touched hourly totals and store dead
  * letters; only then does the consumer commit. A message that cannot be booked is dead-lettered with its reason and
  * the rest of the batch goes on; a failure of a store that is not transient is pinned to its message by splitting the
  * batch (`runIsolating`). See docs/adr/0005-conversion-state.md.
+ *
+ * Batches of several partitions handed over together (kafkajs runs them concurrently) are processed as one: one
+ * history read, one insert per table and one aggregate rebuild for all of them (`combineBatches`).
  */
 export function createConversionHandler(deps: ConversionDeps): BatchHandler {
   const process = createConversionBatch(deps);
-  return async (messages, ctx) => {
+  const run = async (deliveries: readonly Delivery[]) => {
     const letters: DeadLetter[] = [];
     const isolated = await runIsolating(
-      messages,
+      deliveries,
       async (part) => {
-        letters.push(...(await process(part, ctx)));
+        letters.push(...(await process(part)));
       },
       (size, f) =>
-        deps.log.warn({ ...ctx, size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
+        deps.log.warn({ size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
     );
-    for (const i of isolated)
-      letters.push({ ...ctx, message: i.item, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
+    for (const i of isolated) letters.push({ ...i.item, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
     // the sender sees its dead-lettered events in the postback log, written before the letters and the commit
     const told = letters.flatMap((l) => deadLetterRow(l.message.value, Number(l.message.offset), l.reason) ?? []);
     if (told.length > 0) await deps.store.writeOutcomes(told);
     await deps.deadLetter(letters);
-    deps.counters.processed(messages.length);
+    deps.counters.processed(deliveries.length);
   };
+  return combineBatches(run);
+}
+
+/**
+ * Batches that arrive while none is being processed, or while one is, are processed together in one run; every
+ * caller's promise settles with that run (so each partition commits only once its messages are written). The first
+ * batch waits for the current turn of the event loop to end (`setImmediate`, no timer), by which time kafkajs has
+ * handed over every batch of its fetch. Runs never overlap: a conversion's history is read after the previous run
+ * wrote it. Partitions never share a conversion (the key is the conversion id), so merging them changes no books.
+ */
+export function combineBatches(run: (deliveries: readonly Delivery[]) => Promise<void>): BatchHandler {
+  type Waiting = { deliveries: Delivery[]; settle: (err?: unknown) => void };
+  let waiting: Waiting[] = [];
+  let scheduled = false;
+  const flush = async () => {
+    while (waiting.length > 0) {
+      const turn = waiting;
+      waiting = [];
+      try {
+        await run(turn.flatMap((w) => w.deliveries));
+        for (const w of turn) w.settle();
+      } catch (err) {
+        for (const w of turn) w.settle(err);
+      }
+    }
+    scheduled = false;
+  };
+  return (messages, ctx) =>
+    new Promise<void>((resolve, reject) => {
+      const deliveries = messages.map((message) => ({ ...ctx, message }));
+      waiting.push({ deliveries, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => void flush());
+      }
+    });
 }
 
 /** Decodes and validates each message on its own: whatever is wrong with one becomes its dead letter. */
-async function decodeAll(messages: readonly KafkaMessage[], letter: (m: KafkaMessage, reason: string) => void) {
+async function decodeAll(deliveries: readonly Delivery[], letter: (d: Delivery, reason: string) => void) {
   const parse = pipe(createParseStep(), createValidateStep());
   const fresh: Fresh[] = [];
-  for (const m of messages) {
+  for (const d of deliveries) {
+    const m = d.message;
     try {
       const r = await parse(m.value);
-      if (r.kind === "dlq") letter(m, r.reason);
+      if (r.kind === "dlq") letter(d, r.reason);
       else if (r.kind !== "ok") continue;
       // the key orders a conversion's events on one partition; offsets of two partitions cannot order them
-      else if (m.key?.toString("utf8") !== r.value.conversion_id) letter(m, "key_mismatch");
-      else fresh.push({ event: r.value, seq: Number(m.offset), message: m });
+      else if (m.key?.toString("utf8") !== r.value.conversion_id) letter(d, "key_mismatch");
+      else fresh.push({ event: r.value, seq: Number(m.offset), delivery: d });
     } catch (err) {
-      letter(m, failureReason(err));
+      letter(d, failureReason(err));
     }
   }
   return fresh;
 }
 
-/** One batch (or part of one, when a failure is being isolated): returns its dead letters once everything is written. */
+/**
+ * A run is booked in groups of about this many messages, GROUPS_AT_ONCE at a time: one group's CPU work overlaps
+ * another's ClickHouse round trips, and memory holds the rows of two groups, not of the whole run. Smaller groups
+ * made more statements than they saved (docs/adr/0005 "Throughput").
+ */
+const GROUP_SIZE = 5_000;
+const GROUPS_AT_ONCE = 2;
+/** Sales resolved at once (catalog, FX and first-click reads in flight together). */
+const RESOLVE_CONCURRENCY = 64;
+
+/** FNV-1a of the message key: a conversion's events (same key) always fall in the same group. */
+function keyHash(key: Buffer | null): number {
+  let h = 0x811c9dc5;
+  for (const b of key ?? []) h = Math.imul(h ^ b, 0x01000193);
+  return h >>> 0;
+}
+
+/** Deliveries split by conversion into groups that share no conversion, each in offset order. */
+export function groupByConversion(deliveries: readonly Delivery[], size = GROUP_SIZE): Delivery[][] {
+  const n = Math.ceil(deliveries.length / size);
+  if (n <= 1) return [[...deliveries]];
+  const groups: Delivery[][] = Array.from({ length: n }, () => []);
+  for (const d of deliveries) groups[keyHash(d.message.key) % n]?.push(d);
+  return groups.filter((g) => g.length > 0);
+}
+
+/**
+ * One run (or part of one, when a failure is being isolated): books it, then rebuilds the aggregates it touched once
+ * every entry is written, and returns its dead letters. A large run is booked in groups of disjoint conversions
+ * (`groupByConversion`), two at a time; each group's writes are those the whole run would have made for its
+ * conversions (books are per conversion), so a kill between groups leaves a replay-safe prefix as any other split does.
+ */
 function createConversionBatch(deps: ConversionDeps) {
-  // bot-flagged clicks of the batch's new sales, read in one query before they are resolved (batches run one at a time)
-  let bots = new Set<string>();
-  const resolve = createResolveStep({ ...deps.resolve, isBotClick: (id) => bots.has(id) });
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
-  return async (messages: readonly KafkaMessage[], ctx: Ctx): Promise<DeadLetter[]> => {
+  const book = createBooking(deps);
+  return async (deliveries: readonly Delivery[]): Promise<DeadLetter[]> => {
+    const t0 = performance.now();
+    const groups = groupByConversion(deliveries, deps.groupSize);
+    const done: Awaited<ReturnType<typeof book>>[] = [];
+    let next = 0;
+    const lane = async () => {
+      // letters keep the order of the groups, whichever finishes first
+      for (let i = next++; i < groups.length; i = next++) done[i] = await book(groups[i] ?? []);
+    };
+    await Promise.all(Array.from({ length: Math.min(GROUPS_AT_ONCE, groups.length) }, lane));
+    const t1 = performance.now();
+    await rebuild(done.flatMap((d) => d.touched));
+    deps.log.debug(
+      {
+        size: deliveries.length,
+        groups: groups.length,
+        phases_ms: { ...done[0]?.phases, book: Math.round(t1 - t0), rebuild: Math.round(performance.now() - t1) },
+      },
+      "conversion_batch_phases",
+    );
+    return done.flatMap((d) => d.letters);
+  };
+}
+
+/** Books a group of deliveries: reads its history, resolves new sales, computes and writes the books. */
+function createBooking(deps: ConversionDeps) {
+  return async (deliveries: readonly Delivery[]) => {
     const phases: Record<string, number> = {};
     let mark = performance.now();
     const lap = (name: string) => {
@@ -303,28 +401,27 @@ function createConversionBatch(deps: ConversionDeps) {
       mark = t;
     };
     const letters: DeadLetter[] = [];
-    const letter = (message: KafkaMessage, reason: string) => letters.push({ ...ctx, message, reason });
-    const fresh = await decodeAll(messages, letter);
+    const letter = (d: Delivery, reason: string) => letters.push({ ...d, reason });
+    const fresh = await decodeAll(deliveries, letter);
     lap("parse");
-    const { histories, frozen } = await readHistories(deps, fresh);
-    const clickIds = fresh.flatMap((f) =>
-      f.event.type === "sale" && f.event.click_id && !frozen.has(f.event.event_id) ? [f.event.click_id] : [],
-    );
-    bots = clickIds.length > 0 ? await deps.store.readBotClicks(clickIds) : new Set();
+    // the bot clicks of every sale are read beside the history: a sale whose resolution is frozen ignores them
+    const clickIds = fresh.flatMap((f) => (f.event.type === "sale" && f.event.click_id ? [f.event.click_id] : []));
+    const [{ histories, frozen }, bots] = await Promise.all([
+      readHistories(deps, fresh),
+      clickIds.length > 0 ? deps.store.readBotClicks(clickIds) : new Set<string>(),
+    ]);
     lap("read_history");
+    const resolve = createResolveStep({ ...deps.resolve, isBotClick: (id) => bots.has(id) });
+    const resolutions = await resolveSales(resolve, frozen, fresh);
     const batchEvents = new Map<string, Fresh[]>();
     const accepted: HistoryEvent[] = [];
-    for (const f of fresh) {
-      let resolution: Resolution | undefined;
-      if (f.event.type === "sale") {
-        const r = await resolveSale(resolve, frozen, f.event);
-        if (typeof r === "string") {
-          if (r !== "") letter(f.message, r);
-          continue;
-        }
-        resolution = r;
+    for (const [i, f] of fresh.entries()) {
+      const r = resolutions[i];
+      if (typeof r === "string") {
+        if (r !== "") letter(f.delivery, r);
+        continue;
       }
-      const h: HistoryEvent = { event: f.event, seq: f.seq, resolution };
+      const h: HistoryEvent = { event: f.event, seq: f.seq, resolution: r };
       accepted.push(h);
       histories.get(f.event.conversion_id)?.push(h);
       batchEvents.set(f.event.event_id, [...(batchEvents.get(f.event.event_id) ?? []), f]);
@@ -345,7 +442,7 @@ function createConversionBatch(deps: ConversionDeps) {
       for (const o of outcomeRows(history, books)) if (!books.refused.has(o.event_id)) outcomes.push(o);
       for (const [eventId, reason] of books.refused) {
         refused.add(eventId);
-        for (const f of batchEvents.get(eventId) ?? []) letter(f.message, reason);
+        for (const f of batchEvents.get(eventId) ?? []) letter(f.delivery, reason);
       }
       reportOutcomes(deps, id, books, batchEvents);
     }
@@ -360,11 +457,29 @@ function createConversionBatch(deps: ConversionDeps) {
       deps.store.writeOutcomes(outcomes),
     ]);
     lap("write_ledger");
-    await rebuild(touchedHours(ledger));
-    lap("rebuild_hourly");
-    deps.log.debug({ ...ctx, size: messages.length, phases_ms: phases }, "conversion_batch_phases");
-    return letters;
+    return { letters, touched: touchedHours(ledger), phases };
   };
+}
+
+/**
+ * The resolution of every fresh sale (undefined for other events, or a dead-letter reason), RESOLVE_CONCURRENCY at a
+ * time: each sale is resolved on its own (its catalog and FX reads), so the order of the awaits changes nothing.
+ */
+async function resolveSales(
+  resolve: ReturnType<typeof createResolveStep>,
+  frozen: Map<string, Resolution>,
+  fresh: readonly Fresh[],
+): Promise<(Resolution | string | undefined)[]> {
+  const out: (Resolution | string | undefined)[] = [];
+  for (let i = 0; i < fresh.length; i += RESOLVE_CONCURRENCY)
+    out.push(
+      ...(await Promise.all(
+        fresh
+          .slice(i, i + RESOLVE_CONCURRENCY)
+          .map((f) => (f.event.type === "sale" ? resolveSale(resolve, frozen, f.event) : undefined)),
+      )),
+    );
+  return out;
 }
 
 /** The stored history of the batch's conversions, and the resolutions frozen with their sales. */
@@ -451,22 +566,24 @@ export function createClickHandler(deps: {
   log: Logger;
 }): BatchHandler {
   const { write } = guarded({ write: deps.write ?? insertClicks(deps.ch) }, clickHouseFailure);
-  return async (messages, ctx) => {
-    const rows: { row: ClickRow; message: KafkaMessage }[] = [];
+  // batches of several partitions handed over together are written as one (one insert per table, one cube rebuild)
+  return combineBatches(async (deliveries) => {
+    const rows: { row: ClickRow; delivery: Delivery }[] = [];
     const letters: DeadLetter[] = [];
-    for (const record of messages) {
+    for (const d of deliveries) {
+      const record = d.message;
       const lines = record.value ? splitClickRecord(record.value) : [];
-      if (lines.length === 0) letters.push({ ...ctx, message: record, reason: "empty_message" });
+      if (lines.length === 0) letters.push({ ...d, reason: "empty_message" });
       for (const line of lines) {
-        const m = lines.length === 1 ? record : { ...record, value: line };
+        const one = lines.length === 1 ? d : { ...d, message: { ...record, value: line } };
         try {
           const r = decodeJson(ClickEvent, line);
-          if (!r.ok) letters.push({ ...ctx, message: m, reason: r.reason });
+          if (!r.ok) letters.push({ ...one, reason: r.reason });
           else if (r.value.clicked_at_ms >= EVENT_TIME_MAX_MS)
-            letters.push({ ...ctx, message: m, reason: "time_out_of_range: clicked_at_ms" });
-          else rows.push({ row: clickRow(r.value), message: m });
+            letters.push({ ...one, reason: "time_out_of_range: clicked_at_ms" });
+          else rows.push({ row: clickRow(r.value), delivery: one });
         } catch (err) {
-          letters.push({ ...ctx, message: m, reason: failureReason(err) });
+          letters.push({ ...one, reason: failureReason(err) });
         }
       }
     }
@@ -474,11 +591,11 @@ export function createClickHandler(deps: {
       rows,
       (part) => write(part.map((r) => r.row)),
       (size, f) =>
-        deps.log.warn({ ...ctx, size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
+        deps.log.warn({ size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
     );
     for (const i of isolated)
-      letters.push({ ...ctx, message: i.item.message, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
+      letters.push({ ...i.item.delivery, reason: `${i.failure.reasonClass}: ${i.failure.message}` });
     await deps.deadLetter(letters);
-    deps.counters.processed(messages.length);
-  };
+    deps.counters.processed(deliveries.length);
+  });
 }
