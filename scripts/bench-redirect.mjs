@@ -187,9 +187,12 @@ async function main() {
     const profile = process.env.BENCH_PROFILE_DIR
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
       : [];
+    // Extra node flags for the redirect on top of its deploy flags, to compare V8 settings in one session
+    // (e.g. BENCH_REDIRECT_NODE_ARGS=--single-threaded-gc); the service's own env (CLICK_FLUSH_MS...) passes through.
+    const extraNodeArgs = (process.env.BENCH_REDIRECT_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const redirect = spawnService("redirect", {
       env: { ...env, PORT: String(redirectPort), OPS_PORT: String(redirectPort + 100), HOST: "127.0.0.1" },
-      nodeArgs: profile,
+      nodeArgs: [...extraNodeArgs, ...profile],
       readyEvent: "link_cache_warmed",
       onLine: logProblems("redirect"),
     });

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CLICK_ID_LENGTH, signClickId, verifyClickId } from "./clickid";
@@ -52,5 +53,37 @@ describe("click id", () => {
   it("gives two clicks on the same link different ids", () => {
     const facts = { linkId: 1, influencerId: 2, campaignId: 3, clickedAtMs: 1_700_000_000_000 };
     expect(signClickId(secret, facts)).not.toBe(signClickId(secret, facts));
+  });
+
+  it("signs with HMAC-SHA256 as createHmac does, whatever the secret's length or alphabet", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 100, unit: "grapheme" }),
+        fc.nat({ max: 2 ** 32 - 1 }),
+        (key, linkId) => {
+          const random = Buffer.from([1, 2, 3, 4, 5, 6]);
+          const raw = Buffer.from(
+            signClickId(key, { linkId, influencerId: 7, campaignId: 8, clickedAtMs: 1 }, random),
+            "base64url",
+          );
+          const body = raw.subarray(0, 25);
+          expect(raw.subarray(25)).toEqual(createHmac("sha256", key).update(body).digest().subarray(0, 10));
+          expect(verifyClickId(key, raw.toString("base64url"))).toMatchObject({ ok: true });
+        },
+      ),
+    );
+  });
+
+  it("verifies an id issued before the MAC was computed with one-shot hashes", () => {
+    // Signed with createHmac (the implementation up to issue 9) from these facts and random bytes.
+    const issued = "AQAAAAEAAAACAAAAAwGLz-VoAAECAwQFBkdVj72wAosY7EU";
+    expect(verifyClickId(secret, issued)).toEqual({
+      ok: true,
+      facts: { linkId: 1, influencerId: 2, campaignId: 3, clickedAtMs: 1_700_000_000_000 },
+    });
+    const random = Buffer.from([1, 2, 3, 4, 5, 6]);
+    expect(
+      signClickId(secret, { linkId: 1, influencerId: 2, campaignId: 3, clickedAtMs: 1_700_000_000_000 }, random),
+    ).toBe(issued);
   });
 });

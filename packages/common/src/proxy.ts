@@ -43,9 +43,12 @@ export const proxyEnv = {
     }),
 };
 
+/** Trust no proxy: the socket's address is the client's (`clientAddress` then skips parsing X-Forwarded-For). */
+const TRUST_NONE = (): boolean => false;
+
 /** The predicate express (`app.set("trust proxy", fn)`) and proxy-addr take: is hop `i` at `addr` trusted? */
 export function trustPredicate(trust: ProxyTrust): (addr: string, i: number) => boolean {
-  if (trust === false) return () => false;
+  if (trust === false) return TRUST_NONE;
   if (typeof trust === "number") return (_addr, i) => i < trust;
   return proxyaddr.compile([...trust]);
 }
@@ -59,8 +62,9 @@ export const normalizeIp = (ip: string): string =>
  * X-Forwarded-For. An entry that is not an IP address yields "" (unknown), never the text itself.
  */
 export function clientAddress(req: IncomingMessage, trust: (addr: string, i: number) => boolean): string {
-  // A socket already closed by the client has no remote address (proxy-addr then answers undefined).
-  const raw: string | undefined = proxyaddr(req, trust);
+  // A socket already closed by the client has no remote address (proxy-addr then answers undefined). Trusting no
+  // proxy, the answer is the socket's address: read it without proxy-addr's parse of X-Forwarded-For per request.
+  const raw: string | undefined = trust === TRUST_NONE ? req.socket.remoteAddress : proxyaddr(req, trust);
   if (raw === undefined) return "";
   const addr = normalizeIp(raw);
   return isIP(addr) ? addr : "";
