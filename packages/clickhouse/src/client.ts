@@ -1,5 +1,5 @@
 import { AppError, type Logger } from "@aff/common";
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
 import type { z } from "zod";
 import { CLUSTER_SETTINGS } from "./cluster";
 import { clickHouseFailure } from "./failures";
@@ -53,6 +53,16 @@ function validRow<S extends z.ZodType>(name: string, row: S, value: unknown): z.
   return r.data;
 }
 
+const LONG_QUERY_MS = 60_000;
+/**
+ * For a client allowed to wait minutes (the reports' ledger reads): the server sends a progress header every minute
+ * while the query runs, so the connection is never idle for long enough for a proxy or the socket to drop it.
+ */
+const LONG_QUERY_SETTINGS: ClickHouseSettings = {
+  send_progress_in_http_headers: 1,
+  http_headers_progress_interval_ms: String(LONG_QUERY_MS),
+};
+
 export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
   const client: ClickHouseClient = createClient({
     url: opts.url,
@@ -61,7 +71,10 @@ export function createClickHouse(opts: ClickHouseOptions): ClickHouse {
     password: opts.password ?? "",
     compression: { request: opts.compressRequests ?? true, response: true },
     request_timeout: opts.requestTimeoutMs ?? 30_000,
-    ...(opts.cluster ? { clickhouse_settings: CLUSTER_SETTINGS } : {}),
+    clickhouse_settings: {
+      ...(opts.cluster ? CLUSTER_SETTINGS : {}),
+      ...((opts.requestTimeoutMs ?? 0) > LONG_QUERY_MS ? LONG_QUERY_SETTINGS : {}),
+    },
   });
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
