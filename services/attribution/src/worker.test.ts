@@ -290,6 +290,7 @@ describe("conversion handler", () => {
     expect([...store.conversions.values()].map((c) => c.order_id).sort()).toEqual(["C", "D", "E"]);
   });
 
+  // 3,000 messages through the whole handler twice: seconds of CPU on a shared CI core, hence the timeout
   it("books a run large enough to be split into concurrent groups as it books the same messages in small batches", async () => {
     const messages: KafkaMessage[] = [];
     for (let i = 0; i < 3_000; i++) {
@@ -315,7 +316,7 @@ describe("conversion handler", () => {
     for (let i = 0; i < messages.length; i += 100) await small.run(messages.slice(i, i + 100));
     expect(whole.store.snapshot()).toEqual(small.store.snapshot());
     expect(whole.store.ledger.size).toBeGreaterThan(1_500);
-  });
+  }, 60_000);
 
   it("dead-letters an adjustment that would push the commission past the amount bound, and not stores it", async () => {
     const { store, letters, run } = setup();

@@ -450,12 +450,14 @@ function createBooking(deps: ConversionDeps) {
     // refused events are dead letters, never history: a replay must not find them stored
     await deps.store.writeEvents(accepted.filter((h) => !refused.has(h.event.event_id)).map(historyToRow));
     lap("write_events");
+    // the conversion row last: whoever sees a conversion's new state (the outcomes API, a test polling for it)
+    // then also sees its entries, flags and outcomes, never a state whose flags are still on their way
     await Promise.all([
-      deps.store.writeConversions(conversions),
       deps.store.writeLedger(ledger),
       deps.store.writeFlags(flags),
       deps.store.writeOutcomes(outcomes),
     ]);
+    await deps.store.writeConversions(conversions);
     lap("write_ledger");
     return { letters, touched: touchedHours(ledger), phases };
   };
