@@ -245,8 +245,15 @@ describe("chaos on the cluster profile", () => {
     }));
 
     // clicks: every 302 through HAProxy is remembered with the instance that served it
+    let started = Date.now();
     const served = new Map<string, string>();
     let redirectsFailed = 0;
+    /** why redirects failed and when (seconds into the load), for the diagnostic line */
+    const failures = new Map<string, number[]>();
+    const failed = (why: string) => {
+      redirectsFailed++;
+      failures.set(why, [...(failures.get(why) ?? []), Math.round((Date.now() - started) / 1000)]);
+    };
     const clickOnce = async () => {
       try {
         const res = await fetch(`${urls.redirectUrl}/${seeded.link.code}`, {
@@ -256,9 +263,11 @@ describe("chaos on the cluster profile", () => {
         await res.arrayBuffer();
         const id = new URL(res.headers.get("location") ?? "http://x/").searchParams.get("click_id");
         if (res.status === 302 && id) served.set(id, res.headers.get("x-served-by") ?? "?");
-        else redirectsFailed++;
-      } catch {
-        redirectsFailed++;
+        else failed(`status ${res.status} ${res.headers.get("x-served-by") ?? ""}`);
+      } catch (err) {
+        failed(
+          `error ${err instanceof Error ? `${err.message} ${String((err.cause as Error | undefined)?.message ?? "")}` : String(err)}`,
+        );
       }
     };
     await clickOnce();
@@ -275,7 +284,7 @@ describe("chaos on the cluster profile", () => {
     };
     const step = (name: string) =>
       console.log(`[chaos-cluster +${Math.round((Date.now() - started) / 1000)}s] ${name}`);
-    const started = Date.now();
+    started = Date.now();
     const chaos = (async () => {
       await sleep(SECONDS * 100);
       const broker = await leadingBroker(stack.KAFKA_BROKERS, world.log, world.env.TOPIC_POSTBACKS ?? "");
@@ -452,6 +461,7 @@ describe("chaos on the cluster profile", () => {
         ),
         extra_clicks: extraClicks,
         report_clicks: reportClicks,
+        redirect_failures: Object.fromEntries(failures),
       }),
     );
     writeFileSync(path.join(REPO_ROOT, ".stack", "chaos-cluster-result.json"), `${JSON.stringify(result)}\n`);
