@@ -67,7 +67,7 @@ describe("reads from every replica", () => {
   const servers = ["h:1", "h:2", "h:3"];
   const listing: Querier = {
     query: async <S extends z.ZodType>(_n: string, _q: Sql, row: S) =>
-      servers.map((s) => row.parse({ host_address: s.split(":")[0], port: Number(s.split(":")[1]) })),
+      servers.map((s) => row.parse({ host_name: s.split(":")[0], port: Number(s.split(":")[1]) })),
     stream: () => {
       throw new Error("unused");
     },

@@ -96,15 +96,15 @@ export const CLUSTER_SETTINGS: ClickHouseSettings = {
   distributed_product_mode: "global",
 };
 
-/** Every server of the cluster as a `remote()` address (`host:tcp_port`), from the answering server's system.clusters. */
+/** Every server of the cluster as a `remote()` address (`host:tcp_port`, the host as configured: ClickHouse names it so in its errors). */
 export async function clusterServers(ch: Querier, cluster: string): Promise<string[]> {
   const rows = await ch.query(
     "cluster_servers",
-    sql`SELECT host_address, toUInt32(port) AS port FROM system.clusters WHERE cluster = ${cluster} ORDER BY shard_num, replica_num`,
-    z.object({ host_address: z.string(), port: z.number().int() }),
+    sql`SELECT host_name, toUInt32(port) AS port FROM system.clusters WHERE cluster = ${cluster} ORDER BY shard_num, replica_num`,
+    z.object({ host_name: z.string(), port: z.number().int() }),
   );
   if (rows.length === 0) throw new Error(`cluster ${cluster} is not in system.clusters`);
-  return rows.map((r) => `${r.host_address}:${r.port}`);
+  return rows.map((r) => `${r.host_name}:${r.port}`);
 }
 
 /**
