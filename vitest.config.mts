@@ -51,6 +51,8 @@ export default defineConfig({
           include: ["test/cluster/**/*.test.ts"],
           environment: "node",
           globalSetup: ["test/cluster/global-setup.ts"],
+          // one file at a time: each one kills servers the others use
+          fileParallelism: false,
           testTimeout: Number(process.env.CLUSTER_CHAOS_TIMEOUT_MIN ?? 40) * 60_000,
           hookTimeout: 300_000,
         },

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { CLUSTER_SETTINGS, clusterMigrationsTable, clusterStatements, SHARDING_KEYS } from "./cluster";
+import type { z } from "zod";
+import type { Querier } from "./client";
+import {
+  CLUSTER_SETTINGS,
+  clusterMigrationsTable,
+  clusterStatements,
+  EVERY_REPLICA_SETTINGS,
+  everyReplica,
+  everyReplicaReader,
+  SHARDING_KEYS,
+} from "./cluster";
 import { schemaFiles } from "./migrate";
+import type { Sql } from "./sql";
 
 const target = { cluster: "aff_cluster", database: "aff" };
 const tables = schemaFiles().flatMap((f) =>
@@ -49,5 +60,36 @@ describe("the schema on a cluster", () => {
   it("records migrations in one table replicated to every server, and asks for synchronous Distributed inserts", () => {
     expect(clusterMigrationsTable(target).text).toContain("'/clickhouse/tables/all/aff/schema_migrations_v1'");
     expect(CLUSTER_SETTINGS.insert_distributed_sync).toBe(1);
+  });
+});
+
+describe("reads from every replica", () => {
+  const servers = ["h:1", "h:2", "h:3"];
+  const listing: Querier = {
+    query: async <S extends z.ZodType>(_n: string, _q: Sql, row: S) =>
+      servers.map((s) => row.parse({ host_name: s.split(":")[0], port: Number(s.split(":")[1]) })),
+    stream: () => {
+      throw new Error("unused");
+    },
+    exec: async () => undefined,
+  };
+
+  it("names each server's local table as a shard of its own, unavailable ones skipped", () => {
+    expect(`${everyReplica(servers, "aff", "conversion_events_v1").text} ${EVERY_REPLICA_SETTINGS.text}`).toBe(
+      "remote('h:1,h:2,h:3', `aff`, `conversion_events_v1_local`) SETTINGS skip_unavailable_shards = 1",
+    );
+  });
+
+  it("moves a first server that refuses connections to the end and reads again; other failures are thrown", async () => {
+    const seen: string[][] = [];
+    const read = everyReplicaReader(listing, "aff_cluster", async (list, ids) => {
+      seen.push([...list]);
+      if (list[0] === "h:1") throw new Error("Code: 279, All connection tries failed: Connection refused (h:1)");
+      if (ids[0] === "bad") throw new Error("Code: 60, table does not exist");
+      return ids.length;
+    });
+    expect(await read(["a"])).toBe(1);
+    expect(seen).toEqual([servers, ["h:2", "h:3", "h:1"]]);
+    await expect(read(["bad"])).rejects.toThrow("Code: 60");
   });
 });

@@ -1,5 +1,8 @@
+import { errorMessage } from "@aff/common";
 import type { ClickHouseSettings } from "@clickhouse/client";
-import { ident, raw, type Sql } from "./sql";
+import { z } from "zod";
+import type { Querier } from "./client";
+import { ident, raw, type Sql, sql } from "./sql";
 
 /**
  * The replicated and sharded form of our schema (docs/adr/0008-cluster-profile.md). With `CLICKHOUSE_CLUSTER` set,
@@ -92,3 +95,56 @@ export const CLUSTER_SETTINGS: ClickHouseSettings = {
   fallback_to_stale_replicas_for_distributed_queries: 1,
   distributed_product_mode: "global",
 };
+
+/** Every server of the cluster as a `remote()` address (`host:tcp_port`, the host as configured: ClickHouse names it so in its errors). */
+export async function clusterServers(ch: Querier, cluster: string): Promise<string[]> {
+  const rows = await ch.query(
+    "cluster_servers",
+    sql`SELECT host_name, toUInt32(port) AS port FROM system.clusters WHERE cluster = ${cluster} ORDER BY shard_num, replica_num`,
+    z.object({ host_name: z.string(), port: z.number().int() }),
+  );
+  if (rows.length === 0) throw new Error(`cluster ${cluster} is not in system.clusters`);
+  return rows.map((r) => `${r.host_name}:${r.port}`);
+}
+
+/**
+ * `table`'s local table on every server, each as a shard of its own, so a read sees every row that any replica holds.
+ * A Distributed read takes one replica per shard, and on 18.16 that replica may not have fetched yet what an insert
+ * wrote to the other one (docs/adr/0008, read-your-writes); every acknowledged insert is on at least one replica, so
+ * the union of both has it. Rows come once per replica holding them (callers dedupe); a server that is down is
+ * skipped (append `EVERY_REPLICA_SETTINGS`), as the writes of its outage went to its peer.
+ */
+export function everyReplica(servers: readonly string[], database: string, table: string): Sql {
+  return sql`remote(${servers.join(",")}, ${ident(database)}, ${ident(local(table))})`;
+}
+
+export const EVERY_REPLICA_SETTINGS = raw("SETTINGS skip_unavailable_shards = 1");
+
+/**
+ * Runs `read` over the cluster's servers (listed once, from system.clusters). `remote()` learns the table's columns
+ * from its first address, whatever `skip_unavailable_shards` says, so a read whose first server is down fails; the
+ * list is then rotated and the read tried again, once per server before the failure is thrown (a transient outage).
+ */
+export function everyReplicaReader<T>(
+  ch: Querier,
+  cluster: string,
+  read: (servers: readonly string[], ids: readonly string[]) => Promise<T>,
+): (ids: readonly string[]) => Promise<T> {
+  let servers: Promise<string[]> | undefined;
+  return async (ids) => {
+    servers ??= clusterServers(ch, cluster).catch((err: unknown) => {
+      servers = undefined;
+      throw err;
+    });
+    const list = await servers;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await read(list, ids);
+      } catch (err) {
+        const first = list[0] ?? "";
+        if (tries >= list.length || !errorMessage(err).includes(`(${first})`)) throw err;
+        list.push(...list.splice(0, 1));
+      }
+    }
+  };
+}

@@ -2,8 +2,9 @@ import { ConversionEventType } from "@aff/events";
 import { z } from "zod";
 import { CLICKS_TABLE } from "./clicks";
 import type { Inserter, Querier } from "./client";
+import { EVERY_REPLICA_SETTINGS, everyReplica, everyReplicaReader } from "./cluster";
 import { Int64Text } from "./int64";
-import { ident, join, type Sql, type SqlValue, sql } from "./sql";
+import { ident, join, raw, type Sql, type SqlValue, sql } from "./sql";
 
 export const LEDGER_TABLE = "commission_ledger_v1";
 export const CONVERSIONS_TABLE = "conversions_v1";
@@ -129,20 +130,30 @@ export function inList(values: readonly SqlValue[]): Sql {
 /** IN lists are chunked so a query stays far below ClickHouse's max_query_size (256 KiB). */
 export const IN_CHUNK = 2_000;
 
-/** Every stored event of the given conversions (duplicates of a row may appear until merged; callers dedupe). */
-export function getConversionEvents(ch: Querier) {
+/**
+ * Every stored event of the given conversions (duplicates of a row may appear until merged; callers dedupe). On a
+ * cluster they are read from every replica (`everyReplica`), so the worker sees what another worker, or itself before
+ * a rebalance, has just written, whichever replica the write went to (docs/adr/0008).
+ */
+export function getConversionEvents(ch: Querier & { cluster?: string; database?: string }) {
+  const read = (from: Sql, settings: Sql, ids: readonly string[]) =>
+    ch.query(
+      "conversion_events_by_id",
+      sql`SELECT conversion_id, event_id, seq, type, event, resolution, settlement_amount_minor, fx_rate, toString(received_at) AS received_at
+        FROM ${from} WHERE conversion_id IN ${inList(ids)} ${settings}`,
+      ConversionEventRow,
+    );
+  const { cluster, database } = ch;
+  const readChunk =
+    cluster && database
+      ? everyReplicaReader(ch, cluster, (servers, ids) =>
+          read(everyReplica(servers, database, CONVERSION_EVENTS_TABLE), EVERY_REPLICA_SETTINGS, ids),
+        )
+      : (ids: readonly string[]) => read(ident(CONVERSION_EVENTS_TABLE), raw(""), ids);
   return async (conversionIds: readonly string[]): Promise<ConversionEventRow[]> => {
     const out: ConversionEventRow[] = [];
-    for (let i = 0; i < conversionIds.length; i += IN_CHUNK) {
-      const ids = conversionIds.slice(i, i + IN_CHUNK);
-      const rows = await ch.query(
-        "conversion_events_by_id",
-        sql`SELECT conversion_id, event_id, seq, type, event, resolution, settlement_amount_minor, fx_rate, toString(received_at) AS received_at
-          FROM ${ident(CONVERSION_EVENTS_TABLE)} WHERE conversion_id IN ${inList(ids)}`,
-        ConversionEventRow,
-      );
-      out.push(...rows);
-    }
+    for (let i = 0; i < conversionIds.length; i += IN_CHUNK)
+      out.push(...(await readChunk(conversionIds.slice(i, i + IN_CHUNK))));
     return out;
   };
 }
