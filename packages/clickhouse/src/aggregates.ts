@@ -61,8 +61,36 @@ const ids = (level: Level): Sql =>
         : "toUInt32(0) AS m, toUInt32(0) AS c, toUInt32(0) AS i",
   );
 
+const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status");
+
+/** The cube's rows at 15 minutes and level 3, summed from the ledger (FINAL) for the given campaigns and hours. */
+function fromLedger(scope: Sql, version: number): Sql {
+  return sql`INSERT INTO ${ident(CUBE_TABLE)}
+    SELECT toUInt8(3) AS level, toUInt8(0) AS grain, toStartOfFifteenMinutes(event_time) AS bucket,
+      merchant_id, campaign_id, influencer_id, commission_currency, status,
+      sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')),
+      countIf(entry_type = 'sale') AS sales,
+      if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), '') ,
+      if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),
+      count(), toUInt64(${version})
+    FROM ${ident(LEDGER_TABLE)} FINAL
+    WHERE ${scope}
+    GROUP BY ${KEY_COLUMNS}`;
+}
+
 /** What differs between cubes: the table, its key columns after the ids, and how its value columns add up. */
 export type CubeSpec = { table: string; dims: Sql; values: Sql; sums: (grain: Grain) => Sql };
+
+export const COMMISSION_CUBE: CubeSpec = {
+  table: CUBE_TABLE,
+  dims: raw("commission_currency, status"),
+  values: raw(
+    "commission_minor, order_amount_minor, revenue_minor, sales, order_currency_min, order_currency_max, entries",
+  ),
+  sums: () =>
+    raw(`sum(commission_minor), sum(order_amount_minor), sum(revenue_minor), sum(sales),
+      minIf(order_currency_min, order_currency_min != ''), max(order_currency_max), sum(entries)`),
+};
 
 /** Rows of `level` at `grain`, summed from cube rows (FINAL) of a finer grain or level. */
 export function fromCube(
@@ -162,106 +190,28 @@ export function coarserRounds(cube: CubeSpec, each: EachChunk, grains: readonly 
   );
 }
 
-/** Chunks of the scope's hours and campaigns; one chunk of campaigns also writes level 0 (it spans every campaign). */
-function ledgerChunks(scope: AggregateScope) {
-  const hours = unique(scope.hourStartsSec.map((h) => h - (h % HOUR_S)));
-  if (hours.length === 0 || scope.campaigns?.length === 0) return [];
-  const campaignChunks = scope.campaigns ? chunks(unique(scope.campaigns)) : [undefined];
-  return chunks(hours).flatMap((hourChunk) =>
-    campaignChunks.map((campaigns, i) => ({
-      hours: hourChunk,
-      days: unique(hourChunk.map((h) => bucketOf("day", h).start)),
-      months: unique(hourChunk.map((h) => bucketOf("month", h).start)),
-      campaigns,
-      withLevel0: i === 0,
-    })),
-  );
-}
-type LedgerChunk = ReturnType<typeof ledgerChunks>[number];
-
-/** `[level * 4 + grain, ...]` of the given grains at levels 3 and 2 (always) and 0 (when `level0`). */
-function combos(grains: readonly Grain[], level0: boolean): Sql {
-  const levels = LEVELS.filter((l) => l > 0 || level0);
-  return raw(`[${levels.flatMap((l) => grains.map((g) => `toUInt8(${l * 4 + GRAIN_ID[g]})`)).join(", ")}]`);
-}
-
-/**
- * Every cube key of a chunk (every grain and level) summed from the ledger (FINAL) in one statement. Each ledger row
- * of the touched months is repeated only for the (level, grain) keys it belongs to: its 15-minute and hour keys when
- * its hour is touched, its day keys when its day is, its month keys; below level 0 only when its campaign is touched.
- * Most rows of a month count only towards the month at level 0, so the repetition stays near one row per row read
- * (docs/adr/0005 "Throughput").
- */
-function cubeFromLedger(chunk: LedgerChunk, version: number): Sql {
-  const t = raw("event_time");
-  const ofCampaigns = chunk.campaigns ? sql`campaign_id IN ${inList(chunk.campaigns)}` : raw("1");
-  const keys = (grains: readonly Grain[]) =>
-    chunk.withLevel0
-      ? sql`if(${ofCampaigns}, ${combos(grains, true)}, [toUInt8(${GRAIN_ID[grains[0] ?? "q15"]})])`
-      : sql`if(${ofCampaigns}, ${combos(grains, false)}, emptyArrayUInt8())`;
-  // level 0 of grain g is code g: the array above keeps only the first grain's, so list the rest for level 0 here
-  const fine = chunk.withLevel0
-    ? sql`if(${ofCampaigns}, ${combos(["q15", "hour"], true)}, [toUInt8(0), toUInt8(1)])`
-    : keys(["q15", "hour"]);
-  const inHours = sql`toUInt32(toStartOfHour(${t})) IN ${inList(chunk.hours)}`;
-  const inDays = sql`toUInt32(toStartOfDay(${t})) IN ${inList(chunk.days)}`;
-  const lo = Math.min(...chunk.months);
-  const hi = Math.max(...chunk.months.map((m) => bucketOf("month", m).end));
-  const months = chunk.months.map((m) => Number(new Date(m * 1000).toISOString().slice(0, 7).replace("-", "")));
-  return sql`INSERT INTO ${ident(CUBE_TABLE)}
-    SELECT toUInt8(lv), toUInt8(gr), toDateTime(b, 'UTC'), m, c, i, commission_currency, status,
-      sum(commission_minor), sum(order_amount_minor), sumIf(order_amount_minor, status IN ('pending', 'review', 'approved')),
-      countIf(entry_type = 'sale') AS sales,
-      if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), ''),
-      if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),
-      count(), toUInt64(${version})
-    FROM (
-      SELECT arrayJoin(arrayConcat(
-          if(${inHours}, ${fine}, emptyArrayUInt8()),
-          if(${inDays}, ${keys(["day"])}, emptyArrayUInt8()),
-          ${keys(["month"])})) AS lg,
-        intDiv(lg, 4) AS lv, lg % 4 AS gr,
-        multiIf(gr = 0, toUInt32(toStartOfFifteenMinutes(${t})), gr = 1, toUInt32(toStartOfHour(${t})),
-          gr = 2, toUInt32(toStartOfDay(${t})), toUInt32(toStartOfDay(${t})) - (toDayOfMonth(${t}) - 1) * 86400) AS b,
-        if(lv >= 2, merchant_id, toUInt32(0)) AS m, if(lv >= 2, campaign_id, toUInt32(0)) AS c,
-        if(lv = 3, influencer_id, toUInt32(0)) AS i,
-        commission_currency, status, commission_minor, order_amount_minor, entry_type, order_currency
-      FROM (
-        SELECT event_time, merchant_id, campaign_id, influencer_id, commission_currency, status, commission_minor,
-          order_amount_minor, entry_type, order_currency
-        FROM ${ident(LEDGER_TABLE)} FINAL
-        WHERE ${t} >= toDateTime(${lo}, 'UTC') AND ${t} < toDateTime(${hi}, 'UTC') AND toYYYYMM(${t}, 'UTC') IN ${inList(months)}
-      )
-    )
-    GROUP BY lv, gr, b, m, c, i, commission_currency, status`;
-}
-
-/** The legacy hourly table (schema/004) of a chunk's campaigns and hours, from the ledger beside the cube. */
-function hourlyFromLedger(chunk: LedgerChunk, version: number): Sql {
-  const scope = join(
-    [
-      bucketCondition("event_time", "hour", chunk.hours),
-      ...(chunk.campaigns ? [sql`campaign_id IN ${inList(chunk.campaigns)}`] : []),
-    ],
-    " AND ",
-  );
-  return sql`INSERT INTO ${ident(HOURLY_TABLE)}
-    SELECT toStartOfHour(event_time) AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
-      sum(commission_minor), sum(order_amount_minor), count(), countIf(entry_type = 'sale'), toUInt64(${Math.floor(version / 1000)})
-    FROM ${ident(LEDGER_TABLE)} FINAL
-    WHERE ${scope}
-    GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`;
-}
-
-/**
- * The statements of one rebuild: one round, in parallel, a cube statement and an hourly-table statement per chunk of
- * hours and campaigns, each reading the ledger the batch has just written. It was seven rounds, one per grain and
- * level, each from the next finer cube rows (docs/adr/0005 "Throughput").
- */
+/** The statements of one rebuild, in dependency order: each round runs after the previous one was acknowledged. */
 export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
-  const parts = ledgerChunks(scope);
-  if (parts.length === 0) return [];
-  return [(v) => parts.flatMap((p) => [cubeFromLedger(p, v()), hourlyFromLedger(p, v())])];
+  const each = scopedChunks(scope, "event_time");
+  if (!each) return [];
+  const cube = COMMISSION_CUBE;
+  return [
+    (v) => each(3, "q15", (w) => fromLedger(w, v())),
+    (v) =>
+      each(2, "q15", (w) =>
+        fromCube(cube, { level: 2, grain: "q15", bucket: raw("bucket") }, { level: 3, grain: "q15" }, w, v()),
+      ),
+    (v) =>
+      each(0, "q15", (w) =>
+        fromCube(cube, { level: 0, grain: "q15", bucket: raw("bucket") }, { level: 2, grain: "q15" }, w, v()),
+      ),
+    ...coarserRounds(cube, each, [
+      ["q15", "hour"],
+      ["hour", "day"],
+      ["day", "month"],
+    ]),
+    (v) => each(3, "hour", (w) => hourlyFromCube(w, v())),
+  ];
 }
 
 /** Runs rounds in order, each statement of a round in parallel, with versions read just before each statement. */
@@ -269,6 +219,16 @@ export async function runRounds(ch: Querier, name: string, rounds: ((version: ()
   for (const round of rounds) {
     await Promise.all(round(nextVersion).map((s) => ch.exec(name, s)));
   }
+}
+
+/** The legacy hourly table (schema/004), now summed from the cube's hourly rows instead of a second ledger read. */
+function hourlyFromCube(scope: Sql, version: number): Sql {
+  return sql`INSERT INTO ${ident(HOURLY_TABLE)}
+    SELECT bucket AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
+      sum(commission_minor), sum(order_amount_minor), sum(entries), sum(sales), toUInt64(${Math.floor(version / 1000)})
+    FROM ${ident(CUBE_TABLE)} FINAL
+    WHERE level = 3 AND grain = 1 AND ${scope}
+    GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`;
 }
 
 /**
