@@ -231,7 +231,8 @@ describe("every outcome visible to its sender", () => {
     expect(JSON.stringify(await wrong.json())).toContain("currency");
     await send({ order_id: "OUT-NOCLICK", amount: 5_000, currency: "USD" });
     await send({ order_id: "OUT-NOFX", amount: 5_000, currency: "JPY", click_id: clickId });
-    const conv = await untilConversion(urls, key, "OUT-1", (b) => b.events.length === 3);
+    // outcomes are written just before the conversion row (ADR 0005): wait for both
+    const conv = await untilConversion(urls, key, "OUT-1", (b) => b.events.length === 3 && b.conversion !== null);
     const byChange = conv.events.map(
       (e: { type: string; currency: string; outcome: string; reason: string | null }) => [
         e.type,
