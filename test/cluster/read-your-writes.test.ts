@@ -1,17 +1,20 @@
 /**
- * The worker's history read on the cluster profile sees a row that only one replica of its shard holds (docs/adr/0008,
- * read-your-writes). On ClickHouse 18.16 a Distributed read takes one replica per shard, and an insert acknowledged by
+ * The worker's history read and the aggregate rebuilds on the cluster profile see a row that only one replica of its
+ * shard holds (docs/adr/0008, read-your-writes). On ClickHouse 18.16 a Distributed read takes one replica per shard, and an insert acknowledged by
  * one replica reaches the other only when that one fetches it; the chaos test lost status changes to this gap. Here
  * one replica's fetches are stopped, so the row stays on the other replica for as long as the test needs.
  * Run: `npx vitest run --project chaos-cluster test/cluster/read-your-writes.test.ts`.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { z } from "zod";
 import {
   type ClickHouse,
   ConversionEventRow,
   createClickHouse,
   getConversionEvents,
+  Int64Text,
   ident,
+  rebuildClickAggregates,
   sql,
 } from "../../packages/clickhouse/src";
 import { deterministicId } from "../../packages/common/src";
@@ -29,7 +32,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of servers) {
-    await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.conversion_events_v1_local`);
+    for (const table of ["conversion_events_v1_local", "clicks_by_hour_v1_local"])
+      await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.${ident(table)}`);
     await s.close();
   }
   await world?.close();
@@ -95,5 +99,43 @@ describe("history reads on a cluster", () => {
     } finally {
       controlClusterInstance("start", "c-ch-1-1");
     }
+  });
+
+  it("rebuild the clicks cube from the clicks each replica of a shard alone holds", async () => {
+    for (const s of servers)
+      await s.exec("stop_fetches", sql`SYSTEM STOP FETCHES ${ident(world.id)}.clicks_by_hour_v1_local`);
+    const click = (id: string) => ({
+      hour: "2026-11-27 08:00:00",
+      campaign_id: 77,
+      click_id: id,
+      link_id: 1,
+      influencer_id: 2,
+      merchant_id: 3,
+      clicked_at: "2026-11-27 08:10:00",
+      ip: "10.0.0.0",
+      user_agent: "ua",
+      is_bot: 0,
+      version: 1,
+    });
+    await Promise.all(
+      servers.map((s, i) => s.insert("one_replica", "clicks_by_hour_v1_local", [click(`CLICK-ON-S1R${i + 1}`)])),
+    );
+    const Count = z.object({ n: Int64Text });
+    // a Distributed read sees one of the two clicks
+    const [distributed] = await world.ch.query(
+      "distributed_clicks",
+      sql`SELECT count() AS n FROM clicks_by_hour_v1 FINAL WHERE campaign_id = 77`,
+      Count,
+    );
+    expect(distributed?.n).toBe(1);
+    await rebuildClickAggregates(world.ch)({ campaigns: [77], hourStartsSec: [Date.UTC(2026, 10, 27, 8) / 1000] });
+    const [cube] = await world.ch.query(
+      "cube_clicks",
+      sql`SELECT sum(clicks) AS n FROM clicks_cube_v1 FINAL WHERE level = 3 AND grain = 1 AND campaign_id = 77`,
+      Count,
+    );
+    expect(cube?.n).toBe(2);
+    for (const s of servers)
+      await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.clicks_by_hour_v1_local`);
   });
 });

@@ -1,4 +1,12 @@
 import type { Inserter, Querier } from "./client";
+import {
+  type ClusterTarget,
+  DISTRIBUTED_FINAL,
+  EVERY_REPLICA_SETTINGS,
+  everyReplicaFinal,
+  everyReplicaRunner,
+  type FinalRead,
+} from "./cluster";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
 
@@ -64,7 +72,7 @@ const ids = (level: Level): Sql =>
 const KEY_COLUMNS = raw("bucket, merchant_id, campaign_id, influencer_id, commission_currency, status");
 
 /** The cube's rows at 15 minutes and level 3, summed from the ledger (FINAL) for the given campaigns and hours. */
-function fromLedger(scope: Sql, version: number): Sql {
+function fromLedger(read: FinalRead, scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(CUBE_TABLE)}
     SELECT toUInt8(3) AS level, toUInt8(0) AS grain, toStartOfFifteenMinutes(event_time) AS bucket,
       merchant_id, campaign_id, influencer_id, commission_currency, status,
@@ -73,8 +81,7 @@ function fromLedger(scope: Sql, version: number): Sql {
       if(sales > 0, toString(minIf(order_currency, entry_type = 'sale')), '') ,
       if(sales > 0, toString(maxIf(order_currency, entry_type = 'sale')), ''),
       count(), toUInt64(${version})
-    FROM ${ident(LEDGER_TABLE)} FINAL
-    WHERE ${scope}
+    FROM ${read(LEDGER_TABLE, scope)}
     GROUP BY ${KEY_COLUMNS}`;
 }
 
@@ -94,6 +101,7 @@ export const COMMISSION_CUBE: CubeSpec = {
 
 /** Rows of `level` at `grain`, summed from cube rows (FINAL) of a finer grain or level. */
 export function fromCube(
+  read: FinalRead,
   cube: CubeSpec,
   to: { level: Level; grain: Grain; bucket: Sql },
   from: { level: Level; grain: Grain },
@@ -106,8 +114,7 @@ export function fromCube(
     SELECT toUInt8(${to.level}), toUInt8(${GRAIN_ID[to.grain]}), b, m, c, i${dims}, ${cube.sums(to.grain)}, toUInt64(${version})
     FROM (
       SELECT ${to.bucket} AS b, ${ids(to.level)}${dims}, ${cube.values}
-      FROM ${ident(cube.table)} FINAL
-      WHERE level = ${from.level} AND grain = ${GRAIN_ID[from.grain]} AND ${scope}
+      FROM ${read(cube.table, sql`level = ${from.level} AND grain = ${GRAIN_ID[from.grain]} AND ${scope}`)}
     )
     GROUP BY b, m, c, i${dims}`;
 }
@@ -172,13 +179,19 @@ export function scopedChunks(scope: AggregateScope, sourceTime: string): EachChu
 }
 
 /** Rounds that sum every coarser grain from the next finer one, at every level. */
-export function coarserRounds(cube: CubeSpec, each: EachChunk, grains: readonly (readonly [Grain, Grain])[]) {
+export function coarserRounds(
+  read: FinalRead,
+  cube: CubeSpec,
+  each: EachChunk,
+  grains: readonly (readonly [Grain, Grain])[],
+): Round[] {
   return grains.map(
     ([finer, grain]) =>
       (v: () => number) =>
         LEVELS.flatMap((level) =>
           each(level, grain, (w) =>
             fromCube(
+              read,
               cube,
               { level, grain, bucket: COARSER[grain as Exclude<Grain, "q15">] },
               { level, grain: finer },
@@ -190,44 +203,62 @@ export function coarserRounds(cube: CubeSpec, each: EachChunk, grains: readonly 
   );
 }
 
+/** One round of a rebuild: its statements, each with a version read just before it is built. */
+export type Round = (version: () => number) => Sql[];
+
 /** The statements of one rebuild, in dependency order: each round runs after the previous one was acknowledged. */
-export function rebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
+export function rebuildRounds(scope: AggregateScope, read: FinalRead = DISTRIBUTED_FINAL): Round[] {
   const each = scopedChunks(scope, "event_time");
   if (!each) return [];
   const cube = COMMISSION_CUBE;
   return [
-    (v) => each(3, "q15", (w) => fromLedger(w, v())),
+    (v) => each(3, "q15", (w) => fromLedger(read, w, v())),
     (v) =>
       each(2, "q15", (w) =>
-        fromCube(cube, { level: 2, grain: "q15", bucket: raw("bucket") }, { level: 3, grain: "q15" }, w, v()),
+        fromCube(read, cube, { level: 2, grain: "q15", bucket: raw("bucket") }, { level: 3, grain: "q15" }, w, v()),
       ),
     (v) =>
       each(0, "q15", (w) =>
-        fromCube(cube, { level: 0, grain: "q15", bucket: raw("bucket") }, { level: 2, grain: "q15" }, w, v()),
+        fromCube(read, cube, { level: 0, grain: "q15", bucket: raw("bucket") }, { level: 2, grain: "q15" }, w, v()),
       ),
-    ...coarserRounds(cube, each, [
+    ...coarserRounds(read, cube, each, [
       ["q15", "hour"],
       ["hour", "day"],
       ["day", "month"],
     ]),
-    (v) => each(3, "hour", (w) => hourlyFromCube(w, v())),
+    (v) => each(3, "hour", (w) => hourlyFromCube(read, w, v())),
   ];
 }
 
-/** Runs rounds in order, each statement of a round in parallel, with versions read just before each statement. */
-export async function runRounds(ch: Querier, name: string, rounds: ((version: () => number) => Sql[])[]) {
-  for (const round of rounds) {
-    await Promise.all(round(nextVersion).map((s) => ch.exec(name, s)));
-  }
+/**
+ * Runs a rebuild's rounds in order, each statement of a round in parallel, with versions read just before each
+ * statement. On a cluster every round reads every replica (`everyReplicaFinal`), so a round sees what the previous
+ * one wrote whichever replica took it; a round whose first server is down runs again on the rotated list (a rebuild
+ * overwrites, so running a round twice changes nothing).
+ */
+export function roundRunner(ch: Querier & Partial<ClusterTarget>) {
+  const { cluster, database } = ch;
+  if (!cluster || !database)
+    return async (name: string, rounds: (read: FinalRead) => Round[]) => {
+      for (const round of rounds(DISTRIBUTED_FINAL)) await Promise.all(round(nextVersion).map((s) => ch.exec(name, s)));
+    };
+  const onReplicas = everyReplicaRunner(ch, cluster);
+  return async (name: string, rounds: (read: FinalRead) => Round[]) => {
+    const count = rounds(DISTRIBUTED_FINAL).length;
+    for (let i = 0; i < count; i++)
+      await onReplicas((servers) => {
+        const round = rounds(everyReplicaFinal(servers, database))[i] ?? (() => []);
+        return Promise.all(round(nextVersion).map((s) => ch.exec(name, sql`${s} ${EVERY_REPLICA_SETTINGS}`)));
+      });
+  };
 }
 
 /** The legacy hourly table (schema/004), now summed from the cube's hourly rows instead of a second ledger read. */
-function hourlyFromCube(scope: Sql, version: number): Sql {
+function hourlyFromCube(read: FinalRead, scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(HOURLY_TABLE)}
     SELECT bucket AS hour, merchant_id, campaign_id, influencer_id, status, commission_currency,
       sum(commission_minor), sum(order_amount_minor), sum(entries), sum(sales), toUInt64(${Math.floor(version / 1000)})
-    FROM ${ident(CUBE_TABLE)} FINAL
-    WHERE level = 3 AND grain = 1 AND ${scope}
+    FROM ${read(CUBE_TABLE, sql`level = 3 AND grain = 1 AND ${scope}`)}
     GROUP BY hour, merchant_id, campaign_id, influencer_id, status, commission_currency`;
 }
 
@@ -237,8 +268,9 @@ function hourlyFromCube(scope: Sql, version: number): Sql {
  * same totals. Each statement's version is taken after the rows it reads were acknowledged and before it reads, so
  * the row that wins a key (highest version) is the one that read last and saw every write before it.
  */
-export function rebuildAggregates(ch: Querier) {
-  return (scope: AggregateScope): Promise<void> => runRounds(ch, "rebuild_commission_cube", rebuildRounds(scope));
+export function rebuildAggregates(ch: Querier & Partial<ClusterTarget>) {
+  const run = roundRunner(ch);
+  return (scope: AggregateScope): Promise<void> => run("rebuild_commission_cube", (read) => rebuildRounds(scope, read));
 }
 
 /** The approved entries among ledger rows, for approved_ledger_v1 (identical rows on a replay). */

@@ -4,11 +4,13 @@ import {
   coarserRounds,
   fromCube,
   type Grain,
-  runRounds,
+  type Round,
+  roundRunner,
   scopedChunks,
 } from "./aggregates";
 import { CLICKS_TABLE, type ClickRow } from "./clicks";
 import type { Inserter, Querier } from "./client";
+import { type ClusterTarget, DISTRIBUTED_FINAL, type FinalRead } from "./cluster";
 import { ident, raw, type Sql, sql } from "./sql";
 
 /** Exact pre-aggregates of the clicks (schema/008, docs/adr/0006): the grains and levels of the commission cube. */
@@ -62,12 +64,11 @@ export function copyClickHours(ch: Querier) {
 }
 
 /** 15-minute rows at level 3 from the clicks: counts only (unique clicks do not add up over quarter hours). */
-function quartersFromClicks(scope: Sql, version: number): Sql {
+function quartersFromClicks(read: FinalRead, scope: Sql, version: number): Sql {
   return sql`INSERT INTO ${ident(CLICKS_CUBE_TABLE)}
     SELECT toUInt8(3), toUInt8(0), toStartOfFifteenMinutes(clicked_at) AS b, merchant_id, campaign_id, influencer_id,
       count(), countIf(is_bot = 1), toUInt64(0), emptyArrayUInt64(), toUInt64(${version})
-    FROM ${ident(CLICKS_BY_HOUR_TABLE)} FINAL
-    WHERE ${scope}
+    FROM ${read(CLICKS_BY_HOUR_TABLE, scope)}
     GROUP BY b, merchant_id, campaign_id, influencer_id`;
 }
 
@@ -75,7 +76,7 @@ function quartersFromClicks(scope: Sql, version: number): Sql {
  * Hour rows at level 3 from the clicks: each (link, IP, user agent) of the hour with the bit set of the quarters its
  * non-bot clicks fell in (0 when it has only bot clicks), then per ids the unique total and the count per bit set.
  */
-function hoursFromClicks(scope: Sql, version: number): Sql {
+function hoursFromClicks(read: FinalRead, scope: Sql, version: number): Sql {
   // one 0/1 per possible quarter set, summed element by element (18.16 lambdas cannot read columns under GROUP BY)
   const perSet = raw(`[${Array.from({ length: 16 }, (_, s) => `toUInt64(quarters = ${s})`).join(", ")}]`);
   return sql`INSERT INTO ${ident(CLICKS_CUBE_TABLE)}
@@ -84,29 +85,31 @@ function hoursFromClicks(scope: Sql, version: number): Sql {
     FROM (
       SELECT hour, merchant_id, campaign_id, influencer_id, count() AS clicks, countIf(is_bot = 1) AS bots,
         groupBitOr(if(is_bot = 0, bitShiftLeft(toUInt8(1), intDiv(toMinute(clicked_at), 15)), toUInt8(0))) AS quarters
-      FROM ${ident(CLICKS_BY_HOUR_TABLE)} FINAL
-      WHERE ${scope}
+      FROM ${read(CLICKS_BY_HOUR_TABLE, scope)}
       GROUP BY hour, merchant_id, campaign_id, influencer_id, link_id, ip, user_agent
     )
     GROUP BY hour, merchant_id, campaign_id, influencer_id`;
 }
 
 /** The statements of one clicks cube rebuild, in dependency order (see rebuildRounds for the commission cube). */
-export function clickRebuildRounds(scope: AggregateScope): ((version: () => number) => Sql[])[] {
+export function clickRebuildRounds(scope: AggregateScope, read: FinalRead = DISTRIBUTED_FINAL): Round[] {
   const each = scopedChunks(scope, "hour");
   if (!each) return [];
   const cube = CLICKS_CUBE;
   const sameBucket = (level: 2 | 0, from: 3 | 2) => (v: () => number) =>
     (["q15", "hour"] as const).flatMap((grain) =>
       each(level, grain, (w) =>
-        fromCube(cube, { level, grain, bucket: raw("bucket") }, { level: from, grain }, w, v()),
+        fromCube(read, cube, { level, grain, bucket: raw("bucket") }, { level: from, grain }, w, v()),
       ),
     );
   return [
-    (v) => [...each(3, "q15", (w) => quartersFromClicks(w, v())), ...each(3, "q15", (w) => hoursFromClicks(w, v()))],
+    (v) => [
+      ...each(3, "q15", (w) => quartersFromClicks(read, w, v())),
+      ...each(3, "q15", (w) => hoursFromClicks(read, w, v())),
+    ],
     sameBucket(2, 3),
     sameBucket(0, 2),
-    ...coarserRounds(cube, each, [
+    ...coarserRounds(read, cube, each, [
       ["hour", "day"],
       ["day", "month"],
     ]),
@@ -117,6 +120,8 @@ export function clickRebuildRounds(scope: AggregateScope): ((version: () => numb
  * Overwrites every clicks cube key of the given campaigns and hours (and the days and months holding them) with
  * totals rebuilt from clicks_by_hour_v1: never increments, so replays and concurrent rebuilds leave the same totals.
  */
-export function rebuildClickAggregates(ch: Querier) {
-  return (scope: AggregateScope): Promise<void> => runRounds(ch, "rebuild_clicks_cube", clickRebuildRounds(scope));
+export function rebuildClickAggregates(ch: Querier & Partial<ClusterTarget>) {
+  const run = roundRunner(ch);
+  return (scope: AggregateScope): Promise<void> =>
+    run("rebuild_clicks_cube", (read) => clickRebuildRounds(scope, read));
 }

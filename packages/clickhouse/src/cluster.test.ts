@@ -7,11 +7,13 @@ import {
   clusterStatements,
   EVERY_REPLICA_SETTINGS,
   everyReplica,
+  everyReplicaFinal,
   everyReplicaReader,
+  REPLACING_KEYS,
   SHARDING_KEYS,
 } from "./cluster";
 import { schemaFiles } from "./migrate";
-import type { Sql } from "./sql";
+import { raw, type Sql } from "./sql";
 
 const target = { cluster: "aff_cluster", database: "aff" };
 const tables = schemaFiles().flatMap((f) =>
@@ -19,6 +21,23 @@ const tables = schemaFiles().flatMap((f) =>
 );
 
 describe("the schema on a cluster", () => {
+  it("knows the ORDER BY key of every table a rebuild reads from every replica, as the schema files state it", () => {
+    const statements = schemaFiles().flatMap((f) => f.statements);
+    for (const [table, key] of Object.entries(REPLACING_KEYS)) {
+      const create = statements.find((s) => s.includes(`CREATE TABLE IF NOT EXISTS ${table} (`)) ?? "";
+      expect(create, table).toContain("ReplacingMergeTree(version)");
+      expect(/ORDER BY \(([^)]*)\)/.exec(create)?.[1], table).toBe(key);
+    }
+  });
+
+  it("reads a table as FINAL would from every replica: each key once, its highest version", () => {
+    const read = everyReplicaFinal(["h:1", "h:2"], "aff");
+    expect(read("commission_ledger_v1", raw("campaign_id = 7")).text.replace(/\s+/g, " ")).toBe(
+      "(SELECT * FROM remote('h:1,h:2', `aff`, `commission_ledger_v1_local`) WHERE campaign_id = 7 ORDER BY version DESC LIMIT 1 BY entry_id)",
+    );
+    expect(() => read("conversions_v1", raw("1"))).toThrow("REPLACING_KEYS");
+  });
+
   it("has a sharding key for every table, and none for a table that does not exist", () => {
     expect(tables.filter((t) => !SHARDING_KEYS[t])).toEqual([]);
     expect(Object.keys(SHARDING_KEYS).sort()).toEqual([...tables].sort());

@@ -121,17 +121,13 @@ export function everyReplica(servers: readonly string[], database: string, table
 export const EVERY_REPLICA_SETTINGS = raw("SETTINGS skip_unavailable_shards = 1");
 
 /**
- * Runs `read` over the cluster's servers (listed once, from system.clusters). `remote()` learns the table's columns
+ * Runs reads over the cluster's servers (listed once, from system.clusters). `remote()` learns the table's columns
  * from its first address, whatever `skip_unavailable_shards` says, so a read whose first server is down fails; the
  * list is then rotated and the read tried again, once per server before the failure is thrown (a transient outage).
  */
-export function everyReplicaReader<T>(
-  ch: Querier,
-  cluster: string,
-  read: (servers: readonly string[], ids: readonly string[]) => Promise<T>,
-): (ids: readonly string[]) => Promise<T> {
+export function everyReplicaRunner(ch: Querier, cluster: string) {
   let servers: Promise<string[]> | undefined;
-  return async (ids) => {
+  return async <T>(read: (servers: readonly string[]) => Promise<T>): Promise<T> => {
     servers ??= clusterServers(ch, cluster).catch((err: unknown) => {
       servers = undefined;
       throw err;
@@ -139,12 +135,55 @@ export function everyReplicaReader<T>(
     const list = await servers;
     for (let tries = 1; ; tries++) {
       try {
-        return await read(list, ids);
+        return await read(list);
       } catch (err) {
         const first = list[0] ?? "";
         if (tries >= list.length || !errorMessage(err).includes(`(${first})`)) throw err;
         list.push(...list.splice(0, 1));
       }
     }
+  };
+}
+
+/** `everyReplicaRunner` for reads of a list of ids. */
+export function everyReplicaReader<T>(
+  ch: Querier,
+  cluster: string,
+  read: (servers: readonly string[], ids: readonly string[]) => Promise<T>,
+): (ids: readonly string[]) => Promise<T> {
+  const run = everyReplicaRunner(ch, cluster);
+  return (ids) => run((servers) => read(servers, ids));
+}
+
+/**
+ * The key and version of each ReplacingMergeTree table a rebuild reads (schema/*.sql `ORDER BY` and
+ * `ReplacingMergeTree(version)`; a unit test holds them to the schema files).
+ */
+export const REPLACING_KEYS: Readonly<Record<string, string>> = {
+  commission_ledger_v1: "entry_id",
+  commission_cube_v2: "level, grain, bucket, merchant_id, campaign_id, influencer_id, commission_currency, status",
+  clicks_by_hour_v1: "hour, campaign_id, click_id",
+  clicks_cube_v1: "level, grain, bucket, merchant_id, campaign_id, influencer_id",
+};
+
+/** How a rebuild reads the rows of `table` matching `where` as FINAL would: the text after `FROM`. */
+export type FinalRead = (table: string, where: Sql) => Sql;
+
+/** One server, or a cluster read through its Distributed tables: `table FINAL WHERE …`. */
+export const DISTRIBUTED_FINAL: FinalRead = (table, where) => sql`${ident(table)} FINAL WHERE ${where}`;
+
+/**
+ * The rows of `table` matching `where` from every replica (`everyReplica`), each key once with its highest version:
+ * what FINAL gives on a server that holds every row. A rebuild reading through the Distributed table reads one
+ * replica per shard, and around a replica's return that replica may lack rows its peer took during the outage, or
+ * the peer rows the rebuild's own previous round just wrote to it (docs/adr/0008); the union of the replicas holds
+ * every acknowledged row. Append `EVERY_REPLICA_SETTINGS` to the statement.
+ */
+export function everyReplicaFinal(servers: readonly string[], database: string): FinalRead {
+  return (table, where) => {
+    const key = REPLACING_KEYS[table];
+    if (!key) throw new Error(`table ${table} has no key in REPLACING_KEYS (packages/clickhouse/src/cluster.ts)`);
+    return sql`(SELECT * FROM ${everyReplica(servers, database, table)} WHERE ${where}
+      ORDER BY version DESC LIMIT 1 BY ${raw(key)})`;
   };
 }

@@ -132,6 +132,7 @@ export async function startAttribution(config: AttributionConfig, deps: { log: L
       counters: counters(config.TOPIC_POSTBACKS),
       log,
       parkedRetentionMs: config.PARKED_RETENTION_DAYS * 86_400_000,
+      parkedRecheckMs: config.PARKED_RECHECK_MS,
     }),
   });
   const clicks = createBatchConsumer({

@@ -26,6 +26,11 @@ export const AttributionConfig = z.object({
   CAMPAIGN_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   /** days a status change that arrived before its sale stays applicable; older ones are counted parked_expired and never applied */
   PARKED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * ms after which a parked status change (no sale in its history) is booked once more from a fresh history read, in
+   * case a replica had not yet shown its sale (docs/adr/0008); 0 = never
+   */
+  PARKED_RECHECK_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** dlq:replay only: replay dead letters whose reason starts with this (empty = all) */
   DLQ_REPLAY_REASON: z.string().default(""),
   /** dlq:replay only: consumer group remembering what was replayed; a new name replays from the beginning again */

@@ -131,10 +131,11 @@ class MemoryStore implements ConversionStore {
   }
 }
 
-function setup(store = new MemoryStore(), groupSize?: number) {
+function setup(store = new MemoryStore(), groupSize?: number, parkedRecheckMs?: number) {
   const letters: DeadLetter[] = [];
   const handle = createConversionHandler({
     groupSize,
+    parkedRecheckMs,
     store,
     resolve: resolveDeps,
     deadLetter: async (l) => {
@@ -211,6 +212,29 @@ describe("conversion handler", () => {
     store.outage = true;
     await expect(run([eventMessage(0, event("A", "sale"))])).rejects.toMatchObject({ retryable: true });
     expect(letters).toEqual([]);
+  });
+
+  it("books a status change parked on a history read that missed its sale once more, parkedRecheckMs later", async () => {
+    const statuses: Record<number, string | undefined> = {};
+    for (const recheckMs of [0, 30]) {
+      const store = new MemoryStore();
+      const { run } = setup(store, undefined, recheckMs);
+      await run([eventMessage(0, event("A", "sale"))]);
+      // the next history read misses the sale (a replica that has not fetched it yet), the reads after it do not
+      const readHistory = store.readHistory.bind(store);
+      let stale = true;
+      store.readHistory = async (ids) => {
+        const rows = await readHistory(ids);
+        const out = stale ? rows.filter((r) => r.type !== "sale") : rows;
+        stale = false;
+        return out;
+      };
+      await run([eventMessage(1, event("A", "approve"))]);
+      expect([...store.conversions.values()].map((c) => c.status)).toEqual(["pending"]);
+      await new Promise((r) => setTimeout(r, 200));
+      statuses[recheckMs] = [...store.conversions.values()][0]?.status;
+    }
+    expect(statuses).toEqual({ 0: "pending", 30: "approved" });
   });
 
   it("dead-letters an event whose key is not its conversion id (offsets of two partitions cannot order it)", async () => {

@@ -231,6 +231,8 @@ type ConversionDeps = {
   parkedRetentionMs: number;
   /** messages per group of a run (default GROUP_SIZE; tests make it small) */
   groupSize?: number;
+  /** ms after which a parked status change is booked once more from a fresh history read (0: never) */
+  parkedRecheckMs?: number;
 };
 
 type Fresh = { event: ConversionEvent; seq: number; delivery: Delivery };
@@ -241,8 +243,14 @@ const failureReason = (err: unknown) => {
   return `${f.reasonClass}: ${f.message}`;
 };
 
-/** One message of a batch, with the partition it came from (batches of several partitions are processed together). */
-type Delivery = { topic: string; partition: number; message: KafkaMessage };
+/**
+ * One message of a batch, with the partition it came from (batches of several partitions are processed together).
+ * `recheck`: a parked status change booked once more (`createConversionHandler`), not a delivery from Kafka.
+ */
+type Delivery = { topic: string; partition: number; message: KafkaMessage; recheck?: true };
+
+/** Parked status changes waiting for their recheck, at most (beyond it they wait for their sale, as without it). */
+const RECHECKS_MAX = 10_000;
 
 /**
  * Conversions: parse -> validate -> (sales) resolve, then recompute the books of every touched conversion from its
@@ -256,12 +264,16 @@ type Delivery = { topic: string; partition: number; message: KafkaMessage };
  */
 export function createConversionHandler(deps: ConversionDeps): BatchHandler {
   const process = createConversionBatch(deps);
+  const recheck = parkedRechecks(deps, (deliveries) => handler(deliveries));
   const run = async (deliveries: readonly Delivery[]) => {
     const letters: DeadLetter[] = [];
+    const parked: Delivery[] = [];
     const isolated = await runIsolating(
       deliveries,
       async (part) => {
-        letters.push(...(await process(part)));
+        const done = await process(part);
+        letters.push(...done.letters);
+        parked.push(...done.parked);
       },
       (size, f) =>
         deps.log.warn({ size, reason_class: f.reasonClass, err: f.message }, "batch_split_to_isolate_failure"),
@@ -271,9 +283,37 @@ export function createConversionHandler(deps: ConversionDeps): BatchHandler {
     const told = letters.flatMap((l) => deadLetterRow(l.message.value, Number(l.message.offset), l.reason) ?? []);
     if (told.length > 0) await deps.store.writeOutcomes(told);
     await deps.deadLetter(letters);
-    deps.counters.processed(deliveries.length);
+    deps.counters.processed(deliveries.filter((d) => !d.recheck).length);
+    recheck(parked.filter((d) => !d.recheck));
   };
-  return combineBatches(run);
+  const handler = combineRuns(run);
+  return (messages, ctx) => handler(messages.map((message) => ({ ...ctx, message })));
+}
+
+/**
+ * Books each parked status change once more, `parkedRecheckMs` after it was parked, from a fresh read of its history,
+ * through the same runs as Kafka's batches (never beside one) and without a commit. A status change is parked when
+ * its history holds no sale; on a cluster that read can miss a sale another worker has just stored (docs/adr/0008):
+ * the recheck books it then. Booking is idempotent, so a recheck that finds the sale, still none, or the sale's own
+ * run already done changes nothing that a replay would not. A failed recheck is not retried: the event stays parked
+ * until its sale arrives, as it would without the recheck.
+ */
+function parkedRechecks(deps: ConversionDeps, book: (deliveries: Delivery[]) => Promise<void>) {
+  const delay = deps.parkedRecheckMs ?? 0;
+  let waiting = 0;
+  return (parked: readonly Delivery[]) => {
+    if (delay <= 0 || parked.length === 0) return;
+    const due = parked.slice(0, Math.max(0, RECHECKS_MAX - waiting)).map((d) => ({ ...d, recheck: true as const }));
+    if (due.length < parked.length)
+      deps.log.warn({ dropped: parked.length - due.length, waiting }, "parked_recheck_queue_full");
+    waiting += due.length;
+    setTimeout(() => {
+      waiting -= due.length;
+      book(due).catch((err: unknown) =>
+        deps.log.warn({ size: due.length, err: errorMessage(err) }, "parked_recheck_failed"),
+      );
+    }, delay).unref();
+  };
 }
 
 /**
@@ -284,6 +324,12 @@ export function createConversionHandler(deps: ConversionDeps): BatchHandler {
  * wrote it. Partitions never share a conversion (the key is the conversion id), so merging them changes no books.
  */
 export function combineBatches(run: (deliveries: readonly Delivery[]) => Promise<void>): BatchHandler {
+  const handler = combineRuns(run);
+  return (messages, ctx) => handler(messages.map((message) => ({ ...ctx, message })));
+}
+
+/** `combineBatches` over deliveries. */
+function combineRuns(run: (deliveries: readonly Delivery[]) => Promise<void>) {
   type Waiting = { deliveries: Delivery[]; settle: (err?: unknown) => void };
   let waiting: Waiting[] = [];
   let scheduled = false;
@@ -300,9 +346,8 @@ export function combineBatches(run: (deliveries: readonly Delivery[]) => Promise
     }
     scheduled = false;
   };
-  return (messages, ctx) =>
+  return (deliveries: Delivery[]) =>
     new Promise<void>((resolve, reject) => {
-      const deliveries = messages.map((message) => ({ ...ctx, message }));
       waiting.push({ deliveries, settle: (err) => (err === undefined ? resolve() : reject(err)) });
       if (!scheduled) {
         scheduled = true;
@@ -366,7 +411,7 @@ export function groupByConversion(deliveries: readonly Delivery[], size = GROUP_
 function createConversionBatch(deps: ConversionDeps) {
   const rebuild = coalescingRebuild(deps.store.rebuildHourly);
   const book = createBooking(deps);
-  return async (deliveries: readonly Delivery[]): Promise<DeadLetter[]> => {
+  return async (deliveries: readonly Delivery[]): Promise<{ letters: DeadLetter[]; parked: Delivery[] }> => {
     const t0 = performance.now();
     const groups = groupByConversion(deliveries, deps.groupSize);
     const done: Awaited<ReturnType<typeof book>>[] = [];
@@ -386,7 +431,7 @@ function createConversionBatch(deps: ConversionDeps) {
       },
       "conversion_batch_phases",
     );
-    return done.flatMap((d) => d.letters);
+    return { letters: done.flatMap((d) => d.letters), parked: done.flatMap((d) => d.parked) };
   };
 }
 
@@ -433,6 +478,7 @@ function createBooking(deps: ConversionDeps) {
     const flags: ConversionFlagsRow[] = [];
     const outcomes: OutcomeRow[] = [];
     const refused = new Set<string>();
+    const parked: Delivery[] = [];
     for (const [id, history] of histories) {
       const books = computeBooks(history, { parkedRetentionMs: deps.parkedRetentionMs });
       if (books.conversion) conversions.push(books.conversion);
@@ -445,6 +491,8 @@ function createBooking(deps: ConversionDeps) {
         for (const f of batchEvents.get(eventId) ?? []) letter(f.delivery, reason);
       }
       reportOutcomes(deps, id, books, batchEvents);
+      for (const [eventId, outcome] of books.outcomes)
+        if (outcome === "parked") for (const f of batchEvents.get(eventId) ?? []) parked.push(f.delivery);
     }
     lap("compute");
     // refused events are dead letters, never history: a replay must not find them stored
@@ -459,7 +507,7 @@ function createBooking(deps: ConversionDeps) {
     ]);
     await deps.store.writeConversions(conversions);
     lap("write_ledger");
-    return { letters, touched: touchedHours(ledger), phases };
+    return { letters, parked, touched: touchedHours(ledger), phases };
   };
 }
 
@@ -537,7 +585,7 @@ function reportOutcomes(
   deps: { counters: ConversionCounters; log: Logger },
   conversionId: string,
   books: ConversionBooks,
-  batchEvents: Map<string, unknown>,
+  batchEvents: Map<string, Fresh[]>,
 ) {
   const saleIsNew = books.saleEventId !== undefined && batchEvents.has(books.saleEventId);
   for (const [eventId, outcome] of books.outcomes) {
@@ -549,6 +597,13 @@ function reportOutcomes(
     }
     // refused events of the batch are dead-lettered, and counted and logged there
     if (isRefusal(outcome)) continue;
+    if (batchEvents.get(eventId)?.every((f) => f.delivery.recheck)) {
+      // a parked event booked once more: counted when it was parked; say what the fresh history changed
+      if (outcome === "parked") continue;
+      deps.counters.outcome(outcome === "parked_expired" ? "parked_expired" : "unparked");
+      deps.log.warn({ conversion_id: conversionId, event_id: eventId, outcome }, "parked_event_rechecked");
+      continue;
+    }
     deps.counters.outcome(outcome);
     if (outcome !== "applied")
       deps.log.info({ conversion_id: conversionId, event_id: eventId, outcome }, "conversion_event_not_applied");
