@@ -35,6 +35,10 @@ describe("the schema on a cluster", () => {
     expect(read("commission_ledger_v1", raw("campaign_id = 7")).text.replace(/\s+/g, " ")).toBe(
       "(SELECT * FROM remote('h:1,h:2', `aff`, `commission_ledger_v1_local`) WHERE campaign_id = 7 ORDER BY version DESC LIMIT 1 BY entry_id)",
     );
+    // a click's rows are identical (its version is its time): one of them, without sorting
+    expect(read("clicks_by_hour_v1", raw("1")).text.replace(/\s+/g, " ")).toBe(
+      "(SELECT * FROM remote('h:1,h:2', `aff`, `clicks_by_hour_v1_local`) WHERE 1 LIMIT 1 BY hour, campaign_id, click_id)",
+    );
     expect(() => read("conversions_v1", raw("1"))).toThrow("REPLACING_KEYS");
   });
 
