@@ -27,7 +27,7 @@ import {
   spawnService,
   type TestWorld,
 } from "../../packages/testing/src";
-import { EUR_USD, expectedFor, type OrderPlan, postbacksFor } from "../e2e/chaos-orders";
+import { EUR_USD, expectedFor, type OrderPlan, postbacksFor, tallyBooks } from "../e2e/chaos-orders";
 import { ADMIN_KEY, allowTokenStatusChanges, FINANCE_KEY, seedCampaign, type Urls } from "../e2e/helpers";
 import { leadingBroker, pidOf } from "./brokers";
 
@@ -381,28 +381,7 @@ describe("chaos on the cluster profile", () => {
       byStatus("commission_ledger_v1", "conversion_id,"),
       PerConversion,
     );
-    let lost = 0;
-    let duplicated = 0;
-    let wrong = 0;
-    const seen = new Set<string>();
-    for (const row of perConversion) {
-      seen.add(row.conversion_id);
-      const e = expected.get(row.conversion_id);
-      if (!e) {
-        duplicated += row.n;
-        continue;
-      }
-      lost += Math.max(0, e.entries - row.n);
-      duplicated += Math.max(0, row.n - e.entries);
-      if (
-        row.pending !== e.pending ||
-        row.approved !== e.approved ||
-        row.rejected !== e.rejected ||
-        row.reversed !== e.reversed
-      )
-        wrong++;
-    }
-    for (const [id, e] of expected) if (!seen.has(id)) lost += e.entries;
+    const { lost, duplicated, wrong } = tallyBooks(perConversion, expected);
 
     const inClickHouse = new Set(clickRows);
     const missingClicks = [...served.entries()].filter(([id]) => !inClickHouse.has(id));

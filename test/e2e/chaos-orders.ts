@@ -69,3 +69,40 @@ export function postbacksFor(p: OrderPlan, t0: number, clickId: string): Record<
       return [sale, { ...base, type: "refund", amount: p.amount * 2, occurred_at: at(2) }];
   }
 }
+
+/** The ledger summed per conversion (entries `n`); `paid` where the test pays out. */
+export type ConversionTotals = {
+  conversion_id: string;
+  pending: number;
+  approved: number;
+  paid?: number;
+  rejected: number;
+  reversed: number;
+  n: number;
+};
+
+/**
+ * Entries lost and duplicated, and conversions whose money is wrong, against the ground truth: a conversion the plan
+ * does not know counts all its entries as duplicated; one missing from the ledger, all its expected entries as lost.
+ */
+export function tallyBooks(rows: readonly ConversionTotals[], expected: ReadonlyMap<string, Expected>) {
+  let lost = 0;
+  let duplicated = 0;
+  let wrong = 0;
+  const seen = new Set<string>();
+  for (const row of rows) {
+    seen.add(row.conversion_id);
+    const e = expected.get(row.conversion_id);
+    if (!e) {
+      duplicated += row.n;
+      continue;
+    }
+    lost += Math.max(0, e.entries - row.n);
+    duplicated += Math.max(0, row.n - e.entries);
+    const money = [row.pending - e.pending, row.approved - e.approved, row.rejected - e.rejected];
+    money.push(row.reversed - e.reversed, row.paid === undefined ? 0 : row.paid - e.paid);
+    if (money.some((d) => d !== 0)) wrong++;
+  }
+  for (const [id, e] of expected) if (!seen.has(id)) lost += e.entries;
+  return { lost, duplicated, wrong };
+}

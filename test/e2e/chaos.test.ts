@@ -28,7 +28,7 @@ import {
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
 import { checkReportsAcrossReplay, exactnessProblems } from "./chaos-exactness";
-import { addExpected, EUR_USD, expectedFor, type OrderPlan, postbacksFor } from "./chaos-orders";
+import { addExpected, EUR_USD, expectedFor, type OrderPlan, postbacksFor, tallyBooks } from "./chaos-orders";
 import { paidTruth, payoutClient, type Run } from "./chaos-payouts";
 import { ADMIN_KEY, allowTokenStatusChanges, api, click, FINANCE_KEY, startServices, type Urls } from "./helpers";
 
@@ -303,29 +303,7 @@ describe("chaos: kills, a broker restart and a ClickHouse outage", () => {
       byStatus("commission_ledger_v1", "conversion_id,"),
       PerConversion,
     );
-    let lost = 0;
-    let duplicated = 0;
-    let wrong = 0;
-    const seen = new Set<string>();
-    for (const row of perConversion) {
-      seen.add(row.conversion_id);
-      const e = expected.get(row.conversion_id);
-      if (!e) {
-        duplicated += row.n;
-        continue;
-      }
-      lost += Math.max(0, e.entries - row.n);
-      duplicated += Math.max(0, row.n - e.entries);
-      if (
-        row.pending !== e.pending ||
-        row.approved !== e.approved ||
-        row.paid !== e.paid ||
-        row.rejected !== e.rejected ||
-        row.reversed !== e.reversed
-      )
-        wrong++;
-    }
-    for (const [id, e] of expected) if (!seen.has(id)) lost += e.entries;
+    const { lost, duplicated, wrong } = tallyBooks(perConversion, expected);
 
     const res = await fetch(
       `${urls.reportsUrl}/v1/reports/commissions?from=${new Date(t0 - 86_400_000).toISOString().slice(0, 10)}&to=${new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10)}`,
