@@ -14,7 +14,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { FxRates } from "../../packages/catalog/src";
-import { Int64Text, raw } from "../../packages/clickhouse/src";
+import { clusterServers, everyReplica, Int64Text, raw, sql } from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
 import {
   controlClusterInstance,
@@ -427,6 +427,13 @@ describe("chaos on the cluster profile", () => {
       JSON.stringify(reportTotals) === JSON.stringify(money) &&
       wrong === 0;
 
+    // where a click short in the report went missing: the clicks cube's source, read from every replica
+    const [byHour] = await world.ch.query(
+      "chaos_clicks_by_hour",
+      sql`SELECT uniqExact(click_id) AS n FROM ${everyReplica(await clusterServers(world.ch, stack.cluster.CLICKHOUSE_CLUSTER), world.ch.database, "clicks_by_hour_v1")} SETTINGS skip_unavailable_shards = 1`,
+      z.object({ n: Int64Text }),
+    );
+
     const result = {
       sales: SALES,
       clicks: served.size,
@@ -451,6 +458,7 @@ describe("chaos on the cluster profile", () => {
         ),
         extra_clicks: extraClicks,
         report_clicks: reportClicks,
+        clicks_by_hour: byHour?.n,
         redirect_failures: Object.fromEntries(failures),
         ...(totalsMatch ? {} : { truth, ledger: ledgerTotals, hourly, report: reportTotals }),
       }),

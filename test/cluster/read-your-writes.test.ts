@@ -14,6 +14,7 @@ import {
   getConversionEvents,
   Int64Text,
   ident,
+  raw,
   rebuildClickAggregates,
   sql,
 } from "../../packages/clickhouse/src";
@@ -137,5 +138,51 @@ describe("history reads on a cluster", () => {
     expect(cube?.n).toBe(2);
     for (const s of servers)
       await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.clicks_by_hour_v1_local`);
+  });
+
+  it("store a retried insert again instead of dropping it as a copy of an earlier block", async () => {
+    const click = {
+      hour: "2026-11-27 09:00:00",
+      campaign_id: 78,
+      click_id: "CLICK-RETRIED",
+      link_id: 1,
+      influencer_id: 2,
+      merchant_id: 3,
+      clicked_at: "2026-11-27 09:10:00",
+      ip: "10.0.0.0",
+      user_agent: "ua",
+      is_bot: 0,
+      version: 1,
+    };
+    // merges stopped everywhere, so that the copies stay apart (a merge collapses them, as FINAL does)
+    const every = (stack.all.CLICKHOUSE_URLS ?? "")
+      .split(",")
+      .map((url) => createClickHouse({ url, database: world.id }));
+    const merges = (verb: "STOP" | "START") =>
+      Promise.all(
+        every.map((s) => s.exec("merges", sql`SYSTEM ${raw(verb)} MERGES ${ident("clicks_by_hour_v1_local")}`)),
+      );
+    await merges("STOP");
+    try {
+      // the same block twice, as a worker retrying a batch whose first insert failed on its way back sends it
+      for (let i = 0; i < 2; i++) await world.ch.insert("retried", "clicks_by_hour_v1", [click]);
+      // both copies on both replicas of the row's shard (deduplicated, the second would be dropped: 2 in all)
+      const held = async () => {
+        let n = 0;
+        for (const s of every) {
+          const [r] = await s.query(
+            "copies",
+            sql`SELECT count() AS n FROM clicks_by_hour_v1_local WHERE campaign_id = 78`,
+            z.object({ n: Int64Text }),
+          );
+          n += r?.n ?? 0;
+        }
+        return n;
+      };
+      expect(await eventually(held, (n) => n === 4, 20_000)).toBe(4);
+    } finally {
+      await merges("START");
+      await Promise.all(every.map((s) => s.close()));
+    }
   });
 });

@@ -28,7 +28,15 @@ import {
 import { startPostback } from "../../services/postback/src/app";
 import { loadConfig as postbackConfig } from "../../services/postback/src/config";
 import { checkReportsAcrossReplay, exactnessProblems } from "./chaos-exactness";
-import { addExpected, EUR_USD, expectedFor, type OrderPlan, postbacksFor, tallyBooks } from "./chaos-orders";
+import {
+  addExpected,
+  EUR_USD,
+  type Expected,
+  expectedFor,
+  type OrderPlan,
+  postbacksFor,
+  tallyBooks,
+} from "./chaos-orders";
 import { paidTruth, payoutClient, type Run } from "./chaos-payouts";
 import { ADMIN_KEY, allowTokenStatusChanges, api, click, FINANCE_KEY, startServices, type Urls } from "./helpers";
 

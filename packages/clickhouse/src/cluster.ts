@@ -82,13 +82,17 @@ export function clusterMigrationsTable(t: ClusterTarget): Sql {
 
 /**
  * Session settings every query needs on the cluster (sent by the client, so they hold whatever the server profile):
- * inserts return once each shard has its rows; reads and writes prefer the same (first live, caught-up) replica; an
+ * inserts return once each shard has its rows, and a retried insert is written again; reads and writes prefer the same (first live, caught-up) replica; an
  * IN subquery over a Distributed table runs once, globally. Not `insert_quorum`: ClickHouse 18.16 runs one quorum
  * insert per table at a time ("Another quorum insert has been already started"), and the workers' concurrent
  * batches livelocked on it in the chaos test (docs/adr/0008, known limit: a replica returning from an outage).
  */
 export const CLUSTER_SETTINGS: ClickHouseSettings = {
   insert_distributed_sync: 1,
+  // a retried insert is stored again: replicated tables would otherwise drop it as a copy of the failed attempt's
+  // block, which a replica stopped mid-insert had registered in ZooKeeper and never kept (docs/adr/0008); our rows
+  // replace their copies (FINAL, dedup by id), as on a replay
+  insert_deduplicate: 0,
   prefer_localhost_replica: 0,
   load_balancing: "in_order",
   max_replica_delay_for_distributed_queries: "1",
