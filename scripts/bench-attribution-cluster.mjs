@@ -1,8 +1,10 @@
 // npm run bench:attribution:cluster: conversions per second on the cluster profile (infra/stack.sh --cluster) with one
-// and with two attribution worker processes in one consumer group, measured in the same run: the same sales are
-// written once to a topic (RF 3, min ISR 2), then each configuration consumes it with its own consumer group into its
-// own database (replicated, sharded), timed from worker start until every sale is a ledger row.
-// Last line: {"sales":…,"one_worker_per_s":…,"two_workers_per_s":…}. BENCH_SALES overrides the size.
+// and with two attribution worker processes in one consumer group, measured in the same run. Each configuration
+// gets its own topic (RF 3, min ISR 2), consumer group and replicated, sharded database; its workers start on the
+// empty topic and, once the group is stable with every worker holding partitions, the same sales are written to it.
+// Timed from the first sale written until every sale is a ledger row, so a worker joining (a rebalance) is not
+// timed; the writing (about 50,000 sales/s) overlaps the booking.
+// Last line: {"sales":…,"one_worker_per_s":…,"two_workers_per_s":…}. BENCH_SALES overrides the size (default 100,000).
 import { randomBytes } from "node:crypto";
 import { Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, migrate, raw, sql } from "@aff/clickhouse";
@@ -12,7 +14,7 @@ import { catalogWriter, createCampaignFixture, isolatedEnv, spawnService, startC
 import { z } from "zod";
 import { loadConfig as attributionConfig } from "../services/attribution/dist/config.js";
 
-const SALES = Number(process.env.BENCH_SALES ?? 20_000);
+const SALES = Number(process.env.BENCH_SALES ?? 100_000);
 const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -24,10 +26,6 @@ const redis = createRedis({ ...stack.cluster, REDIS_URL: stack.REDIS_URL });
 const catalog = new Catalog(redis, env.REDIS_PREFIX);
 const kafka = createKafka({ brokers: env.KAFKA_BROKERS, clientId: "bench", log });
 const cfg = attributionConfig(env);
-await ensureTopics(
-  kafka,
-  [env.TOPIC_POSTBACKS, env.TOPIC_CLICKS, env.TOPIC_DEAD_LETTERS].map((t) => topicSpec(cfg, t)),
-);
 const { merchant, campaign, influencer, link } = await createCampaignFixture(catalogWriter(catalog), {});
 const clickId = signClickId(cfg.CLICK_ID_SECRET, {
   linkId: link.id,
@@ -36,32 +34,55 @@ const clickId = signClickId(cfg.CLICK_ID_SECRET, {
   clickedAtMs: Date.now() - 60_000,
 });
 
-const producer = createProducer(kafka, { idempotent: false });
-await producer.connect();
-const now = Date.now();
-for (let i = 0; i < SALES; i += 1000) {
-  const messages = [];
-  for (let j = i; j < Math.min(SALES, i + 1000); j++) {
-    const conv = conversionId(merchant.id, `B-${j}`);
-    const event = {
-      v: 1,
-      event_id: deterministicId(conv, "sale"),
-      conversion_id: conv,
-      merchant_id: merchant.id,
-      order_id: `B-${j}`,
-      type: "sale",
-      click_id: clickId,
-      amount_minor: 1000 + j,
-      currency: "USD",
-      occurred_at_ms: now,
-      received_at_ms: now,
-    };
-    messages.push({ key: conv, value: JSON.stringify(event) });
+/** The same sales, written to `topic` in sends of 1,000. */
+async function writeSales(topic) {
+  const producer = createProducer(kafka, { idempotent: false });
+  await producer.connect();
+  for (let i = 0; i < SALES; i += 1000) {
+    const messages = [];
+    for (let j = i; j < Math.min(SALES, i + 1000); j++) {
+      const conv = conversionId(merchant.id, `B-${j}`);
+      const event = {
+        v: 1,
+        event_id: deterministicId(conv, "sale"),
+        conversion_id: conv,
+        merchant_id: merchant.id,
+        order_id: `B-${j}`,
+        type: "sale",
+        click_id: clickId,
+        amount_minor: 1000 + j,
+        currency: "USD",
+        occurred_at_ms: now,
+        received_at_ms: now,
+      };
+      messages.push({ key: conv, value: JSON.stringify(event) });
+    }
+    await producer.send({ topic, acks: -1, messages });
   }
-  await producer.send({ topic: env.TOPIC_POSTBACKS, acks: -1, messages });
+  await producer.disconnect();
 }
-await producer.disconnect();
-say(`${SALES} sales in ${env.TOPIC_POSTBACKS} (cluster)`);
+const now = Date.now();
+
+/** Until `group` is stable with `members` members, each assigned partitions. */
+async function groupStable(group, members) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(250)) {
+      const { groups } = await admin.describeGroups([group]);
+      const g = groups[0];
+      if (
+        g?.state === "Stable" &&
+        g.members.length === members &&
+        g.members.every((m) => m.memberAssignment.length > 0)
+      )
+        return;
+    }
+    throw new Error(`group ${group} not stable with ${members} members after 120 s`);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 const Count = z.object({ n: z.coerce.number() });
 /** One configuration: `workers` processes in a fresh consumer group and database; conversions per second. */
@@ -74,14 +95,24 @@ async function measure(workers) {
   const workerEnv = {
     ...env,
     CLICKHOUSE_DATABASE: database,
+    TOPIC_POSTBACKS: `${database}.postbacks`,
+    TOPIC_CLICKS: `${database}.clicks`,
+    TOPIC_DEAD_LETTERS: `${database}.dead_letters`,
     GROUP_CONVERSIONS: `${database}.conversions`,
     GROUP_CLICKS: `${database}.clicks`,
     PORT: "0",
   };
-  const t0 = performance.now();
+  await ensureTopics(
+    kafka,
+    [workerEnv.TOPIC_POSTBACKS, workerEnv.TOPIC_CLICKS, workerEnv.TOPIC_DEAD_LETTERS].map((t) => topicSpec(cfg, t)),
+  );
   const procs = Array.from({ length: workers }, () =>
     spawnService("attribution", { env: workerEnv, output: "inherit" }),
   );
+  await groupStable(workerEnv.GROUP_CONVERSIONS, workers);
+  const t0 = performance.now();
+  await writeSales(workerEnv.TOPIC_POSTBACKS);
+  say(`${workers} worker(s): ${SALES} sales written in ${Math.round(performance.now() - t0)} ms`);
   const count = async () =>
     (await ch.query("bench_count", raw("SELECT count() AS n FROM commission_ledger_v1 FINAL"), Count))[0]?.n ?? 0;
   while ((await count().catch(() => 0)) < SALES) await sleep(250);
