@@ -8,9 +8,16 @@
 import { randomBytes } from "node:crypto";
 import { Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, migrate, raw, sql } from "@aff/clickhouse";
-import { conversionId, createLogger, deterministicId, signClickId } from "@aff/common";
+import { createLogger, signClickId } from "@aff/common";
 import { createKafka, createProducer, ensureTopics, topicSpec } from "@aff/kafka";
-import { catalogWriter, createCampaignFixture, isolatedEnv, spawnService, startClusterStack } from "@aff/testing";
+import {
+  benchSale,
+  catalogWriter,
+  createCampaignFixture,
+  isolatedEnv,
+  spawnService,
+  startClusterStack,
+} from "@aff/testing";
 import { z } from "zod";
 import { loadConfig as attributionConfig } from "../services/attribution/dist/config.js";
 
@@ -40,23 +47,7 @@ async function writeSales(topic) {
   await producer.connect();
   for (let i = 0; i < SALES; i += 1000) {
     const messages = [];
-    for (let j = i; j < Math.min(SALES, i + 1000); j++) {
-      const conv = conversionId(merchant.id, `B-${j}`);
-      const event = {
-        v: 1,
-        event_id: deterministicId(conv, "sale"),
-        conversion_id: conv,
-        merchant_id: merchant.id,
-        order_id: `B-${j}`,
-        type: "sale",
-        click_id: clickId,
-        amount_minor: 1000 + j,
-        currency: "USD",
-        occurred_at_ms: now,
-        received_at_ms: now,
-      };
-      messages.push({ key: conv, value: JSON.stringify(event) });
-    }
+    for (let j = i; j < Math.min(SALES, i + 1000); j++) messages.push(benchSale(merchant.id, clickId, j, now));
     await producer.send({ topic, acks: -1, messages });
   }
   await producer.disconnect();

@@ -8,9 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { Catalog, createRedis } from "@aff/catalog";
 import { createClickHouse, ensureDatabase, ident, join, migrate, raw, sql } from "@aff/clickhouse";
-import { conversionId, createLogger, deterministicId, Lifecycle, signClickId } from "@aff/common";
+import { conversionId, createLogger, Lifecycle, signClickId } from "@aff/common";
 import { createKafka, createProducer, ensureTopics } from "@aff/kafka";
-import { catalogWriter, createCampaignFixture, isolatedEnv, startNativeStack } from "@aff/testing";
+import { benchSale, catalogWriter, createCampaignFixture, isolatedEnv, startNativeStack } from "@aff/testing";
 import { z } from "zod";
 import { startAttribution } from "../services/attribution/dist/app.js";
 import { loadConfig as attributionConfig } from "../services/attribution/dist/config.js";
@@ -61,23 +61,7 @@ await producer.connect();
 const now = Date.now();
 for (let i = 0; i < SALES; i += 1000) {
   const messages = [];
-  for (let j = i; j < Math.min(SALES, i + 1000); j++) {
-    const conv = conversionId(merchant.id, `B-${j}`);
-    const event = {
-      v: 1,
-      event_id: deterministicId(conv, "sale"),
-      conversion_id: conv,
-      merchant_id: merchant.id,
-      order_id: `B-${j}`,
-      type: "sale",
-      click_id: clickId,
-      amount_minor: 1000 + j,
-      currency: "USD",
-      occurred_at_ms: now,
-      received_at_ms: now,
-    };
-    messages.push({ key: conv, value: JSON.stringify(event) });
-  }
+  for (let j = i; j < Math.min(SALES, i + 1000); j++) messages.push(benchSale(merchant.id, clickId, j, now));
   await producer.send({ topic: env.TOPIC_POSTBACKS, acks: -1, messages });
 }
 await producer.disconnect();

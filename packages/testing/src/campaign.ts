@@ -9,6 +9,7 @@ import {
   type Merchant,
   MerchantInput,
 } from "@aff/catalog";
+import { conversionId, deterministicId } from "@aff/common";
 import type { z } from "zod";
 
 export type MerchantFields = z.input<typeof MerchantInput>;
@@ -84,3 +85,25 @@ export async function createCampaignFixture(writer: CatalogWriter, opts: Campaig
 }
 
 export type CampaignFixture = Awaited<ReturnType<typeof createCampaignFixture>>;
+
+/**
+ * The benchmarks' sale `B-<n>` of a merchant through a click, as the postback service publishes it: keyed by its
+ * conversion id, with a deterministic event id (writing it twice books it once).
+ */
+export function benchSale(merchantId: number, clickId: string, n: number, nowMs: number) {
+  const conv = conversionId(merchantId, `B-${n}`);
+  const event = {
+    v: 1,
+    event_id: deterministicId(conv, "sale"),
+    conversion_id: conv,
+    merchant_id: merchantId,
+    order_id: `B-${n}`,
+    type: "sale",
+    click_id: clickId,
+    amount_minor: 1000 + n,
+    currency: "USD",
+    occurred_at_ms: nowMs,
+    received_at_ms: nowMs,
+  };
+  return { key: conv, value: JSON.stringify(event) };
+}
