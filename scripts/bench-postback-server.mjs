@@ -9,11 +9,15 @@ process.on("message", (m) => {
 });
 
 if (mode === "baseline") {
-  // The least a POST handler can do: read the body, answer 202 with a small JSON body.
+  // The least a POST handler can do: read the body, answer 202 with a small JSON body; with BENCH_WORK_US, first
+  // spin that many µs of CPU (what a given amount of work per request costs in throughput, measured the same way).
+  const workNs = Number(process.env.BENCH_WORK_US ?? 0) * 1000;
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
+      const t = process.hrtime.bigint();
+      while (Number(process.hrtime.bigint() - t) < workNs);
       const body = Buffer.concat(chunks);
       res.writeHead(202, { "content-type": "application/json" });
       res.end(JSON.stringify({ accepted: true, bytes: body.length }));

@@ -14,6 +14,8 @@ const stackEnv = readStackEnv();
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+// The bare handler again with this many µs of CPU spun per request (`bare_with_work`; empty list: skipped).
+const WORK_US = (process.env.BENCH_WORK_US ?? "20,40,80").split(",").filter(Boolean).map(Number);
 const runId = `bench_${randomBytes(4).toString("hex")}`;
 const topic = `${runId}.postbacks`;
 
@@ -134,7 +136,7 @@ async function messagesOnTopic() {
   }
 }
 
-const baseline = await start("baseline");
+const baseline = await start("baseline", { BENCH_WORK_US: "0" });
 const postback = await start("postback", {
   KAFKA_BROKERS: stackEnv.KAFKA_BROKERS,
   REDIS_URL: stackEnv.REDIS_URL,
@@ -168,6 +170,13 @@ for (let round = 1; round <= ROUNDS; round++) {
   acked.perS += a.perS / ROUNDS;
   acked.ok += a.ok;
   acked.non2xx += a.non2xx;
+}
+const bareWithWork = {};
+for (const us of WORK_US) {
+  const server = await start("baseline", { BENCH_WORK_US: String(us) });
+  const r = await load(server.info.port, baselineRequests, `bare handler with ${us} µs of work per request`);
+  await stop(server.child);
+  bareWithWork[us] = { per_s: Math.round(r.perS), ratio: Number((r.perS / base.perS).toFixed(4)) };
 }
 const metrics = await (await fetch(`http://127.0.0.1:${ops_port}/metrics`)).text();
 const metric = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
@@ -221,5 +230,6 @@ console.log(
     connections: CONNECTIONS,
     duration_s: DURATION_S,
     rounds: ROUNDS,
+    bare_with_work: bareWithWork,
   }),
 );

@@ -35,6 +35,9 @@ const RATE = num("BENCH_RATE", 10_000);
 const ROUNDS = num("BENCH_ROUNDS", 2);
 const PORT_BASE = num("BENCH_PORT_BASE", 41_000);
 const REDIS_DB = num("BENCH_REDIS_DB", 9);
+// The bare server again, spinning this many µs of CPU per request before it answers: what a given amount of work per
+// request costs in throughput on this machine, measured the same way (`bare_with_work`; empty list: skipped).
+const WORK_US = (process.env.BENCH_WORK_US ?? "5,10,20").split(",").filter(Boolean).map(Number);
 
 const stackEnv = readStackEnv();
 const id = `bench_${randomBytes(4).toString("hex")}`;
@@ -174,14 +177,17 @@ async function main() {
     await seed(catalog);
     const baselinePort = PORT_BASE;
     const redirectPort = PORT_BASE + 1;
-    const baseline = spawnNode(
-      "baseline",
-      [
-        "-e",
-        `require("node:http").createServer((q, s) => { s.writeHead(302, { Location: "https://shop.example.com/" }); s.end(); }).listen(${baselinePort}, "127.0.0.1", () => console.log('{"msg":"baseline_listening"}'));`,
-      ],
-      { env, readyEvent: "baseline_listening", onLine: logProblems("baseline") },
-    );
+    // busy-waits `workUs` µs per request (0: none), then answers a fixed 302
+    const bare = (name, port, workUs) =>
+      spawnNode(
+        name,
+        [
+          "-e",
+          `const ns = ${workUs * 1000}; require("node:http").createServer((q, s) => { const t = process.hrtime.bigint(); while (Number(process.hrtime.bigint() - t) < ns); s.writeHead(302, { Location: "https://shop.example.com/" }); s.end(); }).listen(${port}, "127.0.0.1", () => console.log('{"msg":"baseline_listening"}'));`,
+        ],
+        { env, readyEvent: "baseline_listening", onLine: logProblems(name) },
+      );
+    const baseline = bare("baseline", baselinePort, 0);
     await baseline.ready;
     const t0 = Date.now();
     const profile = process.env.BENCH_PROFILE_DIR
@@ -230,6 +236,18 @@ async function main() {
     log(
       `fixed rate: redirect ${fixed.rps.toFixed(0)} req/s over ${connections} connections, p50 ${fixed.p50_ms} ms, p99 ${fixed.p99_ms} ms; bare server ${fixedBase.rps.toFixed(0)} req/s over ${baseConnections} connections, p99 ${fixedBase.p99_ms} ms`,
     );
+
+    const bareWithWork = {};
+    for (const [i, us] of WORK_US.entries()) {
+      const server = bare(`baseline_${us}us`, PORT_BASE + 10 + i, us);
+      await server.ready;
+      const r = wrk(PORT_BASE + 10 + i, { seconds: DURATION_S, connections: CONNECTIONS });
+      await server.stop();
+      bareWithWork[us] = { rps: Math.round(r.rps), ratio: Number((r.rps / baselineRps).toFixed(3)) };
+      log(
+        `bare server with ${us} µs of work per request: ${bareWithWork[us].rps} req/s, ratio ${bareWithWork[us].ratio}`,
+      );
+    }
 
     const rssMb = peakRssMb(redirect.child.pid);
     const served =
@@ -288,6 +306,7 @@ async function main() {
       kafka_records: onTopic.records,
       clicks_clickhouse: clicksClickhouse,
       wrk_errors: [...base, ...ours, fixed].reduce((s, r) => s + r.errors + r.bad_status, 0),
+      bare_with_work: bareWithWork,
     };
     console.log(
       `redirect ${figures.rps} req/s vs bare node:http ${figures.baseline_rps} req/s: ratio ${figures.ratio} (target >= 0.5)`,

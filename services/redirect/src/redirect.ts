@@ -1,5 +1,5 @@
 import { randomFillSync } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { LINK_CODE_PATTERN } from "@aff/catalog";
 import { clientAddress, signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
@@ -59,14 +59,53 @@ function randomSource(): () => Buffer {
 }
 
 /**
+ * Under load, the 302s of one event-loop turn (every request read in one poll phase) are written together right after
+ * it, in the check phase (`setImmediate`): back to back, they reach a client that is already awake, where one write
+ * per request between the requests' own work woke it each time, which on a VM costs more than the redirect's own work
+ * (docs/adr/0003, "Answers written per turn"). A turn that follows a turn of fewer than four answers writes each at
+ * once: at a low rate there is little to write together, and an answer does not wait for the rest of its turn.
+ */
+function redirectsPerTurn() {
+  /** answers in the previous turn from which this turn's are written together */
+  const TOGETHER_FROM = 4;
+  let pending: { res: ServerResponse; headers: OutgoingHttpHeaders }[] = [];
+  let inTurn = 0;
+  let together = false;
+  const write = (res: ServerResponse, headers: OutgoingHttpHeaders) => {
+    try {
+      res.writeHead(302, headers);
+      res.end();
+    } catch {
+      // a socket that cannot take its answer any more (gone since) is closed; the others are still answered
+      res.destroy();
+    }
+  };
+  const endTurn = () => {
+    together = inTurn >= TOGETHER_FROM;
+    inTurn = 0;
+    const turn = pending;
+    pending = [];
+    for (const { res, headers } of turn) write(res, headers);
+  };
+  return {
+    add(res: ServerResponse, headers: OutgoingHttpHeaders): void {
+      if (inTurn++ === 0) setImmediate(endTurn);
+      if (together) pending.push({ res, headers });
+      else write(res, headers);
+    },
+  };
+}
+
+/**
  * The hot path, on bare node:http: GET or HEAD /{code} -> 302 to the link's destination with a signed click id.
- * A cached link is answered synchronously; only a code never seen waits for Redis. The click event is queued for
- * Kafka after the answer is written.
+ * A cached link is answered in the turn it was read in (`redirectsPerTurn`); only a code never seen waits for Redis.
+ * The click event is queued for Kafka beside its answer.
  */
 export function createRedirectHandler(d: RedirectDeps) {
   // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
   const random = randomSource();
   const uniques = new UniqueVisitors(100_000);
+  const answers = redirectsPerTurn();
 
   const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
@@ -88,13 +127,12 @@ export function createRedirectHandler(d: RedirectDeps) {
       { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now },
       random(),
     );
-    res.writeHead(302, {
+    answers.add(res, {
       Location: link.location(clickId),
       "Cache-Control": "no-store",
       "Set-Cookie": `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; Secure; SameSite=Lax`,
       "Content-Length": 0,
     });
-    res.end();
 
     const isUnique =
       bot === undefined && uniques.firstVisit(link.linkId, ip, ua.slice(0, 256), Math.floor(now / HOUR_MS));
