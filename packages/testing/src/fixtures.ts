@@ -51,6 +51,9 @@ export function isolatedEnv(
   };
 }
 
+/** How long a test world's DDL may wait (creating and dropping its database, migrations). */
+const DDL_TIMEOUT_MS = 180_000;
+
 export async function createTestWorld(stack: StackEnv, name: string): Promise<TestWorld> {
   const id = `test_${name}_${randomBytes(4).toString("hex")}`;
   assertTestName(id);
@@ -58,9 +61,13 @@ export async function createTestWorld(stack: StackEnv, name: string): Promise<Te
   const lifecycle = new Lifecycle(log, 20_000);
   const env = { ...isolatedEnv(stack, id), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn" };
   const chOpts = { url: stack.CLICKHOUSE_URL, cluster: stack.cluster?.CLICKHOUSE_CLUSTER };
-  await ensureDatabase(chOpts, id);
+  // DDL on a cluster waits in ZooKeeper's queue behind the DDL before it: after a chaos run, dropping its replicated
+  // tables took over a minute, and the next file's CREATE DATABASE timed out behind it at the default 30 s
+  const ddlOpts = { ...chOpts, requestTimeoutMs: DDL_TIMEOUT_MS };
+  await ensureDatabase(ddlOpts, id);
+  const ddl = createClickHouse({ ...ddlOpts, database: id });
+  await migrate(ddl);
   const ch = createClickHouse({ ...chOpts, database: id });
-  await migrate(ch);
   const redis = createRedis({ ...stack.cluster, REDIS_URL: stack.REDIS_URL });
   redis.on("error", () => undefined);
   const catalog = new Catalog(redis, `${id}:`);
@@ -75,8 +82,8 @@ export async function createTestWorld(stack: StackEnv, name: string): Promise<Te
       await lifecycle.stop("test_done");
       assertTestName(id);
       const on = ch.cluster ? sql` ON CLUSTER ${ident(ch.cluster)}` : raw("");
-      await ch.exec("drop_test_database", sql`DROP DATABASE IF EXISTS ${ident(id)}${on}`).catch(() => undefined);
-      await ch.close();
+      await ddl.exec("drop_test_database", sql`DROP DATABASE IF EXISTS ${ident(id)}${on}`).catch(() => undefined);
+      await Promise.all([ch.close(), ddl.close()]);
       redis.disconnect();
     },
   };
