@@ -118,6 +118,13 @@ async function metric(port, name) {
 }
 
 /** Peak resident memory (VmHWM) of a process, in MB. */
+/** CPU µs (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
+const cpuMicros = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+};
+/** CPU µs per request over wrk runs. */
+const perRequest = (micros, runs) => Number((micros / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1));
 const peakRssMb = (pid) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
@@ -210,9 +217,19 @@ async function main() {
     wrk(redirectPort, { seconds: 2, connections: CONNECTIONS });
     const base = [];
     const ours = [];
+    // CPU (user + system) per request of each server over its full-speed rounds: on this 2-vCPU machine the
+    // redirect is bound by its one core, so its rate is about 1 / (CPU per request), and this figure moves less
+    // from run to run than the rates do.
+    const cpu = { base: 0, ours: 0 };
+    const timed = (key, pid, port) => {
+      const before = cpuMicros(pid);
+      const r = wrk(port, { seconds: DURATION_S, connections: CONNECTIONS });
+      cpu[key] += cpuMicros(pid) - before;
+      return r;
+    };
     for (let round = 0; round < ROUNDS; round++) {
-      base.push(wrk(baselinePort, { seconds: DURATION_S, connections: CONNECTIONS }));
-      ours.push(wrk(redirectPort, { seconds: DURATION_S, connections: CONNECTIONS }));
+      base.push(timed("base", baseline.child.pid, baselinePort));
+      ours.push(timed("ours", redirect.child.pid, redirectPort));
       log(
         `round ${round + 1}: baseline ${base.at(-1).rps.toFixed(0)} req/s, redirect ${ours.at(-1).rps.toFixed(0)} req/s`,
       );
@@ -290,6 +307,8 @@ async function main() {
       ratio: Number((rps / baselineRps).toFixed(3)),
       rps: Math.round(rps),
       baseline_rps: Math.round(baselineRps),
+      cpu_us_per_redirect: perRequest(cpu.ours, ours),
+      cpu_us_per_baseline_request: perRequest(cpu.base, base),
       fixed_rate_rps: Math.round(fixed.rps),
       baseline_fixed_rate_rps: Math.round(fixedBase.rps),
       p50_ms: fixed.p50_ms,

@@ -1,4 +1,6 @@
-import { hash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { _HMAC } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 
 /**
  * A click id carries its own facts, so attribution can trust it without a lookup:
@@ -15,36 +17,31 @@ const BODY_LEN = 25;
 const MAC_LEN = 10;
 export const CLICK_ID_LENGTH = 47;
 
-const BLOCK = 64;
-const DIGEST = 32;
-
 /**
  * HMAC-SHA256 (RFC 2104) of a click id's body, truncated to MAC_LEN: the same bytes `createHmac` gives, so ids issued
- * before verify unchanged. The padded keys are computed once per secret and the message goes through two one-shot
- * `crypto.hash` calls into buffers reused from call to call (the hot path is synchronous): an `Hmac` object per click
- * cost ~20 % more CPU and more garbage (docs/adr/0003).
+ * before verify unchanged. The hash states after the key's padded blocks are computed once per secret (noble-hashes'
+ * HMAC) and copied into one reused instance per id, so an id costs the two SHA-256 blocks of its own data and no
+ * garbage: a `createHmac` per id, and later two one-shot `crypto.hash` calls over the padded key and the data, cost
+ * two to three times as much CPU (docs/adr/0003).
  */
 class ClickMac {
-  private readonly inner = Buffer.alloc(BLOCK + BODY_LEN);
-  private readonly outer = Buffer.alloc(BLOCK + DIGEST);
+  private readonly keyed: _HMAC<ReturnType<typeof sha256.create>>;
+  private work: _HMAC<ReturnType<typeof sha256.create>> | undefined;
+  private readonly digest = new Uint8Array(32);
   /** body and MAC of the id being signed, encoded in one go */
   readonly id = Buffer.alloc(BODY_LEN + MAC_LEN);
 
   constructor(secret: string) {
-    let key = Buffer.from(secret, "utf8");
-    if (key.length > BLOCK) key = hash("sha256", key, "buffer");
-    for (let i = 0; i < BLOCK; i++) {
-      const k = key[i] ?? 0;
-      this.inner[i] = k ^ 0x36;
-      this.outer[i] = k ^ 0x5c;
-    }
+    this.keyed = new _HMAC(sha256, Buffer.from(secret, "utf8"));
   }
 
   /** The truncated MAC of `body` (BODY_LEN bytes), valid until the next call. */
-  of(body: Buffer): Buffer {
-    body.copy(this.inner, BLOCK, 0, BODY_LEN);
-    hash("sha256", this.inner, "buffer").copy(this.outer, BLOCK);
-    return hash("sha256", this.outer, "buffer").subarray(0, MAC_LEN);
+  of(body: Buffer): Uint8Array {
+    const h = this.keyed._cloneInto(this.work);
+    this.work = h;
+    h.update(body.subarray(0, BODY_LEN));
+    h.digestInto(this.digest);
+    return this.digest.subarray(0, MAC_LEN);
   }
 }
 
@@ -70,7 +67,7 @@ export function signClickId(secret: string, facts: ClickFacts, random: Buffer = 
   body.writeUInt32BE(facts.campaignId, 9);
   body.writeUIntBE(facts.clickedAtMs, 13, 6);
   random.copy(body, 19, 0, 6);
-  m.of(body).copy(body, BODY_LEN);
+  body.set(m.of(body), BODY_LEN);
   return body.toString("base64url");
 }
 

@@ -38,6 +38,77 @@ describe("ClickPublisher", () => {
     ]);
   });
 
+  it("sends per timer tick what was queued when the tick began; a direct flush sends everything", async () => {
+    // a broker that acknowledges when told to: the clicks read meanwhile wait for the next tick, not for their own request
+    const sends: string[][] = [];
+    let ack: () => void = () => undefined;
+    const producer = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: (req: { messages: { value: string }[] }) => {
+        sends.push(req.messages.flatMap((m) => m.value.split("\n")));
+        return new Promise<void>((resolve) => {
+          ack = resolve;
+        });
+      },
+    } as unknown as Producer;
+    const publisher = new ClickPublisher({
+      producer,
+      topic: "t",
+      spool: new Spool(mkdtempSync(path.join(tmpdir(), "clicks-")), "c"),
+      log: createLogger("test", "silent"),
+      batchMax: 2,
+      flushMs: 60_000,
+      queueMax: 1000,
+    });
+    const publish = (...ids: number[]) => {
+      for (const id of ids) publisher.publishSerialized(`{"click_id":"id-${id}"}`);
+    };
+    /** acknowledges each request in turn until the flush is over */
+    const settle = async (flush: Promise<void>) => {
+      let over = false;
+      void flush.then(() => {
+        over = true;
+      });
+      while (!over) {
+        await new Promise((r) => setImmediate(r));
+        ack();
+      }
+    };
+    publish(1, 2, 3);
+    const tick = publisher.flush({ tick: true });
+    publish(4); // read while the tick's first batch waits for the broker
+    await settle(tick);
+    // the tick sent at least the clicks queued when it began (in batches of up to batchMax) and no batch more
+    expect(sends).toEqual([
+      ['{"click_id":"id-1"}', '{"click_id":"id-2"}'],
+      ['{"click_id":"id-3"}', '{"click_id":"id-4"}'],
+    ]);
+    publish(5);
+    const next = publisher.flush({ tick: true });
+    publish(6); // read while this tick's batch waits, less than a batch: left for the next tick
+    await settle(next);
+    expect(sends.slice(2)).toEqual([['{"click_id":"id-5"}']]);
+    expect(publisher.depth).toBe(1);
+    publish(7, 8);
+    const tick2 = publisher.flush({ tick: true });
+    publish(9, 10); // read while the first batch waits: sent in this tick as far as full batches go
+    await settle(tick2);
+    expect(sends.slice(3)).toEqual([
+      ['{"click_id":"id-6"}', '{"click_id":"id-7"}'],
+      ['{"click_id":"id-8"}', '{"click_id":"id-9"}'],
+    ]);
+    expect(publisher.depth).toBe(1);
+    publish(11, 12);
+    const drain = publisher.flush();
+    await settle(drain);
+    expect(sends.slice(5)).toEqual([
+      ['{"click_id":"id-10"}', '{"click_id":"id-11"}'],
+      ['{"click_id":"id-12"}'],
+    ]);
+    expect(publisher.depth).toBe(0);
+  });
+
   it("leaves the spool to the next process when a send still in flight at shutdown fails afterwards", async () => {
     // a client whose disconnect fails the sends in flight (as @platformatic/kafka's close does): the flush that then
     // ends must not start replaying the spool that stop() just wrote

@@ -42,7 +42,7 @@ export class ClickPublisher {
   constructor(private readonly d: ClickPublisherDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.flush(), this.d.flushMs);
+    this.timer = setInterval(() => void this.flush({ tick: true }), this.d.flushMs);
     this.timer.unref();
   }
 
@@ -82,13 +82,19 @@ export class ClickPublisher {
     return this.kafkaHealthy;
   }
 
-  /** One flush at a time: spool first (older clicks), then the queue. */
-  flush(): Promise<void> {
+  /**
+   * One flush at a time: spool first (older clicks), then the queue. A timer tick sends what was queued when it
+   * began: the clicks read while its batch waits for the broker's acknowledgement wait for the next tick (unless a
+   * full batch is queued). Sending them at once made a produce request of a few dozen clicks every couple of
+   * milliseconds under load, and each request costs the client and the broker the same whatever its size
+   * (docs/adr/0003, "One produce request per tick"). Called directly (tests, shutdown), it drains the queue.
+   */
+  flush(opts: { tick?: boolean } = {}): Promise<void> {
     // After stop() the spool belongs to the next process: a flush chained before stop() (and released when the
     // client's disconnect fails the send in flight) must not start replaying it.
     if (this.stopped) return this.flushing ?? Promise.resolve();
     if (!this.flushing) {
-      this.flushing = this.flushOnce().finally(() => {
+      this.flushing = this.flushOnce(opts.tick ? this.queue.length : Number.POSITIVE_INFINITY).finally(() => {
         this.flushing = undefined;
       });
     }
@@ -114,7 +120,8 @@ export class ClickPublisher {
     this.d.onSent?.(batch.length);
   }
 
-  private async flushOnce(): Promise<void> {
+  /** Sends the spool, then at least `queued` clicks of the queue (in batches of `batchMax`) and any full batch. */
+  private async flushOnce(queued: number): Promise<void> {
     try {
       if (this.d.spool.hasData) {
         const n = await this.d.spool.drain((lines) => this.send(lines), this.d.batchMax);
@@ -125,8 +132,10 @@ export class ClickPublisher {
           this.droppedSinceFull = 0;
         }
       }
-      while (this.queue.length > 0) {
+      let left = queued;
+      while (this.queue.length > 0 && (left > 0 || this.queue.length >= this.d.batchMax)) {
         const batch = this.queue.splice(0, this.d.batchMax);
+        left -= batch.length;
         try {
           await this.send(batch);
         } catch (err) {
