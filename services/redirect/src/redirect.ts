@@ -1,5 +1,5 @@
 import { randomFillSync } from "node:crypto";
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { LINK_CODE_PATTERN } from "@aff/catalog";
 import { clientAddress, signClickId } from "@aff/common";
 import type { ClickEvent } from "@aff/events";
@@ -68,10 +68,10 @@ function randomSource(): () => Buffer {
 function redirectsPerTurn() {
   /** answers in the previous turn from which this turn's are written together */
   const TOGETHER_FROM = 4;
-  let pending: { res: ServerResponse; headers: OutgoingHttpHeaders }[] = [];
+  let pending: { res: ServerResponse; headers: string[] }[] = [];
   let inTurn = 0;
   let together = false;
-  const write = (res: ServerResponse, headers: OutgoingHttpHeaders) => {
+  const write = (res: ServerResponse, headers: string[]) => {
     try {
       res.writeHead(302, headers);
       res.end();
@@ -88,7 +88,7 @@ function redirectsPerTurn() {
     for (const { res, headers } of turn) write(res, headers);
   };
   return {
-    add(res: ServerResponse, headers: OutgoingHttpHeaders): void {
+    add(res: ServerResponse, headers: string[]): void {
       if (inTurn++ === 0) setImmediate(endTurn);
       if (together) pending.push({ res, headers });
       else write(res, headers);
@@ -127,12 +127,17 @@ export function createRedirectHandler(d: RedirectDeps) {
       { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now },
       random(),
     );
-    answers.add(res, {
-      Location: link.location(clickId),
-      "Cache-Control": "no-store",
-      "Set-Cookie": `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; Secure; SameSite=Lax`,
-      "Content-Length": 0,
-    });
+    // headers as one flat [name, value, ...] list: node:http takes it without walking an object's keys (~1 µs less)
+    answers.add(res, [
+      "Location",
+      link.location(clickId),
+      "Cache-Control",
+      "no-store",
+      "Set-Cookie",
+      `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; Secure; SameSite=Lax`,
+      "Content-Length",
+      "0",
+    ]);
 
     const isUnique =
       bot === undefined && uniques.firstVisit(link.linkId, ip, ua.slice(0, 256), Math.floor(now / HOUR_MS));
