@@ -102,10 +102,7 @@ describe("ClickPublisher", () => {
     publish(11, 12);
     const drain = publisher.flush();
     await settle(drain);
-    expect(sends.slice(5)).toEqual([
-      ['{"click_id":"id-10"}', '{"click_id":"id-11"}'],
-      ['{"click_id":"id-12"}'],
-    ]);
+    expect(sends.slice(5)).toEqual([['{"click_id":"id-10"}', '{"click_id":"id-11"}'], ['{"click_id":"id-12"}']]);
     expect(publisher.depth).toBe(0);
   });
 
