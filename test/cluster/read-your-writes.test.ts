@@ -99,6 +99,21 @@ describe("history reads on a cluster", () => {
       expect(new Set(fresh.map((r) => r.event_id))).toEqual(new Set([row.event_id]));
     } finally {
       controlClusterInstance("start", "c-ch-1-1");
+      // The tests after this one write through that server and replicate to and from it: wait until both replicas
+      // see every replicated table of this world writable and both replicas active (its ZooKeeper session back).
+      const lagging = (s: ClickHouse) =>
+        s.query(
+          "replicas_not_ready",
+          sql`SELECT count() AS n FROM system.replicas WHERE database = ${world.id}
+                AND (is_readonly OR is_session_expired OR active_replicas < total_replicas)`,
+          z.object({ n: Int64Text }),
+        );
+      for (const s of servers)
+        await eventually(
+          () => lagging(s),
+          (rows) => rows[0]?.n === 0,
+          60_000,
+        );
     }
   });
 
