@@ -117,7 +117,6 @@ async function metric(port, name) {
     .reduce((s, l) => s + Number(l.split(" ").at(-1)), 0);
 }
 
-/** Peak resident memory (VmHWM) of a process, in MB. */
 /** CPU µs (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
 const cpuMicros = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -125,6 +124,7 @@ const cpuMicros = (pid) => {
 };
 /** CPU µs per request over wrk runs. */
 const perRequest = (micros, runs) => Number((micros / runs.reduce((n, r) => n + r.requests, 0)).toFixed(1));
+/** Peak resident memory (VmHWM) of a process, in MB. */
 const peakRssMb = (pid) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 

@@ -64,7 +64,7 @@ function visitorHash(linkId: number, ip: string, userAgent: string, hour: number
     a = Math.imul(a ^ c, FNV_PRIME);
     b = Math.imul(b ^ c, FNV_PRIME);
   }
-  // a separator, so "ab"+"c" and "a"+"bc" differ
+  // the end of the IP, before the user agent's hash is folded in
   a = Math.imul(a ^ 0x7c, FNV_PRIME);
   b = Math.imul(b ^ 0x7c, FNV_PRIME);
   const ua = userAgentHash(userAgent);
