@@ -1,27 +1,80 @@
 /**
  * Which (link, truncated IP, user agent, hour) this instance has seen, for the click's `is_unique` hint (approximate
- * by design, see docs/adr/0003). Visitors are kept as 52-bit hashes of those facts in two generations of number
- * sets: when the current one holds half the bound it becomes the previous one and the oldest generation is
- * forgotten. An LRU of the joined strings cost ~200 bytes per visitor on the heap (22 MB at its 100,000 bound, plus
- * the collector's headroom, under load); a hash costs ~20. Two visitors sharing a hash (odds ~10^-6 at the bound)
- * make the second not unique.
+ * by design, see docs/adr/0003). Visitors are kept as 52-bit hashes of those facts in two generations: when the
+ * current one holds half the bound it becomes the previous one and the oldest generation is forgotten. An LRU of the
+ * joined strings cost ~200 bytes per visitor on the heap (22 MB at its 100,000 bound, plus the collector's headroom,
+ * under load); a hash costs ~20. Two visitors sharing a hash (odds ~10^-6 at the bound) make the second not unique.
+ *
+ * Each generation is an open-addressing table in one `Uint32Array` (two words per visitor), not a `Set` of numbers:
+ * a 52-bit hash is a heap number, and a lookup in a set of 50,000 of them read the set's buckets and then each
+ * candidate's number, several cache misses per click; under `bench:redirect` with a million links the set's lookups
+ * were ~5 % of the redirect's CPU (docs/adr/0003, "fifth pass"). Here a lookup reads one or two adjacent words.
  */
 export class UniqueVisitors {
-  private current = new Set<number>();
-  private previous = new Set<number>();
+  private current: VisitorTable;
+  private previous: VisitorTable;
 
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number) {
+    this.current = new VisitorTable(Math.max(1, Math.ceil(max / 2)));
+    this.previous = new VisitorTable(Math.max(1, Math.ceil(max / 2)));
+  }
 
   /** True the first time these facts are seen (within what is remembered); records them. */
   firstVisit(linkId: number, ip: string, userAgent: string, hour: number): boolean {
-    const h = visitorHash(linkId, ip, userAgent, hour);
-    if (this.current.has(h) || this.previous.has(h)) return false;
+    visitorHash(linkId, ip, userAgent, hour);
+    const hi = hashHi;
+    const lo = hashLo;
+    if (this.current.has(hi, lo) || this.previous.has(hi, lo)) return false;
     if (this.current.size >= this.max / 2) {
+      const oldest = this.previous;
       this.previous = this.current;
-      this.current = new Set();
+      oldest.clear();
+      this.current = oldest;
     }
-    this.current.add(h);
+    this.current.add(hi, lo);
     return true;
+  }
+}
+
+/** `lo` carries 20 bits of hash; this bit marks a used slot (a zero pair is a valid hash). */
+const USED = 0x80000000;
+
+/** A set of (32-bit, 20-bit) hash pairs: linear probing, at most half full, cleared whole. */
+class VisitorTable {
+  private readonly words: Uint32Array;
+  private readonly mask: number;
+  size = 0;
+
+  constructor(readonly bound: number) {
+    let slots = 2;
+    while (slots < bound * 2) slots *= 2;
+    this.words = new Uint32Array(slots * 2);
+    this.mask = slots - 1;
+  }
+
+  has(hi: number, lo: number): boolean {
+    const w = this.words;
+    const tagged = (lo | USED) >>> 0;
+    for (let i = (hi ^ (hi >>> 16)) & this.mask; ; i = (i + 1) & this.mask) {
+      const l = w[2 * i + 1] as number;
+      if (l === 0) return false;
+      if (l === tagged && w[2 * i] === hi) return true;
+    }
+  }
+
+  /** Adds a pair known to be absent; past `bound` entries the caller rotates generations first. */
+  add(hi: number, lo: number): void {
+    const w = this.words;
+    let i = (hi ^ (hi >>> 16)) & this.mask;
+    while (w[2 * i + 1] !== 0) i = (i + 1) & this.mask;
+    w[2 * i] = hi;
+    w[2 * i + 1] = (lo | USED) >>> 0;
+    this.size++;
+  }
+
+  clear(): void {
+    this.words.fill(0);
+    this.size = 0;
   }
 }
 
@@ -51,12 +104,16 @@ function userAgentHash(userAgent: string): { a: number; b: number } {
   return h;
 }
 
+/** The last `visitorHash`: its high 32 bits and low 20 bits (module state rather than an object per click). */
+let hashHi = 0;
+let hashLo = 0;
+
 /**
  * Two FNV-1a passes with different offsets over the link, hour and IP, each then folding in the user agent's hash of
- * the same pass (xor then multiply by the odd prime: distinct user agent hashes stay distinct), combined into a
- * 52-bit integer (exact in a double).
+ * the same pass (xor then multiply by the odd prime: distinct user agent hashes stay distinct): a 52-bit hash, the
+ * first pass's 32 bits and 20 of the second's, left in `hashHi` and `hashLo`.
  */
-function visitorHash(linkId: number, ip: string, userAgent: string, hour: number): number {
+function visitorHash(linkId: number, ip: string, userAgent: string, hour: number): void {
   let a = Math.imul(0x811c9dc5 ^ linkId, FNV_PRIME);
   let b = Math.imul(0x050c5d1f ^ hour, FNV_PRIME);
   for (let i = 0; i < ip.length; i++) {
@@ -70,5 +127,6 @@ function visitorHash(linkId: number, ip: string, userAgent: string, hour: number
   const ua = userAgentHash(userAgent);
   a = Math.imul(a ^ ua.a, FNV_PRIME);
   b = Math.imul(b ^ ua.b, FNV_PRIME);
-  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
+  hashHi = a >>> 0;
+  hashLo = b & 0xfffff;
 }
