@@ -129,6 +129,30 @@ const peakRssMb = (pid) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
 /**
+ * ns per dependent random read over a 256 MB array (a pointer chase, so reads cannot overlap): the memory latency of
+ * this VM, which varies between sessions. The redirect's 1 M-link table makes its CPU per request depend on it more
+ * than the bare server's, so runs taken on different days compare only beside this figure (`memory_probe_ns`).
+ */
+function memoryProbeNs() {
+  const n = 64 * 1024 * 1024;
+  const next = new Uint32Array(n);
+  // one cycle through every slot in a random order (Sattolo), so the chase never falls into a short loop
+  for (let i = 0; i < n; i++) next[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * i);
+    const t = next[i];
+    next[i] = next[j];
+    next[j] = t;
+  }
+  const reads = 2_000_000;
+  let at = 0;
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < reads; k++) at = next[at];
+  const ns = Number(process.hrtime.bigint() - t0) / reads;
+  return at >= 0 ? Number(ns.toFixed(1)) : 0;
+}
+
+/**
  * Clicks on the topic: a record holds many clicks, one per line (packages/events click-records), so the topic is
  * read to its end and every line counted, with the distinct click ids (a record sent twice would show here).
  */
@@ -213,6 +237,8 @@ async function main() {
     const warmRssMb = peakRssMb(redirect.child.pid);
     log(`redirect warmed ${warmed.links} links in ${Date.now() - t0} ms; peak RSS so far ${warmRssMb.toFixed(0)} MB`);
 
+    const memoryNs = memoryProbeNs();
+    log(`memory probe: ${memoryNs} ns per dependent random read`);
     wrk(baselinePort, { seconds: 2, connections: CONNECTIONS });
     wrk(redirectPort, { seconds: 2, connections: CONNECTIONS });
     const base = [];
@@ -316,6 +342,7 @@ async function main() {
       baseline_p99_ms: fixedBase.p99_ms,
       rss_mb: Math.round(rssMb),
       rss_after_warmup_mb: Math.round(warmRssMb),
+      memory_probe_ns: memoryNs,
       baseline_rss_mb: Math.round(baselineRssMb),
       attribution_rss_mb: Math.round(attributionRssMb),
       links: LINKS,

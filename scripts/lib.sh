@@ -88,6 +88,20 @@ cluster_instance_env() {
   echo "CLICK_SPOOL_DIR=$ROOT/.stack/spool/redirect-$i"
 }
 
+# start_service_node SVC LOG: starts services/SVC/dist/main.js in the background (setsid, nohup, appending to LOG)
+# with the service's deploy flags and environment, the same as its npm start and the compose files carry: the
+# redirect caps V8's generations and asks glibc for huge pages for its link table (docs/adr/0003). The caller's
+# environment (exported or given on the call) passes through; $! is the service's pid.
+start_service_node() {
+  local svc=$1 log=$2
+  local node_args=() tunables=""
+  if [ "$svc" = redirect ]; then
+    node_args=(--max-semi-space-size=8 --max-old-space-size=192)
+    tunables=glibc.malloc.hugetlb=1
+  fi
+  GLIBC_TUNABLES="$tunables" setsid nohup node "${node_args[@]}" "services/$svc/dist/main.js" >>"$log" 2>&1 </dev/null &
+}
+
 # Starts the cluster profile's stack and two instances of each service (pid files svc-<service>-<n>), waits for
 # each /readyz.
 start_cluster_services() {
@@ -105,11 +119,13 @@ start_cluster_services() {
         say "$name: already running (pid $(cat "$pidfile"))"
         continue
       fi
-      # shellcheck disable=SC2046  # one VAR=value word per line
-      env $(cluster_instance_env "$svc" "$i") KAFKAJS_NO_PARTITIONER_WARNING=1 \
-        setsid nohup node "services/$svc/dist/main.js" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
-      echo $! >"$pidfile"
-      say "$name: started (pid $!, log $LOG_DIR/$name.log)"
+      (
+        # shellcheck disable=SC2046  # one VAR=value word per line
+        export $(cluster_instance_env "$svc" "$i") KAFKAJS_NO_PARTITIONER_WARNING=1
+        start_service_node "$svc" "$LOG_DIR/$name.log"
+        echo $! >"$pidfile"
+      )
+      say "$name: started (pid $(cat "$pidfile"), log $LOG_DIR/$name.log)"
       ready_port=$(cluster_instance_env "$svc" "$i" | sed -n 's/^OPS_PORT=//p')
       [ -n "$ready_port" ] || ready_port=$(cluster_instance_env "$svc" "$i" | sed -n 's/^PORT=//p')
       wait_ready_url "$name" "http://127.0.0.1:$ready_port/readyz" "$pidfile"

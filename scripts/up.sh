@@ -32,8 +32,7 @@ else
       say "$svc: already running (pid $(cat "$pidfile"))"
       continue
     fi
-    KAFKAJS_NO_PARTITIONER_WARNING=1 CLICK_SPOOL_DIR="$ROOT/.stack/spool/redirect" \
-      setsid nohup node "services/$svc/dist/main.js" >>"$LOG_DIR/$svc.log" 2>&1 < /dev/null &
+    KAFKAJS_NO_PARTITIONER_WARNING=1 CLICK_SPOOL_DIR="$ROOT/.stack/spool/redirect" start_service_node "$svc" "$LOG_DIR/$svc.log"
     echo $! >"$pidfile"
     say "$svc: started (pid $!, log $LOG_DIR/$svc.log)"
   done

@@ -99,10 +99,20 @@ export const SERVICE_NODE_ARGS: Partial<Record<ServiceName, string[]>> = {
   redirect: ["--max-semi-space-size=8", "--max-old-space-size=192"],
 };
 
+/**
+ * Environment a service is deployed with, beside its flags (the same places carry it). The redirect asks glibc to
+ * back its large allocations (the link table's arena and hash arrays) with transparent huge pages: a random read in
+ * them missed the TLB on nearly every lookup, which on this VM's nested paging cost 200-500 ns; see docs/adr/0003.
+ */
+export const SERVICE_ENV: Partial<Record<ServiceName, Record<string, string>>> = {
+  redirect: { GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" },
+};
+
 /** Spawns a service's built entry point with its deployed node flags; `ready` resolves on its ready log line. */
 export function spawnService(service: ServiceName, opts: SpawnOptions = {}): ServiceProcess {
   return spawnNode(service, [serviceMain(service)], {
     ...opts,
+    env: { ...SERVICE_ENV[service], ...opts.env },
     nodeArgs: [...(SERVICE_NODE_ARGS[service] ?? []), ...(opts.nodeArgs ?? [])],
     readyEvent: opts.readyEvent ?? READY_EVENT[service],
   });
