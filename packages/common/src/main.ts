@@ -19,6 +19,7 @@ export function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: n
     process.exit(1);
   }
   const log = createLogger(name, config.LOG_LEVEL);
+  logProcessWarnings(log);
   const devSecrets = devSecretsInUse(config);
   // Only reachable outside production (parseConfig refuses them there): loud, because they are public.
   if (devSecrets.length > 0) log.warn({ variables: devSecrets }, "dev_default_secrets_in_use");
@@ -29,4 +30,13 @@ export function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: n
     await lifecycle.stop("start_failed");
     process.exit(1);
   });
+}
+
+/**
+ * Node's own warnings (deprecations, and kafkajs's negative timer under Node 24: `TimeoutNegativeWarning`, once per
+ * client) become `node_warning` log lines instead of bare text on stderr, so every line a service writes is JSON.
+ */
+export function logProcessWarnings(log: Pick<Logger, "warn">): void {
+  process.removeAllListeners("warning");
+  process.on("warning", (w) => log.warn({ warning: w.name, detail: w.message }, "node_warning"));
 }
