@@ -14,7 +14,14 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { FxRates } from "../../packages/catalog/src";
-import { clusterServers, everyReplica, Int64Text, raw, sql } from "../../packages/clickhouse/src";
+import {
+  clusterServers,
+  EVERY_REPLICA_SETTINGS,
+  everyReplica,
+  Int64Text,
+  raw,
+  sql,
+} from "../../packages/clickhouse/src";
 import { conversionId } from "../../packages/common/src";
 import {
   controlClusterInstance,
@@ -430,7 +437,7 @@ describe("chaos on the cluster profile", () => {
     // where a click short in the report went missing: the clicks cube's source, read from every replica
     const [byHour] = await world.ch.query(
       "chaos_clicks_by_hour",
-      sql`SELECT uniqExact(click_id) AS n FROM ${everyReplica(await clusterServers(world.ch, stack.cluster.CLICKHOUSE_CLUSTER), world.ch.database, "clicks_by_hour_v1")} SETTINGS skip_unavailable_shards = 1`,
+      sql`SELECT uniqExact(click_id) AS n FROM ${everyReplica(await clusterServers(world.ch, stack.cluster.CLICKHOUSE_CLUSTER), world.ch.database, "clicks_by_hour_v1")} ${EVERY_REPLICA_SETTINGS}`,
       z.object({ n: Int64Text }),
     );
 

@@ -52,6 +52,14 @@ const eventRow = (order: string): ConversionEventRow => ({
   received_at: "2026-11-27 08:00:00",
 });
 
+/**
+ * Each replica now lags its peer by the fetch it may not make. Past CLUSTER_SETTINGS'
+ * max_replica_delay_for_distributed_queries (1 s) the server calls it stale, and a read skipping unavailable servers
+ * used to skip stale ones too, silently: both replicas of shard 1, the only two that hold the rows. Wait until both
+ * are past it, as a replica that is minutes behind would be.
+ */
+const untilBothLag = () => new Promise((resolve) => setTimeout(resolve, 2_100));
+
 describe("history reads on a cluster", () => {
   it("see the rows each replica of a shard alone holds, in one read", async () => {
     // fetches stopped on both replicas: each keeps only what was inserted into it, for as long as the test needs
@@ -68,6 +76,7 @@ describe("history reads on a cluster", () => {
     expect(await Promise.all(servers.map(async (s) => (await held(s)).map((r) => r.event_id)))).toEqual(
       rows.map((r) => [r.event_id]),
     );
+    await untilBothLag();
 
     // a Distributed read takes one replica per shard: it cannot see both (the gap the chaos test fell into)
     const ids = rows.map((r) => r.conversion_id);
@@ -136,6 +145,7 @@ describe("history reads on a cluster", () => {
     await Promise.all(
       servers.map((s, i) => s.insert("one_replica", "clicks_by_hour_v1_local", [click(`CLICK-ON-S1R${i + 1}`)])),
     );
+    await untilBothLag();
     const Count = z.object({ n: Int64Text });
     // a Distributed read sees one of the two clicks
     const [distributed] = await world.ch.query(

@@ -97,9 +97,9 @@ describe("reads from every replica", () => {
     exec: async () => undefined,
   };
 
-  it("names each server's local table as a shard of its own, unavailable ones skipped", () => {
+  it("names each server's local table as a shard of its own, unavailable ones skipped and lagging ones read", () => {
     expect(`${everyReplica(servers, "aff", "conversion_events_v1").text} ${EVERY_REPLICA_SETTINGS.text}`).toBe(
-      "remote('h:1,h:2,h:3', `aff`, `conversion_events_v1_local`) SETTINGS skip_unavailable_shards = 1",
+      "remote('h:1,h:2,h:3', `aff`, `conversion_events_v1_local`) SETTINGS skip_unavailable_shards = 1, max_replica_delay_for_distributed_queries = 0",
     );
   });
 

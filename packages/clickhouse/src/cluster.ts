@@ -122,7 +122,15 @@ export function everyReplica(servers: readonly string[], database: string, table
   return sql`remote(${servers.join(",")}, ${ident(database)}, ${ident(local(table))})`;
 }
 
-export const EVERY_REPLICA_SETTINGS = raw("SETTINGS skip_unavailable_shards = 1");
+/**
+ * With `skip_unavailable_shards`, ClickHouse also skips a server it finds stale: one whose replica lags its peer by
+ * `max_replica_delay_for_distributed_queries` or more (CLUSTER_SETTINGS: 1 s). Each server here is a shard of its
+ * own, so nothing falls back to its peer: the lagging replica, often the very one that alone holds a row, was dropped
+ * from the read without an error. 0 turns that check off: every server that answers is read.
+ */
+export const EVERY_REPLICA_SETTINGS = raw(
+  "SETTINGS skip_unavailable_shards = 1, max_replica_delay_for_distributed_queries = 0",
+);
 
 /**
  * Runs reads over the cluster's servers (listed once, from system.clusters). `remote()` learns the table's columns
