@@ -14,9 +14,10 @@ export class UniqueVisitors {
   private current: VisitorTable;
   private previous: VisitorTable;
 
-  constructor(private readonly max: number) {
-    this.current = new VisitorTable(Math.max(1, Math.ceil(max / 2)));
-    this.previous = new VisitorTable(Math.max(1, Math.ceil(max / 2)));
+  constructor(max: number) {
+    const perGeneration = Math.max(1, Math.ceil(max / 2));
+    this.current = new VisitorTable(perGeneration);
+    this.previous = new VisitorTable(perGeneration);
   }
 
   /** True the first time these facts are seen (within what is remembered); records them. */
@@ -25,7 +26,7 @@ export class UniqueVisitors {
     const hi = hashHi;
     const lo = hashLo;
     if (this.current.has(hi, lo) || this.previous.has(hi, lo)) return false;
-    if (this.current.size >= this.max / 2) {
+    if (this.current.full) {
       const oldest = this.previous;
       this.previous = this.current;
       oldest.clear();
@@ -39,33 +40,45 @@ export class UniqueVisitors {
 /** `lo` carries 20 bits of hash; this bit marks a used slot (a zero pair is a valid hash). */
 const USED = 0x80000000;
 
-/** A set of (32-bit, 20-bit) hash pairs: linear probing, at most half full, cleared whole. */
+/**
+ * A set of at most `bound` (32-bit, 20-bit) hash pairs: linear probing, at most half full, cleared whole. `add`
+ * probes again after a `has` that missed: the same cache line, already read.
+ */
 class VisitorTable {
   private readonly words: Uint32Array;
   private readonly mask: number;
-  size = 0;
+  private size = 0;
 
-  constructor(readonly bound: number) {
+  constructor(private readonly bound: number) {
     let slots = 2;
     while (slots < bound * 2) slots *= 2;
     this.words = new Uint32Array(slots * 2);
     this.mask = slots - 1;
   }
 
+  /** Holding `bound` pairs: the caller rotates generations before the next `add`. */
+  get full(): boolean {
+    return this.size >= this.bound;
+  }
+
+  private first(hi: number): number {
+    return (hi ^ (hi >>> 16)) & this.mask;
+  }
+
   has(hi: number, lo: number): boolean {
     const w = this.words;
     const tagged = (lo | USED) >>> 0;
-    for (let i = (hi ^ (hi >>> 16)) & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = this.first(hi); ; i = (i + 1) & this.mask) {
       const l = w[2 * i + 1] as number;
       if (l === 0) return false;
       if (l === tagged && w[2 * i] === hi) return true;
     }
   }
 
-  /** Adds a pair known to be absent; past `bound` entries the caller rotates generations first. */
+  /** Adds a pair known to be absent (the table not `full`). */
   add(hi: number, lo: number): void {
     const w = this.words;
-    let i = (hi ^ (hi >>> 16)) & this.mask;
+    let i = this.first(hi);
     while (w[2 * i + 1] !== 0) i = (i + 1) & this.mask;
     w[2 * i] = hi;
     w[2 * i + 1] = (lo | USED) >>> 0;
