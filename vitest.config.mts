@@ -53,7 +53,7 @@ export default defineConfig({
           globalSetup: ["test/cluster/global-setup.ts"],
           // one file at a time: each one kills servers the others use
           fileParallelism: false,
-          testTimeout: Number(process.env.CLUSTER_CHAOS_TIMEOUT_MIN ?? 40) * 60_000,
+          testTimeout: Number(process.env.CLUSTER_CHAOS_TIMEOUT_MIN ?? 60) * 60_000,
           hookTimeout: 300_000,
         },
       },
