@@ -145,7 +145,7 @@ describe("history reads on a cluster", () => {
     await Promise.all(
       servers.map((s, i) => s.insert("one_replica", "clicks_by_hour_v1_local", [click(`CLICK-ON-S1R${i + 1}`)])),
     );
-    await untilBothLag();
+    // no untilBothLag() here: the rebuilds still skip a server lagging by a second or more (REBUILD_REPLICA_SETTINGS)
     const Count = z.object({ n: Int64Text });
     // a Distributed read sees one of the two clicks
     const [distributed] = await world.ch.query(

@@ -2,10 +2,10 @@ import type { Inserter, Querier } from "./client";
 import {
   type ClusterTarget,
   DISTRIBUTED_FINAL,
-  EVERY_REPLICA_SETTINGS,
   everyReplicaFinal,
   everyReplicaRunner,
   type FinalRead,
+  REBUILD_REPLICA_SETTINGS,
 } from "./cluster";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
@@ -248,7 +248,7 @@ export function roundRunner(ch: Querier & Partial<ClusterTarget>) {
     for (let i = 0; i < count; i++)
       await onReplicas((servers) => {
         const round = rounds(everyReplicaFinal(servers, database))[i] ?? (() => []);
-        return Promise.all(round(nextVersion).map((s) => ch.exec(name, sql`${s} ${EVERY_REPLICA_SETTINGS}`)));
+        return Promise.all(round(nextVersion).map((s) => ch.exec(name, sql`${s} ${REBUILD_REPLICA_SETTINGS}`)));
       });
   };
 }
