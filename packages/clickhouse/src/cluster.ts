@@ -200,7 +200,8 @@ export const DISTRIBUTED_FINAL: FinalRead = (table, where) => sql`${ident(table)
  * what FINAL gives on a server that holds every row. A rebuild reading through the Distributed table reads one
  * replica per shard, and around a replica's return that replica may lack rows its peer took during the outage, or
  * the peer rows the rebuild's own previous round just wrote to it (docs/adr/0008); the union of the replicas holds
- * every acknowledged row. Append `EVERY_REPLICA_SETTINGS` to the statement.
+ * every acknowledged row. Append `REBUILD_REPLICA_SETTINGS` to the statement (it still skips a lagging server: the
+ * known gap there).
  */
 export function everyReplicaFinal(servers: readonly string[], database: string): FinalRead {
   return (table, where) => {
