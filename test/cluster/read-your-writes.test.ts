@@ -14,7 +14,9 @@ import {
   getConversionEvents,
   Int64Text,
   ident,
+  type LedgerRow,
   raw,
+  rebuildAggregates,
   rebuildClickAggregates,
   sql,
 } from "../../packages/clickhouse/src";
@@ -33,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of servers) {
-    for (const table of ["conversion_events_v1_local", "clicks_by_hour_v1_local"])
+    for (const table of ["conversion_events_v1_local", "clicks_by_hour_v1_local", "commission_ledger_v1_local"])
       await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.${ident(table)}`);
     await s.close();
   }
@@ -163,6 +165,42 @@ describe("history reads on a cluster", () => {
     expect(cube?.n).toBe(2);
     for (const s of servers)
       await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.clicks_by_hour_v1_local`);
+  });
+
+  it("rebuild the commission cube from the ledger entries each lagging replica of a shard alone holds", async () => {
+    for (const s of servers)
+      await s.exec("stop_fetches", sql`SYSTEM STOP FETCHES ${ident(world.id)}.commission_ledger_v1_local`);
+    const entry = (order: string, commission: number): LedgerRow => ({
+      entry_id: deterministicId("entry", 1, order),
+      event_id: deterministicId("event", 1, order),
+      conversion_id: deterministicId("conversion", 1, order),
+      merchant_id: 3,
+      campaign_id: 79,
+      influencer_id: 2,
+      entry_type: "sale",
+      status: "pending",
+      order_amount_minor: 10_000,
+      order_currency: "EUR",
+      commission_minor: commission,
+      commission_currency: "EUR",
+      event_time: "2026-11-27 10:20:00",
+      payable_at: "2026-12-27 10:20:00",
+      recorded_at: "2026-11-27 10:20:01",
+      version: 1,
+    });
+    const entries = [entry("LEDGER-ON-S1R1", 1_001), entry("LEDGER-ON-S1R2", 2_002)];
+    await Promise.all(servers.map((s, i) => s.insert("one_replica", "commission_ledger_v1_local", [entries[i]])));
+    await untilBothLag();
+    await rebuildAggregates(world.ch)({ campaigns: [79], hourStartsSec: [Date.UTC(2026, 10, 27, 10) / 1000] });
+    const [cube] = await world.ch.query(
+      "cube_commission",
+      sql`SELECT sum(commission_minor) AS minor, sum(sales) AS sales FROM commission_cube_v2 FINAL
+            WHERE level = 3 AND grain = 1 AND campaign_id = 79`,
+      z.object({ minor: Int64Text, sales: Int64Text }),
+    );
+    expect(cube).toEqual({ minor: 3_003, sales: 2 });
+    for (const s of servers)
+      await s.exec("start_fetches", sql`SYSTEM START FETCHES ${ident(world.id)}.commission_ledger_v1_local`);
   });
 
   it("store a retried insert again instead of dropping it as a copy of an earlier block", async () => {

@@ -2,10 +2,10 @@ import type { Inserter, Querier } from "./client";
 import {
   type ClusterTarget,
   DISTRIBUTED_FINAL,
+  EVERY_REPLICA_SETTINGS,
   everyReplicaFinal,
   everyReplicaRunner,
   type FinalRead,
-  REBUILD_REPLICA_SETTINGS,
 } from "./cluster";
 import { HOURLY_TABLE, IN_CHUNK, inList, LEDGER_TABLE, type LedgerRow } from "./ledger";
 import { ident, join, raw, type Sql, sql } from "./sql";
@@ -234,9 +234,10 @@ export function rebuildRounds(scope: AggregateScope, read: FinalRead = DISTRIBUT
  * Runs a rebuild's rounds in order, each statement of a round in parallel, with versions read just before each
  * statement. On a cluster every round reads every replica (`everyReplicaFinal`), so a round sees what the previous
  * one wrote whichever replica took it; a round whose first server is down runs again on the rotated list (a rebuild
- * overwrites, so running a round twice changes nothing).
+ * overwrites, so running a round twice changes nothing). `settings` end each statement on a cluster: whether a
+ * lagging replica is read too (`EVERY_REPLICA_SETTINGS`) or skipped (`REBUILD_REPLICA_SETTINGS`).
  */
-export function roundRunner(ch: Querier & Partial<ClusterTarget>) {
+export function roundRunner(ch: Querier & Partial<ClusterTarget>, settings: Sql) {
   const { cluster, database } = ch;
   if (!cluster || !database)
     return async (name: string, rounds: (read: FinalRead) => Round[]) => {
@@ -248,7 +249,7 @@ export function roundRunner(ch: Querier & Partial<ClusterTarget>) {
     for (let i = 0; i < count; i++)
       await onReplicas((servers) => {
         const round = rounds(everyReplicaFinal(servers, database))[i] ?? (() => []);
-        return Promise.all(round(nextVersion).map((s) => ch.exec(name, sql`${s} ${REBUILD_REPLICA_SETTINGS}`)));
+        return Promise.all(round(nextVersion).map((s) => ch.exec(name, sql`${s} ${settings}`)));
       });
   };
 }
@@ -266,10 +267,11 @@ function hourlyFromCube(read: FinalRead, scope: Sql, version: number): Sql {
  * Overwrites every cube key of the given campaigns and hours (and the days and months holding them) with totals
  * rebuilt from the ledger. Never increments: running it twice, after a replay or beside another writer, leaves the
  * same totals. Each statement's version is taken after the rows it reads were acknowledged and before it reads, so
- * the row that wins a key (highest version) is the one that read last and saw every write before it.
+ * the row that wins a key (highest version) is the one that read last and saw every write before it. On a cluster it
+ * reads every replica that answers, lagging ones included: these totals are the finance reports' figures.
  */
 export function rebuildAggregates(ch: Querier & Partial<ClusterTarget>) {
-  const run = roundRunner(ch);
+  const run = roundRunner(ch, EVERY_REPLICA_SETTINGS);
   return (scope: AggregateScope): Promise<void> => run("rebuild_commission_cube", (read) => rebuildRounds(scope, read));
 }
 

@@ -133,10 +133,11 @@ export const EVERY_REPLICA_SETTINGS = raw(
 );
 
 /**
- * The aggregate rebuilds' reads keep the staleness check (a known gap, docs/adr/0008): a server lagging by a second
+ * The clicks-cube rebuild's reads keep the staleness check (a known gap, docs/adr/0008): a server lagging by a second
  * or more is still skipped. Reading every lagging replica made each clicks-cube rebuild re-read its hour in full,
  * and under the cluster chaos test's load the host could no longer keep up (redirects refused, clicks lost at a
  * SIGKILL). A rebuild that reads less must come first; until then a later rebuild of the same keys corrects them.
+ * The commission cube's rebuild, the finance reports' figures, reads with `EVERY_REPLICA_SETTINGS`.
  */
 export const REBUILD_REPLICA_SETTINGS = raw("SETTINGS skip_unavailable_shards = 1");
 
@@ -200,8 +201,8 @@ export const DISTRIBUTED_FINAL: FinalRead = (table, where) => sql`${ident(table)
  * what FINAL gives on a server that holds every row. A rebuild reading through the Distributed table reads one
  * replica per shard, and around a replica's return that replica may lack rows its peer took during the outage, or
  * the peer rows the rebuild's own previous round just wrote to it (docs/adr/0008); the union of the replicas holds
- * every acknowledged row. Append `REBUILD_REPLICA_SETTINGS` to the statement (it still skips a lagging server: the
- * known gap there).
+ * every acknowledged row. Append `EVERY_REPLICA_SETTINGS` to the statement (`REBUILD_REPLICA_SETTINGS` still skips a
+ * lagging server: the clicks cube's known gap).
  */
 export function everyReplicaFinal(servers: readonly string[], database: string): FinalRead {
   return (table, where) => {
