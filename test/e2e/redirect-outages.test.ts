@@ -139,4 +139,18 @@ describe("redirect outages", () => {
       expect((await p.stop()).code).toBe(0);
     }
   });
+
+  it("loses no answered click when SIGKILLed before Kafka had it: the next process replays what it journaled", async () => {
+    // no broker at this address: every click this process answers stays in its memory until the kill
+    const killed = await spawnRedirect("killed", { KAFKA_BROKERS: "127.0.0.1:9" });
+    const served = await clicks(asUrls(killed.url), seed.link.code, 25);
+    killed.kill();
+    expect((await killed.exited).signal).toBe("SIGKILL");
+    const before = await clickIds();
+    expect(served.filter((id) => before.has(id))).toEqual([]);
+
+    const next = await spawnRedirect("killed");
+    await eventually(clickIds, (ids) => served.every((id) => ids.has(id)), 60_000, 500);
+    expect((await next.stop()).code).toBe(0);
+  });
 });

@@ -1,12 +1,15 @@
 import { errorMessage, type Logger } from "@aff/common";
 import { type ClickEvent, packClickLines } from "@aff/events";
 import { ACKS_ALL, type Producer } from "@aff/kafka";
+import type { Journal } from "./journal";
 import type { Spool } from "./spool";
 
 export type ClickPublisherDeps = {
   producer: Producer;
   topic: string;
   spool: Spool;
+  /** clicks written here before their answers (`persist`), so a killed process loses none; absent in some tests */
+  journal?: Journal;
   log: Logger;
   batchMax: number;
   flushMs: number;
@@ -24,11 +27,15 @@ export type ClickPublisherDeps = {
  * (`packClickLines`), so the client's cost per record is paid once per few hundred clicks, on the main thread;
  * while Kafka is away they wait in a bounded queue, and past that bound (or at shutdown) in an append-only spool
  * file that is replayed first when Kafka is back. No click is dropped unless the spool file is full too (counted and
- * logged, see Spool).
+ * logged, see Spool). Before their 302s are written, the clicks are journaled (`persist`, see Journal), so a process
+ * killed with clicks still in memory loses none of them.
  */
 export class ClickPublisher {
   /** serialized click events (one JSON each) */
   private queue: string[] = [];
+  /** queued clicks not journaled yet: their answers have not been written */
+  private unjournaled: string[] = [];
+  private journalRefused = false;
   /** the batch being sent: spooled at shutdown if Kafka has not acknowledged it by then */
   private inflight: string[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -53,10 +60,27 @@ export class ClickPublisher {
   /** An event already serialized (JSON, one line). */
   publishSerialized(line: string): void {
     this.queue.push(line);
+    if (this.d.journal) this.unjournaled.push(line);
     if (this.queue.length > this.d.queueMax) {
       const overflow = this.queue.splice(0, this.queue.length - Math.floor(this.d.queueMax / 2));
       const { written } = this.spool(overflow);
       if (written > 0) this.d.log.warn({ spooled: written }, "click_queue_overflow_spooled");
+    }
+  }
+
+  /**
+   * Journals the clicks published since the last call: called just before their answers are written. When the
+   * journal is full (a long Kafka outage) or its disk fails, they wait in memory unjournaled, as before the journal;
+   * said once per episode.
+   */
+  persist(): void {
+    if (this.unjournaled.length === 0 || !this.d.journal) return;
+    const written = this.d.journal.write(this.unjournaled);
+    this.unjournaled = [];
+    if (written === this.journalRefused) {
+      this.journalRefused = !written;
+      if (written) this.d.log.info("click_journal_accepting_again");
+      else this.d.log.warn({ journal_bytes: this.d.journal.size }, "click_journal_refused");
     }
   }
 
@@ -120,8 +144,13 @@ export class ClickPublisher {
     this.d.onSent?.(batch.length);
   }
 
-  /** Sends the spool, then at least `queued` clicks of the queue (in batches of `batchMax`) and any full batch. */
+  /**
+   * Sends the spool, then at least `queued` clicks of the queue (in batches of `batchMax`) and any full batch. Every
+   * click of the journal's sealed segment was then in the queue (or spooled): once all are sent, it is released.
+   */
   private async flushOnce(queued: number): Promise<void> {
+    this.persist();
+    const sealed = this.d.journal?.seal();
     try {
       if (this.d.spool.hasData) {
         const n = await this.d.spool.drain((lines) => this.send(lines), this.d.batchMax);
@@ -144,6 +173,7 @@ export class ClickPublisher {
           throw err;
         }
       }
+      if (sealed !== undefined) this.d.journal?.release(sealed);
       if (!this.kafkaHealthy) this.d.log.info("click_kafka_recovered");
       this.kafkaHealthy = true;
     } catch (err) {
@@ -171,6 +201,8 @@ export class ClickPublisher {
     this.stopped = true;
     const left = [...this.inflight, ...this.queue.splice(0)];
     const { written, dropped } = this.spool(left);
+    this.unjournaled = [];
+    this.d.journal?.releaseAll();
     if (left.length > 0) this.d.log.warn({ spooled: written, dropped }, "click_spooled_at_shutdown");
   }
 }

@@ -33,14 +33,31 @@ afterEach(() => close?.());
 async function burst(code: string, n: number) {
   const clicks: ClickEvent[] = [];
   const outcomes: RedirectOutcome[] = [];
+  /** click ids made durable by `persist` (the journal), and the 302s written before theirs was */
+  const persisted = new Set<string>();
+  const answeredFirst: string[] = [];
   const handler = createRedirectHandler({
     links,
-    publisher: { publish: (e) => clicks.push(e) },
+    publisher: {
+      publish: (e) => clicks.push(e),
+      persist: () => {
+        for (const c of clicks) persisted.add(c.click_id);
+      },
+    },
     clickIdSecret: "s".repeat(32),
     trustProxy: () => false,
     count: (o) => outcomes.push(o),
   });
-  const server = createServer(handler);
+  const server = createServer((req, res) => {
+    const writeHead = res.writeHead.bind(res);
+    res.writeHead = ((status: number, headers: string[]) => {
+      const location = Array.isArray(headers) ? headers[headers.indexOf("Location") + 1] : undefined;
+      const id = location && new URL(location).searchParams.get("click_id");
+      if (id && !persisted.has(id)) answeredFirst.push(id);
+      return writeHead(status, headers);
+    }) as typeof res.writeHead;
+    handler(req, res);
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   close = () => server.close();
   const { port } = server.address() as AddressInfo;
@@ -67,13 +84,15 @@ async function burst(code: string, n: number) {
         }),
     ),
   );
-  return { answers, clicks, outcomes };
+  return { answers, clicks, outcomes, answeredFirst };
 }
 
 describe("redirect handler", () => {
   it("answers every request of a burst with its own 302 and click id, and records one click per 302", async () => {
-    const { answers, clicks, outcomes } = await burst(link.code, 40);
+    const { answers, clicks, outcomes, answeredFirst } = await burst(link.code, 40);
     expect(answers.every((a) => a.status === 302)).toBe(true);
+    // each click was journaled before its 302 was written (a kill in between cannot lose an answered click)
+    expect(answeredFirst).toEqual([]);
     const ids = answers.map((a) => new URL(a.location ?? "").searchParams.get("click_id"));
     expect(new Set(ids).size).toBe(40);
     for (const [i, a] of answers.entries()) expect(a.cookie).toContain(`aff_click=${ids[i]};`);
@@ -82,6 +101,13 @@ describe("redirect handler", () => {
       true,
     );
     expect(outcomes).toEqual(Array(40).fill("redirect"));
+  });
+
+  it("journals a lone request's click before its 302 too (answered at once, not with its turn)", async () => {
+    const { answers, clicks, answeredFirst } = await burst(link.code, 1);
+    expect(answers.map((a) => a.status)).toEqual([302]);
+    expect(clicks).toHaveLength(1);
+    expect(answeredFirst).toEqual([]);
   });
 
   it("records no click for an unknown code", async () => {

@@ -20,7 +20,8 @@ export type RedirectOutcome = (typeof REDIRECT_OUTCOMES)[number];
 
 export type RedirectDeps = {
   links: LinkCache;
-  publisher: { publish(event: ClickEvent): void };
+  /** `persist` makes the clicks published so far survive a kill: called before their answers are written */
+  publisher: { publish(event: ClickEvent): void; persist(): void };
   clickIdSecret: string;
   /** which hops may set X-Forwarded-For (see `proxyEnv`) */
   trustProxy: (addr: string, i: number) => boolean;
@@ -64,8 +65,9 @@ function randomSource(): () => Buffer {
  * per request between the requests' own work woke it each time, which on a VM costs more than the redirect's own work
  * (docs/adr/0003, "Answers written per turn"). A turn that follows a turn of fewer than four answers writes each at
  * once: at a low rate there is little to write together, and an answer does not wait for the rest of its turn.
+ * `beforeWrite` runs before any answer is written (the clicks of the answers are journaled there).
  */
-function redirectsPerTurn() {
+function redirectsPerTurn(beforeWrite: () => void) {
   /** answers in the previous turn from which this turn's are written together */
   const TOGETHER_FROM = 4;
   let pending: { res: ServerResponse; headers: string[] }[] = [];
@@ -85,13 +87,17 @@ function redirectsPerTurn() {
     inTurn = 0;
     const turn = pending;
     pending = [];
+    if (turn.length > 0) beforeWrite();
     for (const { res, headers } of turn) write(res, headers);
   };
   return {
     add(res: ServerResponse, headers: string[]): void {
       if (inTurn++ === 0) setImmediate(endTurn);
       if (together) pending.push({ res, headers });
-      else write(res, headers);
+      else {
+        beforeWrite();
+        write(res, headers);
+      }
     },
   };
 }
@@ -99,13 +105,13 @@ function redirectsPerTurn() {
 /**
  * The hot path, on bare node:http: GET or HEAD /{code} -> 302 to the link's destination with a signed click id.
  * A cached link is answered in the turn it was read in (`redirectsPerTurn`); only a code never seen waits for Redis.
- * The click event is queued for Kafka beside its answer.
+ * The click event is queued for Kafka, and journaled, before its answer is written.
  */
 export function createRedirectHandler(d: RedirectDeps) {
   // Approximate per instance; the exact unique count is defined over clicks_raw_v1 (see docs/adr/0003).
   const random = randomSource();
   const uniques = new UniqueVisitors(100_000);
-  const answers = redirectsPerTurn();
+  const answers = redirectsPerTurn(() => d.publisher.persist());
 
   const serve = (req: IncomingMessage, res: ServerResponse, code: string, link: RedirectTarget | null): void => {
     const now = Date.now();
@@ -117,8 +123,6 @@ export function createRedirectHandler(d: RedirectDeps) {
       d.count("expired");
       return void notFound(res, link.route.fallbackUrl ?? d.notFoundUrl);
     }
-    // Read from the request before answering: once the answer is out the client may close, and a closed socket has
-    // no remote address left to read.
     const bot = botReason(req);
     const ip = truncateIp(clientAddress(req, d.trustProxy));
     const ua = (req.headers["user-agent"] ?? "").slice(0, 1024);
@@ -127,18 +131,6 @@ export function createRedirectHandler(d: RedirectDeps) {
       { linkId: link.linkId, influencerId: link.influencerId, campaignId: link.route.campaignId, clickedAtMs: now },
       random(),
     );
-    // headers as one flat [name, value, ...] list: node:http takes it without walking an object's keys (~1 µs less)
-    answers.add(res, [
-      "Location",
-      link.location(clickId),
-      "Cache-Control",
-      "no-store",
-      "Set-Cookie",
-      `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; Secure; SameSite=Lax`,
-      "Content-Length",
-      "0",
-    ]);
-
     const isUnique =
       bot === undefined && uniques.firstVisit(link.linkId, ip, ua.slice(0, 256), Math.floor(now / HOUR_MS));
     const event: ClickEvent = {
@@ -156,7 +148,19 @@ export function createRedirectHandler(d: RedirectDeps) {
       is_bot: bot !== undefined,
       is_unique: isUnique,
     };
+    // the click first: its answer is written only once the click is journaled (`redirectsPerTurn`)
     d.publisher.publish(event);
+    // headers as one flat [name, value, ...] list: node:http takes it without walking an object's keys (~1 µs less)
+    answers.add(res, [
+      "Location",
+      link.location(clickId),
+      "Cache-Control",
+      "no-store",
+      "Set-Cookie",
+      `aff_click=${clickId}; Max-Age=${CLICK_COOKIE_MAX_AGE_S}; Path=/; HttpOnly; Secure; SameSite=Lax`,
+      "Content-Length",
+      "0",
+    ]);
     d.count(bot ? "bot_redirect" : "redirect");
   };
 
