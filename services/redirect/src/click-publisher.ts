@@ -146,7 +146,7 @@ export class ClickPublisher {
 
   /**
    * Sends the spool, then at least `queued` clicks of the queue (in batches of `batchMax`) and any full batch. Every
-   * click of the journal's sealed segment was then in the queue (or spooled): once all are sent, it is released.
+   * click of the journal's sealed file was then in the queue (or spooled): once all are sent, it is released.
    */
   private async flushOnce(queued: number): Promise<void> {
     this.persist();
