@@ -23,12 +23,10 @@ export function startClickPipeline(config: RedirectConfig, log: Logger, counters
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-redirect`, log });
   const producer = createProducer(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
   const topic = topicSpec(config, config.TOPIC_CLICKS);
-  const spool = new Spool(config.CLICK_SPOOL_DIR, `clicks-${config.PORT}`, config.CLICK_SPOOL_MAX_BYTES);
-  const journal = new Journal(
-    config.CLICK_SPOOL_DIR,
-    `clicks-${config.PORT}`,
-    Math.min(JOURNAL_MAX_BYTES, config.CLICK_SPOOL_MAX_BYTES),
-  );
+  // one name per instance (its port) for the spool and the journal: the next process on this port finds both
+  const name = `clicks-${config.PORT}`;
+  const spool = new Spool(config.CLICK_SPOOL_DIR, name, config.CLICK_SPOOL_MAX_BYTES);
+  const journal = new Journal(config.CLICK_SPOOL_DIR, name, Math.min(JOURNAL_MAX_BYTES, config.CLICK_SPOOL_MAX_BYTES));
   // clicks a killed predecessor answered but never handed to Kafka: replayed with the spool
   const recovered = journal.recover(spool);
   if (recovered.written + recovered.dropped > 0) {
