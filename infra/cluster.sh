@@ -78,7 +78,7 @@ c_kafka_vars() {
 c_kafka_format() {
   [ -f "$KAFKA_DATA/meta.properties" ] && return 0
   local idf="$CLUSTER_DIR/kafka-cluster-id"
-  [ -f "$idf" ] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$idf"
+  [ -f "$idf" ] || new_kafka_cluster_id >"$idf"
   kafka_tool kafka.tools.StorageTool format --ignore-formatted -t "$(cat "$idf")" \
     -c "$KAFKA_CONF_DIR/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1 ||
     fail_service "c-kafka-$KAFKA_NODE_ID" "$LOG_DIR/kafka-format.log" "storage format failed"

@@ -81,12 +81,20 @@ kafka_write_config() {
   render kafka/log4j2-tools.properties "$KAFKA_CONF_DIR/log4j2-tools.properties"
 }
 
+# A random KRaft cluster id (16 bytes, base64url), never starting with '-': kafka-storage's argument parser takes
+# such an id for an option ("argument --cluster-id/-t: expected one argument"), one fresh machine in 64.
+new_kafka_cluster_id() {
+  local cid="-"
+  while [ "${cid:0:1}" = "-" ]; do cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
+  printf '%s\n' "$cid"
+}
+
 kafka_format_storage() {
   if [ -f "$KAFKA_DATA/meta.properties" ]; then
     return 0   # already formatted: never reformat (keeps topics, offsets, KRaft metadata)
   fi
   local cid
-  cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  cid=$(new_kafka_cluster_id)
   log "kafka: formatting KRaft storage (cluster id $cid)"
   kafka_tool kafka.tools.StorageTool format --ignore-formatted \
       -t "$cid" -c "$KAFKA_CONF_DIR/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1 \
